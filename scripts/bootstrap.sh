@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# One-shot set-up on a fresh Debian (bookworm or newer) machine: system packages, ONNX Runtime,
+# the Python tooling venv, and a release build. Idempotent and quick when nothing changed.
+# Usage: scripts/bootstrap.sh [--no-build]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# Debian packages the build and the tests need (C++ libraries come from here, never vendored).
+packages=(
+  build-essential cmake ninja-build pkg-config ccache git unzip curl ca-certificates maven
+  libgtest-dev libgmock-dev
+  libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libvips-dev
+  python3 python3-venv
+  clang-format clang-tidy
+)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+# python3/venv may come from elsewhere (pyenv); only insist on the Debian ones when no usable python exists.
+if python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  tmp=(); for p in "${missing[@]}"; do [[ $p == python3 || $p == python3-venv ]] || tmp+=("$p"); done; missing=("${tmp[@]}")
+fi
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  sudo_cmd=(); [[ $(id -u) == 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ONNX Runtime: a system installation wins; otherwise the pinned official artifacts (docs/onnxruntime.md).
+if pkg-config --exists libonnxruntime 2>/dev/null || [[ -n ${onnxruntime_DIR:-} ]]; then
+  log "using the system ONNX Runtime"
+else
+  scripts/fetch-onnxruntime.sh
+fi
+
+# Python tooling venv (test-model generation, reference pipelines, integration tests).
+if [[ ! -x .venv/bin/python ]] || ! cmp -s tools/requirements.txt .venv/.requirements 2>/dev/null; then
+  log "preparing .venv from tools/requirements.txt"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
+  cp tools/requirements.txt .venv/.requirements
+fi
+
+if [[ ${1:-} != --no-build ]]; then
+  cmake --preset release >/dev/null
+  cmake --build --preset release
+  log "built: build/release/focal-ml"
+fi

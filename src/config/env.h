@@ -1,0 +1,14 @@
+// Environment access through a value, so configuration parsing is a pure function (and testable).
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace focal {
+
+using EnvMap = std::map<std::string, std::string>;
+
+// Snapshot of the process environment.
+EnvMap process_environment();
+
+}  // namespace focal

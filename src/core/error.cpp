@@ -1,0 +1,27 @@
+#include "core/error.h"
+
+namespace focal {
+
+int http_status(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kBadRequest:
+      return 400;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kMethodNotAllowed:
+      return 405;
+    case ErrorKind::kPayloadTooLarge:
+      return 413;
+    case ErrorKind::kUnprocessable:
+      return 422;
+    case ErrorKind::kInternal:
+      return 500;
+    case ErrorKind::kNotImplemented:
+      return 501;
+    case ErrorKind::kUnavailable:
+      return 503;
+  }
+  return 500;
+}
+
+}  // namespace focal

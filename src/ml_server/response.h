@@ -1,0 +1,56 @@
+// Typed task results and their one JSON rendering (spec §1.4). Model code produces these values;
+// nothing below the HTTP layer builds JSON.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/error.h"
+#include "models/model_name.h"
+
+namespace focal {
+
+struct EmbeddingResult {  // clip.visual / clip.textual
+  std::vector<float> values;
+};
+
+struct FaceBox {
+  float x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+};
+
+struct DetectedFaces {  // facial-recognition.detection on its own
+  std::vector<FaceBox> boxes;
+  std::vector<float> scores;
+  std::vector<std::array<float, 10>> landmarks;  // five (x, y) points per face
+};
+
+struct RecognizedFace {
+  FaceBox box;
+  std::vector<float> embedding;
+  float score = 0;
+};
+
+struct RecognizedFaces {  // facial-recognition.recognition (after detection)
+  std::vector<RecognizedFace> faces;
+};
+
+using TaskOutput = std::variant<EmbeddingResult, DetectedFaces, RecognizedFaces>;
+
+struct ImageSize {
+  int width = 0;
+  int height = 0;
+};
+
+// Renders the response object. Each task maps to the output of the last model that finished for it; an image
+// request adds imageHeight/imageWidth. Fails (500) rather than emit NaN or Infinity.
+Expected<std::string> render_response(const std::vector<std::pair<Task, TaskOutput>>& outputs,
+                                      std::optional<ImageSize> image_size);
+
+// {"detail": message}
+std::string render_detail(std::string_view message);
+
+}  // namespace focal

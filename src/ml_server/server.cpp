@@ -1,0 +1,186 @@
+#include "ml_server/server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace focal {
+namespace {
+
+constexpr const char* kJson = "application/json";
+
+void send(httplib::Response& res, const Reply& reply) {
+  res.status = reply.status;
+  res.set_content(reply.body, reply.content_type.c_str());
+}
+
+std::string reason(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Request body too large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    default:
+      return status >= 500 ? "Internal Server Error" : "Request rejected";
+  }
+}
+
+// Collects entries/image/text from a multipart or urlencoded body. Non-file fields are size-limited.
+Expected<PredictForm> read_form(const httplib::Request& req, std::size_t max_field_bytes) {
+  PredictForm form;
+  auto field = [&](const std::string& name, const std::string& value) -> Status {
+    if (value.size() > max_field_bytes) {
+      return Error{ErrorKind::kPayloadTooLarge,
+                   "Form field '" + name + "' is larger than " + std::to_string(max_field_bytes) + " bytes"};
+    }
+    return {};
+  };
+  if (req.is_multipart_form_data()) {
+    for (const auto& [name, part] : req.files) {
+      if (name == "image" && !form.image) {
+        form.image = part.content;
+      } else if (name == "entries" && !form.entries) {
+        if (auto st = field(name, part.content); !st) return st.error();
+        form.entries = part.content;
+      } else if (name == "text" && !form.text) {
+        if (auto st = field(name, part.content); !st) return st.error();
+        form.text = part.content;
+      }
+    }
+    return form;
+  }
+  const auto type = req.get_header_value("Content-Type");
+  if (type.rfind("application/x-www-form-urlencoded", 0) == 0) {
+    for (const char* name : {"entries", "text"}) {
+      if (!req.has_param(name)) continue;
+      auto value = req.get_param_value(name);
+      if (auto st = field(name, value); !st) return st.error();
+      (std::string(name) == "entries" ? form.entries : form.text) = std::move(value);
+    }
+    return form;
+  }
+  if (type.empty() && req.body.empty()) return form;  // no body at all: reported as the missing field
+  return Error{ErrorKind::kUnprocessable,
+               "Content-Type must be multipart/form-data (or application/x-www-form-urlencoded), got '" +
+                   type.substr(0, 100) + "'"};
+}
+
+}  // namespace
+
+struct MlServer::Impl {
+  ServerConfig config;
+  const TaskRegistry& registry;
+  httplib::Server http;
+
+  Impl(ServerConfig c, const TaskRegistry& r) : config(std::move(c)), registry(r) {}
+};
+
+MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
+    : impl_(std::make_unique<Impl>(std::move(config), registry)) {
+  auto& http = impl_->http;
+  const auto& cfg = impl_->config;
+  const auto threads = static_cast<std::size_t>(std::max(cfg.request_threads, 1));
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_payload_max_length(cfg.max_body_bytes);
+  http.set_keep_alive_timeout(std::max(cfg.keepalive_timeout_s, 1));
+  http.set_read_timeout(60);
+  http.set_write_timeout(60);
+
+  // HTTP/1.1 gives a request with neither Content-Length nor chunked encoding an empty body; answer before
+  // httplib would wait for one until its read timeout.
+  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      if (req.path == "/predict") {
+        send(res, predict(PredictForm{}, TaskRegistry{}, PredictLimits{}));
+      } else if (req.path == "/" || req.path == "/ping") {
+        send(res, error_reply({ErrorKind::kMethodNotAllowed, "Method Not Allowed"}));
+      } else {
+        send(res, error_reply({ErrorKind::kNotFound, "Not Found"}));
+      }
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"message":"Immich ML"})", kJson);
+  });
+  http.Get("/ping",
+           [](const httplib::Request&, httplib::Response& res) { res.set_content("pong", "text/plain"); });
+  http.Post("/predict", [this](const httplib::Request& req, httplib::Response& res) {
+    auto form = read_form(req, impl_->config.max_field_bytes);
+    if (!form) {
+      send(res, error_reply(form.error()));
+      return;
+    }
+    send(res, predict(*form, impl_->registry, impl_->config.limits));
+  });
+  // FastAPI answers 405 for a known path with the wrong method.
+  const auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
+    res.status = 405;
+    res.set_content(R"({"detail":"Method Not Allowed"})", kJson);
+  };
+  for (const char* path : {"/", "/ping", "/predict"}) {
+    if (std::string(path) != "/predict") {
+      http.Post(path, not_allowed);
+    } else {
+      http.Get(path, not_allowed);
+    }
+    http.Put(path, not_allowed);
+    http.Delete(path, not_allowed);
+    http.Patch(path, not_allowed);
+  }
+  // Errors produced by the HTTP layer itself (404, 413, malformed multipart...) get a JSON body too.
+  http.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        res.set_content(render_detail(reason(res.status)), kJson);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("Unhandled exception for {} {}: {}", req.method, req.path, what);
+    res.status = 500;
+    res.set_content(render_detail("Internal Server Error"), kJson);
+  });
+  http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
+  });
+}
+
+MlServer::~MlServer() = default;
+
+Expected<int> MlServer::bind() {
+  auto host = impl_->config.host;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const int port = impl_->config.port;
+  const int bound =
+      port == 0 ? impl_->http.bind_to_any_port(host) : (impl_->http.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    return Error{ErrorKind::kUnavailable, "Cannot listen on " + impl_->config.host + ":" +
+                                              std::to_string(port) + " (address in use or not available)"};
+  }
+  return bound;
+}
+
+void MlServer::serve() { impl_->http.listen_after_bind(); }
+
+void MlServer::stop() { impl_->http.stop(); }
+
+}  // namespace focal

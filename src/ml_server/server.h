@@ -1,0 +1,41 @@
+// The HTTP front of focal-ml: Immich's routes (spec §1.2) on cpp-httplib (docs/adr/0001-http-server.md).
+// HTTP threads do all parsing, decoding and formatting; handlers see typed requests only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ml_server/predict.h"
+
+namespace focal {
+
+struct ServerConfig {
+  std::string host = "[::]";
+  int port = 3003;  // 0 picks a free port
+  int request_threads = 4;
+  int keepalive_timeout_s = 2;
+  std::size_t max_body_bytes = std::size_t{64} << 20;
+  std::size_t max_field_bytes = std::size_t{1} << 20;
+  PredictLimits limits;
+};
+
+class MlServer {
+ public:
+  MlServer(ServerConfig config, const TaskRegistry& registry);
+  ~MlServer();
+  MlServer(const MlServer&) = delete;
+  MlServer& operator=(const MlServer&) = delete;
+
+  // Binds the socket; returns the bound port, or an error naming host and port.
+  Expected<int> bind();
+  // Serves until stop(); in-flight requests finish before it returns.
+  void serve();
+  // Thread-safe; makes serve() return.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace focal

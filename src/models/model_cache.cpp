@@ -1,0 +1,28 @@
+#include "models/model_cache.h"
+
+#include <algorithm>
+
+namespace focal {
+
+Expected<ModelLocation> locate_model(const std::filesystem::path& cache_root, Task task, ModelType type,
+                                     std::string_view clean_name) {
+  if (clean_name.empty() || clean_name.find_first_of("/\\") != std::string_view::npos || clean_name == "." ||
+      clean_name == "..") {
+    return unprocessable("Model name '" + std::string(clean_name) + "' is not a valid cache directory name");
+  }
+  const auto root = cache_root.lexically_normal();
+  ModelLocation loc;
+  loc.cache_dir = (root / std::string(to_string(task)) / std::string(clean_name)).lexically_normal();
+  loc.model_dir = loc.cache_dir / std::string(to_string(type));
+  loc.model_file = loc.model_dir / "model.onnx";
+  // Defence in depth: names are validated before this, but never hand out a path outside the cache.
+  const auto rel = loc.cache_dir.lexically_relative(root);
+  const bool inside = !rel.empty() && std::none_of(rel.begin(), rel.end(), [](const auto& part) {
+    return part == ".." || part == ".";
+  }) && std::distance(rel.begin(), rel.end()) == 2;
+  if (!inside)
+    return unprocessable("Model name '" + std::string(clean_name) + "' resolves outside the model cache");
+  return loc;
+}
+
+}  // namespace focal

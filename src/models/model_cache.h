@@ -1,0 +1,23 @@
+// Immich's on-disk model cache layout (spec §3.3):
+//   <cache folder>/<task>/<clean name>/<type>/model.onnx
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+#include "core/error.h"
+#include "models/model_name.h"
+
+namespace focal {
+
+struct ModelLocation {
+  std::filesystem::path cache_dir;   // <root>/<task>/<clean name>: config.json lives here for CLIP
+  std::filesystem::path model_dir;   // cache_dir/<type>: per-EP caches and tokenizer/preprocess files
+  std::filesystem::path model_file;  // model_dir/model.onnx
+};
+
+// `clean_name` must come from validate_model_name. Re-checks that the result stays inside `cache_root`.
+Expected<ModelLocation> locate_model(const std::filesystem::path& cache_root, Task task, ModelType type,
+                                     std::string_view clean_name);
+
+}  // namespace focal

@@ -1,0 +1,32 @@
+// Model identity: tasks, types, name cleaning and source detection (spec §1.3, §3.1, §3.2).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace focal {
+
+enum class Task { kClip, kFacialRecognition, kOcr };
+enum class ModelType { kVisual, kTextual, kDetection, kRecognition };
+enum class ModelSource { kInsightFace, kMClip, kOpenClip, kPaddle };
+
+std::optional<Task> parse_task(std::string_view s);
+std::optional<ModelType> parse_model_type(std::string_view s);
+std::string_view to_string(Task task);
+std::string_view to_string(ModelType type);
+std::string_view to_string(ModelSource source);
+
+// Immich's clean_name: last '/'-segment, ':' '\' '/' -> '_', '.' removed.
+std::string clean_model_name(std::string_view raw);
+
+// Source of a cleaned name, checked in Immich's order (InsightFace, M-CLIP, OpenCLIP, Paddle).
+std::optional<ModelSource> model_source(std::string_view clean_name);
+
+// Validates a model name from a request and returns its cleaned form. Rejects names that could escape the
+// cache folder or are not a supported model (unless allow_any, in which case only the safety rules apply).
+Expected<std::string> validate_model_name(std::string_view raw, bool allow_any = false);
+
+}  // namespace focal

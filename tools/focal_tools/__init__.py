@@ -1,0 +1,1 @@
+"""Helpers for focal's Python tooling (test-model generation)."""
