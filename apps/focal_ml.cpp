@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "clip/handlers.h"
 #include "config/ml_config.h"
 #include "core/logging.h"
 #include "image/decode.h"
@@ -37,12 +38,25 @@ int run(const focal::MlConfig& cfg, const char* argv0) {
   spdlog::info("Setting execution providers to {}, in descending order of preference",
                focal::python_list_repr(selection.providers));
 
-  focal::TaskRegistry registry;  // model families register their handlers here
+  focal::ModelContext models;
+  models.runtime = &runtime;
+  models.cache_folder = cfg.cache_folder;
+  models.session.providers = selection.providers;
+  models.session.inter_op_threads = cfg.model_inter_op_threads;
+  models.session.intra_op_threads = cfg.model_intra_op_threads;
+  models.session.cpu_mem_arena = cfg.model_arena;
+  models.session.device.device_id = cfg.device_id;
+  models.session.device.openvino_precision = cfg.openvino_precision;
+  models.session.device.migraphx_fp16 = cfg.rocm_precision == "FP16";
+
+  focal::TaskRegistry registry;
+  focal::register_clip_handlers(registry, models);
 
   focal::ServerConfig server_cfg;
   server_cfg.host = cfg.host;
   server_cfg.port = cfg.port;
   server_cfg.request_threads = cfg.request_threads;
+  server_cfg.http_threads = cfg.http_threads;
   server_cfg.keepalive_timeout_s = cfg.http_keepalive_timeout_s;
   server_cfg.max_body_bytes = cfg.max_body_bytes;
   server_cfg.max_field_bytes = cfg.max_field_bytes;

@@ -300,7 +300,8 @@ Expected<MlConfig> parse_ml_config(const EnvMap& env, unsigned cpu_count) {
   for (const auto& st : {size_setting("FOCAL_ML_MAX_BODY_BYTES", cfg.max_body_bytes, 1024),
                          size_setting("FOCAL_ML_MAX_FIELD_BYTES", cfg.max_field_bytes, 1024),
                          size_setting("FOCAL_ML_MAX_IMAGE_PIXELS", cfg.max_image_pixels, 1),
-                         size_setting("FOCAL_ML_MAX_JSON_DEPTH", cfg.max_json_depth, 2)}) {
+                         size_setting("FOCAL_ML_MAX_JSON_DEPTH", cfg.max_json_depth, 2),
+                         size_setting("FOCAL_ML_HTTP_THREADS", cfg.http_threads, 1)}) {
     if (!st) return st.error();
   }
   if (env.count("FOCAL_ML_EXECUTION_PROVIDERS") != 0) {
@@ -357,7 +358,8 @@ std::string MlConfig::to_json() const {
                 {"max_body_bytes", max_body_bytes},
                 {"max_field_bytes", max_field_bytes},
                 {"max_image_pixels", max_image_pixels},
-                {"max_json_depth", max_json_depth}};
+                {"max_json_depth", max_json_depth},
+                {"http_threads", http_threads}};
   return j.dump(2);
 }
 

@@ -65,6 +65,7 @@ struct MlConfig {
   std::size_t max_field_bytes = std::size_t{1} << 20;  // non-file multipart fields
   std::uint64_t max_image_pixels = 178956970;          // Pillow's decompression-bomb error threshold
   int max_json_depth = 32;
+  int http_threads = 64;  // connections served concurrently; decode + inference stay at request_threads
 
   // Effective configuration as pretty JSON (for --print-config and the start-up log).
   std::string to_json() const;

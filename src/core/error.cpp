@@ -10,6 +10,8 @@ int http_status(ErrorKind kind) {
       return 404;
     case ErrorKind::kMethodNotAllowed:
       return 405;
+    case ErrorKind::kLengthRequired:
+      return 411;
     case ErrorKind::kPayloadTooLarge:
       return 413;
     case ErrorKind::kUnprocessable:

@@ -13,6 +13,7 @@ enum class ErrorKind {
   kBadRequest,        // 400: the request is well-formed but unusable (Immich's own 400 cases)
   kNotFound,          // 404
   kMethodNotAllowed,  // 405
+  kLengthRequired,    // 411
   kPayloadTooLarge,   // 413
   kUnprocessable,     // 422: the request content is invalid
   kInternal,          // 500

@@ -3,12 +3,27 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <charconv>
+#include <semaphore>
 
 namespace focal {
 namespace {
 
 constexpr const char* kJson = "application/json";
+
+class ComputePermit {
+ public:
+  explicit ComputePermit(std::counting_semaphore<>& semaphore) : semaphore_(semaphore) { semaphore_.acquire(); }
+  ~ComputePermit() { semaphore_.release(); }
+  ComputePermit(const ComputePermit&) = delete;
+  ComputePermit& operator=(const ComputePermit&) = delete;
+
+ private:
+  std::counting_semaphore<>& semaphore_;
+};
 
 void send(httplib::Response& res, const Reply& reply) {
   res.status = reply.status;
@@ -83,32 +98,61 @@ struct MlServer::Impl {
   const TaskRegistry& registry;
   httplib::Server http;
 
-  Impl(ServerConfig c, const TaskRegistry& r) : config(std::move(c)), registry(r) {}
+  std::counting_semaphore<> compute;
+  int listen_socket = -1;
+
+  Impl(ServerConfig c, const TaskRegistry& r)
+      : config(std::move(c)), registry(r), compute(std::max<std::ptrdiff_t>(config.request_threads, 1)) {}
 };
 
 MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
     : impl_(std::make_unique<Impl>(std::move(config), registry)) {
   auto& http = impl_->http;
   const auto& cfg = impl_->config;
-  const auto threads = static_cast<std::size_t>(std::max(cfg.request_threads, 1));
+  const auto threads = static_cast<std::size_t>(std::max({cfg.http_threads, cfg.request_threads, 1}));
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_socket_options([this](int sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    impl_->listen_socket = sock;  // the last socket created is the listening one; its backlog is raised in bind()
+  });
   http.set_payload_max_length(cfg.max_body_bytes);
   http.set_keep_alive_timeout(std::max(cfg.keepalive_timeout_s, 1));
   http.set_read_timeout(60);
   http.set_write_timeout(60);
 
-  // HTTP/1.1 gives a request with neither Content-Length nor chunked encoding an empty body; answer before
-  // httplib would wait for one until its read timeout.
-  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (req.method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+  // Checks on the request head, before cpp-httplib reads any body: it would otherwise wait up to its read timeout
+  // for a body that is missing, announced too large, or chunked (where its size limit does not apply).
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "POST") return httplib::Server::HandlerResponse::Unhandled;
+    auto refuse = [&](const Error& error) {
+      send(res, error_reply(error));
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    if (req.has_header("Transfer-Encoding")) {
+      return refuse({ErrorKind::kLengthRequired, "Send the body with a Content-Length; chunked uploads are not accepted"});
+    }
+    if (!req.has_header("Content-Length")) {
+      // HTTP/1.1 defines such a body as empty.
       if (req.path == "/predict") {
         send(res, predict(PredictForm{}, TaskRegistry{}, PredictLimits{}));
-      } else if (req.path == "/" || req.path == "/ping") {
-        send(res, error_reply({ErrorKind::kMethodNotAllowed, "Method Not Allowed"}));
-      } else {
-        send(res, error_reply({ErrorKind::kNotFound, "Not Found"}));
+        return httplib::Server::HandlerResponse::Handled;
       }
-      return httplib::Server::HandlerResponse::Handled;
+      return refuse(req.path == "/" || req.path == "/ping" ? Error{ErrorKind::kMethodNotAllowed, "Method Not Allowed"}
+                                                           : Error{ErrorKind::kNotFound, "Not Found"});
+    }
+    const auto length_text = req.get_header_value("Content-Length");
+    std::uint64_t length = 0;
+    const auto* end = length_text.data() + length_text.size();
+    const auto [ptr, ec] = std::from_chars(length_text.data(), end, length);
+    if (length_text.empty() || ec != std::errc() || ptr != end || req.get_header_value_count("Content-Length") != 1) {
+      return refuse(bad_request("Invalid Content-Length"));
+    }
+    if (length > impl_->config.max_body_bytes) {
+      return refuse({ErrorKind::kPayloadTooLarge, "Request body of " + std::to_string(length) +
+                                                      " bytes is larger than the limit of " +
+                                                      std::to_string(impl_->config.max_body_bytes) + " bytes"});
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
@@ -123,6 +167,9 @@ MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
       send(res, error_reply(form.error()));
       return;
     }
+    // Decoding and inference are bounded by MACHINE_LEARNING_REQUEST_THREADS; HTTP threads beyond that only wait
+    // on sockets, so slow clients cannot starve /ping.
+    const ComputePermit permit(impl_->compute);
     send(res, predict(*form, impl_->registry, impl_->config.limits));
   });
   // FastAPI answers 405 for a known path with the wrong method.
@@ -172,6 +219,8 @@ Expected<int> MlServer::bind() {
   const int port = impl_->config.port;
   const int bound =
       port == 0 ? impl_->http.bind_to_any_port(host) : (impl_->http.bind_to_port(host, port) ? port : -1);
+  // cpp-httplib listens with a backlog of 5, which a burst of connections overflows; Linux lets us raise it.
+  if (bound >= 0 && impl_->listen_socket >= 0) ::listen(impl_->listen_socket, SOMAXCONN);
   if (bound < 0) {
     return Error{ErrorKind::kUnavailable, "Cannot listen on " + impl_->config.host + ":" +
                                               std::to_string(port) + " (address in use or not available)"};

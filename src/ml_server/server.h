@@ -12,7 +12,8 @@ namespace focal {
 struct ServerConfig {
   std::string host = "[::]";
   int port = 3003;  // 0 picks a free port
-  int request_threads = 4;
+  int request_threads = 4;  // concurrent decode + inference
+  int http_threads = 64;    // connections served at once (mostly waiting on sockets)
   int keepalive_timeout_s = 2;
   std::size_t max_body_bytes = std::size_t{64} << 20;
   std::size_t max_field_bytes = std::size_t{1} << 20;
