@@ -178,8 +178,11 @@ Expected<RgbImage> decode_rgb(std::span<const std::uint8_t> bytes, const DecodeL
                                                     std::to_string(limits.max_pixels) + " pixels"};
     }
     const bool cmyk = image.interpretation() == VIPS_INTERPRETATION_CMYK && image.bands() >= 4;
-    if (image.format() == VIPS_FORMAT_USHORT) {
-      image = (image >> 8).cast(VIPS_FORMAT_UCHAR);  // keep the high byte, as Pillow reads 16-bit RGB
+    if (image.format() == VIPS_FORMAT_USHORT && image.bands() == 1) {
+      // Pillow opens 16-bit grey as mode I;16, whose conversion to RGB clamps at 255 rather than scaling.
+      image = image.cast(VIPS_FORMAT_UCHAR);
+    } else if (image.format() == VIPS_FORMAT_USHORT) {
+      image = (image >> 8).cast(VIPS_FORMAT_UCHAR);  // keep the high byte, as Pillow reads 16-bit RGB(A) and LA
     } else if (image.format() != VIPS_FORMAT_UCHAR) {
       image = image.cast(VIPS_FORMAT_UCHAR, VImage::option()->set("shift", false));
     }
