@@ -12,7 +12,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git unzip curl ca-certificates maven
   libgtest-dev libgmock-dev
   libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
-  libvips-dev
+  libvips-dev libturbojpeg0-dev libicu-dev libpcre2-dev
   python3 python3-venv
   clang-format clang-tidy
 )

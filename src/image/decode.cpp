@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <turbojpeg.h>
 #include <vips/vips8>
 
 namespace focal {
@@ -106,6 +107,44 @@ std::string vips_message(const vips::VError& e) {
   return msg;
 }
 
+// JPEG (the preview format) straight into the output buffer with libjpeg-turbo: the same library and settings
+// (ISLOW IDCT, fancy upsampling) as Pillow and libvips, so the same pixels, without libvips' pipeline and copies.
+// Returns nullopt for what it does not handle (CMYK/YCCK), which then goes through libvips.
+std::optional<Expected<RgbImage>> decode_jpeg_fast(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+  std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitDecompress(), tjDestroy);
+  if (!handle) return std::nullopt;
+  int width = 0;
+  int height = 0;
+  int subsampling = 0;
+  int colorspace = 0;
+  auto* data = const_cast<unsigned char*>(bytes.data());  // TurboJPEG 2.x takes a non-const pointer; it only reads
+  const auto size = static_cast<unsigned long>(bytes.size());
+  if (tjDecompressHeader3(handle.get(), data, size, &width, &height, &subsampling, &colorspace) != 0) {
+    return std::nullopt;  // let libvips produce the detailed error
+  }
+  // Zero sizes were answered from the header scan already; anything odd here gets libvips' detailed error.
+  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK || width <= 0 || height <= 0) return std::nullopt;
+  const auto pixels = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
+  if (pixels > limits.max_pixels) {
+    return Expected<RgbImage>(Error{ErrorKind::kPayloadTooLarge,
+                                    "Image is " + std::to_string(width) + "x" + std::to_string(height) +
+                                        " pixels, above the limit of " + std::to_string(limits.max_pixels) + " pixels"});
+  }
+  RgbImage out;
+  out.width = width;
+  out.height = height;
+  out.pixels.resize(static_cast<std::size_t>(pixels) * 3);
+  if (tjDecompress2(handle.get(), data, size, out.pixels.data(), width, width * 3, height, TJPF_RGB,
+                    TJFLAG_ACCURATEDCT) != 0) {
+    // Like Pillow, recoverable warnings (e.g. extraneous bytes) keep the image; a truncated stream does not.
+    const std::string message = tjGetErrorStr2(handle.get());
+    if (tjGetErrorCode(handle.get()) != TJERR_WARNING || message.find("Premature end") != std::string::npos) {
+      return Expected<RgbImage>(unprocessable("Unable to decode jpeg image: " + message));
+    }
+  }
+  return Expected<RgbImage>(std::move(out));
+}
+
 }  // namespace
 
 std::string_view to_string(ImageFormat format) {
@@ -163,6 +202,9 @@ Expected<RgbImage> decode_rgb(std::span<const std::uint8_t> bytes, const DecodeL
   }
   if (const auto size = header_size(format, bytes); size && (size->first == 0 || size->second == 0)) {
     return bad_request("Image has zero width or height");
+  }
+  if (format == ImageFormat::kJpeg) {
+    if (auto fast = decode_jpeg_fast(bytes, limits)) return std::move(*fast);
   }
   // The blob borrows the request's bytes; it must outlive every lazy read below.
   std::unique_ptr<VipsBlob, void (*)(VipsBlob*)> blob(vips_blob_new(nullptr, bytes.data(), bytes.size()),
