@@ -1,7 +1,6 @@
 #include "clip/clip_config.h"
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 namespace focal {
@@ -27,7 +26,8 @@ Expected<ClipModelConfig> load_clip_model_config(const std::filesystem::path& co
   auto j = read_json(config_json);
   if (!j) return std::move(j).error();
   ClipModelConfig cfg;
-  if (!j->contains("embed_dim") || !(*j)["embed_dim"].is_number_integer() || (*j)["embed_dim"].get<int>() <= 0) {
+  if (!j->contains("embed_dim") || !(*j)["embed_dim"].is_number_integer() ||
+      (*j)["embed_dim"].get<int>() <= 0) {
     return bad(config_json, "embed_dim must be a positive integer");
   }
   cfg.embed_dim = (*j)["embed_dim"].get<int>();
@@ -76,7 +76,8 @@ Expected<std::string> load_pad_token(const std::filesystem::path& tokenizer_conf
   if (!j) return std::move(j).error();
   const auto& pad = (*j)["pad_token"];
   if (pad.is_string()) return pad.get<std::string>();
-  if (pad.is_object() && pad.contains("content") && pad["content"].is_string()) return pad["content"].get<std::string>();
+  if (pad.is_object() && pad.contains("content") && pad["content"].is_string())
+    return pad["content"].get<std::string>();
   return bad(tokenizer_config_json, "pad_token is missing");
 }
 

@@ -15,7 +15,8 @@ Expected<ModelLocation> find_model(const ModelContext& context, const Entry& ent
   if (!location) return location;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(location->model_file, ec)) {
-    return Error{ErrorKind::kUnavailable, "Model '" + entry.model_name + "' is not in the model cache (expected " +
+    return Error{ErrorKind::kUnavailable, "Model '" + entry.model_name +
+                                              "' is not in the model cache (expected " +
                                               location->model_file.string() + ")"};
   }
   return location;

@@ -1,5 +1,5 @@
-// CLIP image tower (spec §6.2): shortest side to S with Pillow BICUBIC, centre crop S x S, (x/255 - mean) / std,
-// NCHW float32, output row 0 (already L2-normalised by the graph).
+// CLIP image tower (spec §6.2): shortest side to S with Pillow BICUBIC, centre crop S x S, (x/255 - mean) /
+// std, NCHW float32, output row 0 (already L2-normalised by the graph).
 #pragma once
 
 #include <filesystem>
@@ -18,7 +18,8 @@ std::vector<float> clip_visual_tensor(const RgbImage& image, const ClipPreproces
 class ClipVisualEncoder {
  public:
   // `model_dir` is <cache>/clip/<name>/visual; config.json is read from its parent.
-  static Expected<std::unique_ptr<ClipVisualEncoder>> load(OrtRuntime& runtime, const std::filesystem::path& model_dir,
+  static Expected<std::unique_ptr<ClipVisualEncoder>> load(OrtRuntime& runtime,
+                                                           const std::filesystem::path& model_dir,
                                                            const SessionConfig& session_config);
   Expected<std::vector<float>> embed(const RgbImage& image) const;
   int embed_dim() const { return embed_dim_; }

@@ -354,12 +354,9 @@ std::string MlConfig::to_json() const {
   j["immich_log_level"] = log_level;
   j["no_color"] = no_color;
   j["device"] = device;
-  j["focal"] = {{"execution_providers", execution_providers},
-                {"max_body_bytes", max_body_bytes},
-                {"max_field_bytes", max_field_bytes},
-                {"max_image_pixels", max_image_pixels},
-                {"max_json_depth", max_json_depth},
-                {"http_threads", http_threads}};
+  j["focal"] = {{"execution_providers", execution_providers}, {"max_body_bytes", max_body_bytes},
+                {"max_field_bytes", max_field_bytes},         {"max_image_pixels", max_image_pixels},
+                {"max_json_depth", max_json_depth},           {"http_threads", http_threads}};
   return j.dump(2);
 }
 

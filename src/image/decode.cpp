@@ -1,11 +1,12 @@
 #include "image/decode.h"
 
+#include <turbojpeg.h>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
-#include <turbojpeg.h>
 #include <vips/vips8>
 
 namespace focal {
@@ -108,16 +109,18 @@ std::string vips_message(const vips::VError& e) {
 }
 
 // JPEG (the preview format) straight into the output buffer with libjpeg-turbo: the same library and settings
-// (ISLOW IDCT, fancy upsampling) as Pillow and libvips, so the same pixels, without libvips' pipeline and copies.
-// Returns nullopt for what it does not handle (CMYK/YCCK), which then goes through libvips.
-std::optional<Expected<RgbImage>> decode_jpeg_fast(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+// (ISLOW IDCT, fancy upsampling) as Pillow and libvips, so the same pixels, without libvips' pipeline and
+// copies. Returns nullopt for what it does not handle (CMYK/YCCK), which then goes through libvips.
+std::optional<Expected<RgbImage>> decode_jpeg_fast(std::span<const std::uint8_t> bytes,
+                                                   const DecodeLimits& limits) {
   std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitDecompress(), tjDestroy);
   if (!handle) return std::nullopt;
   int width = 0;
   int height = 0;
   int subsampling = 0;
   int colorspace = 0;
-  auto* data = const_cast<unsigned char*>(bytes.data());  // TurboJPEG 2.x takes a non-const pointer; it only reads
+  auto* data =
+      const_cast<unsigned char*>(bytes.data());  // TurboJPEG 2.x takes a non-const pointer; it only reads
   const auto size = static_cast<unsigned long>(bytes.size());
   if (tjDecompressHeader3(handle.get(), data, size, &width, &height, &subsampling, &colorspace) != 0) {
     return std::nullopt;  // let libvips produce the detailed error
@@ -126,9 +129,10 @@ std::optional<Expected<RgbImage>> decode_jpeg_fast(std::span<const std::uint8_t>
   if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK || width <= 0 || height <= 0) return std::nullopt;
   const auto pixels = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
   if (pixels > limits.max_pixels) {
-    return Expected<RgbImage>(Error{ErrorKind::kPayloadTooLarge,
-                                    "Image is " + std::to_string(width) + "x" + std::to_string(height) +
-                                        " pixels, above the limit of " + std::to_string(limits.max_pixels) + " pixels"});
+    return Expected<RgbImage>(
+        Error{ErrorKind::kPayloadTooLarge, "Image is " + std::to_string(width) + "x" +
+                                               std::to_string(height) + " pixels, above the limit of " +
+                                               std::to_string(limits.max_pixels) + " pixels"});
   }
   RgbImage out;
   out.width = width;
@@ -224,7 +228,8 @@ Expected<RgbImage> decode_rgb(std::span<const std::uint8_t> bytes, const DecodeL
       // Pillow opens 16-bit grey as mode I;16, whose conversion to RGB clamps at 255 rather than scaling.
       image = image.cast(VIPS_FORMAT_UCHAR);
     } else if (image.format() == VIPS_FORMAT_USHORT) {
-      image = (image >> 8).cast(VIPS_FORMAT_UCHAR);  // keep the high byte, as Pillow reads 16-bit RGB(A) and LA
+      image =
+          (image >> 8).cast(VIPS_FORMAT_UCHAR);  // keep the high byte, as Pillow reads 16-bit RGB(A) and LA
     } else if (image.format() != VIPS_FORMAT_UCHAR) {
       image = image.cast(VIPS_FORMAT_UCHAR, VImage::option()->set("shift", false));
     }

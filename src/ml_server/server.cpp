@@ -2,7 +2,6 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
-
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -16,7 +15,9 @@ constexpr const char* kJson = "application/json";
 
 class ComputePermit {
  public:
-  explicit ComputePermit(std::counting_semaphore<>& semaphore) : semaphore_(semaphore) { semaphore_.acquire(); }
+  explicit ComputePermit(std::counting_semaphore<>& semaphore) : semaphore_(semaphore) {
+    semaphore_.acquire();
+  }
   ~ComputePermit() { semaphore_.release(); }
   ComputePermit(const ComputePermit&) = delete;
   ComputePermit& operator=(const ComputePermit&) = delete;
@@ -114,15 +115,17 @@ MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
   http.set_socket_options([this](int sock) {
     const int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    impl_->listen_socket = sock;  // the last socket created is the listening one; its backlog is raised in bind()
+    impl_->listen_socket =
+        sock;  // the last socket created is the listening one; its backlog is raised in bind()
   });
   http.set_payload_max_length(cfg.max_body_bytes);
   http.set_keep_alive_timeout(std::max(cfg.keepalive_timeout_s, 1));
   http.set_read_timeout(60);
   http.set_write_timeout(60);
 
-  // Checks on the request head, before cpp-httplib reads any body: it would otherwise wait up to its read timeout
-  // for a body that is missing, announced too large, or chunked (where its size limit does not apply).
+  // Checks on the request head, before cpp-httplib reads any body: it would otherwise wait up to its read
+  // timeout for a body that is missing, announced too large, or chunked (where its size limit does not
+  // apply).
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (req.method != "POST") return httplib::Server::HandlerResponse::Unhandled;
     auto refuse = [&](const Error& error) {
@@ -131,7 +134,8 @@ MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
       return httplib::Server::HandlerResponse::Handled;
     };
     if (req.has_header("Transfer-Encoding")) {
-      return refuse({ErrorKind::kLengthRequired, "Send the body with a Content-Length; chunked uploads are not accepted"});
+      return refuse({ErrorKind::kLengthRequired,
+                     "Send the body with a Content-Length; chunked uploads are not accepted"});
     }
     if (!req.has_header("Content-Length")) {
       // HTTP/1.1 defines such a body as empty.
@@ -139,20 +143,22 @@ MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
         send(res, predict(PredictForm{}, TaskRegistry{}, PredictLimits{}));
         return httplib::Server::HandlerResponse::Handled;
       }
-      return refuse(req.path == "/" || req.path == "/ping" ? Error{ErrorKind::kMethodNotAllowed, "Method Not Allowed"}
-                                                           : Error{ErrorKind::kNotFound, "Not Found"});
+      return refuse(req.path == "/" || req.path == "/ping"
+                        ? Error{ErrorKind::kMethodNotAllowed, "Method Not Allowed"}
+                        : Error{ErrorKind::kNotFound, "Not Found"});
     }
     const auto length_text = req.get_header_value("Content-Length");
     std::uint64_t length = 0;
     const auto* end = length_text.data() + length_text.size();
     const auto [ptr, ec] = std::from_chars(length_text.data(), end, length);
-    if (length_text.empty() || ec != std::errc() || ptr != end || req.get_header_value_count("Content-Length") != 1) {
+    if (length_text.empty() || ec != std::errc() || ptr != end ||
+        req.get_header_value_count("Content-Length") != 1) {
       return refuse(bad_request("Invalid Content-Length"));
     }
     if (length > impl_->config.max_body_bytes) {
-      return refuse({ErrorKind::kPayloadTooLarge, "Request body of " + std::to_string(length) +
-                                                      " bytes is larger than the limit of " +
-                                                      std::to_string(impl_->config.max_body_bytes) + " bytes"});
+      return refuse({ErrorKind::kPayloadTooLarge,
+                     "Request body of " + std::to_string(length) + " bytes is larger than the limit of " +
+                         std::to_string(impl_->config.max_body_bytes) + " bytes"});
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
@@ -167,8 +173,8 @@ MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
       send(res, error_reply(form.error()));
       return;
     }
-    // Decoding and inference are bounded by MACHINE_LEARNING_REQUEST_THREADS; HTTP threads beyond that only wait
-    // on sockets, so slow clients cannot starve /ping.
+    // Decoding and inference are bounded by MACHINE_LEARNING_REQUEST_THREADS; HTTP threads beyond that only
+    // wait on sockets, so slow clients cannot starve /ping.
     const ComputePermit permit(impl_->compute);
     send(res, predict(*form, impl_->registry, impl_->config.limits));
   });

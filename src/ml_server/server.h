@@ -11,7 +11,7 @@ namespace focal {
 
 struct ServerConfig {
   std::string host = "[::]";
-  int port = 3003;  // 0 picks a free port
+  int port = 3003;          // 0 picks a free port
   int request_threads = 4;  // concurrent decode + inference
   int http_threads = 64;    // connections served at once (mostly waiting on sockets)
   int keepalive_timeout_s = 2;

@@ -26,8 +26,8 @@ double bilinear(double x) {
 // normalize_coeffs_8bpc, evaluated only for the positions we need).
 struct Taps {
   int ksize = 0;
-  std::vector<int> first;  // first input index per output position
-  std::vector<int> count;  // number of taps per output position
+  std::vector<int> first;             // first input index per output position
+  std::vector<int> count;             // number of taps per output position
   std::vector<std::int32_t> weights;  // ksize per output position
 };
 
@@ -61,7 +61,8 @@ Taps make_taps(int in_size, int out_size, int out_begin, int out_count, Resample
     for (int x = 0; x < xmax; ++x) {
       double w = k[static_cast<std::size_t>(x)];
       if (ww != 0.0) w /= ww;
-      out[x] = static_cast<std::int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
+      out[x] = static_cast<std::int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits)
+                                               : 0.5 + w * (1 << kPrecisionBits));
     }
     taps.first[static_cast<std::size_t>(i)] = xmin;
     taps.count[static_cast<std::size_t>(i)] = std::max(xmax, 0);
@@ -93,7 +94,8 @@ std::vector<std::uint8_t> resize_window(const RgbView& source, const ResizeWindo
     vtaps = make_taps(source.height, w.out_height, w.top, w.height, filter);
     row_begin = vtaps.first.front();
     row_end = 0;
-    for (std::size_t i = 0; i < vtaps.first.size(); ++i) row_end = std::max(row_end, vtaps.first[i] + vtaps.count[i]);
+    for (std::size_t i = 0; i < vtaps.first.size(); ++i)
+      row_end = std::max(row_end, vtaps.first[i] + vtaps.count[i]);
   }
   const int rows = row_end - row_begin;
 
@@ -109,7 +111,8 @@ std::vector<std::uint8_t> resize_window(const RgbView& source, const ResizeWindo
       const std::uint8_t* in = source.pixels + static_cast<std::size_t>(row_begin + y) * src_stride;
       std::uint8_t* out = &tmp[static_cast<std::size_t>(y) * tmp_stride];
       for (int x = 0; x < w.width; ++x) {
-        const std::int32_t* k = &htaps.weights[static_cast<std::size_t>(x) * static_cast<std::size_t>(htaps.ksize)];
+        const std::int32_t* k =
+            &htaps.weights[static_cast<std::size_t>(x) * static_cast<std::size_t>(htaps.ksize)];
         const std::uint8_t* p = in + static_cast<std::size_t>(htaps.first[static_cast<std::size_t>(x)]) * 3;
         std::int32_t s0 = kHalf;
         std::int32_t s1 = kHalf;
@@ -127,7 +130,8 @@ std::vector<std::uint8_t> resize_window(const RgbView& source, const ResizeWindo
     horiz = tmp.data();
     horiz_stride = tmp_stride;
   } else {  // same width: the window's columns straight from the source
-    horiz = source.pixels + static_cast<std::size_t>(row_begin) * src_stride + static_cast<std::size_t>(w.left) * 3;
+    horiz = source.pixels + static_cast<std::size_t>(row_begin) * src_stride +
+            static_cast<std::size_t>(w.left) * 3;
     horiz_stride = src_stride;
   }
 
@@ -146,7 +150,8 @@ std::vector<std::uint8_t> resize_window(const RgbView& source, const ResizeWindo
     const std::int32_t* k = &vtaps.weights[yi * static_cast<std::size_t>(vtaps.ksize)];
     std::fill(acc.begin(), acc.end(), kHalf);
     for (int t = 0; t < vtaps.count[yi]; ++t) {
-      const std::uint8_t* in = horiz + static_cast<std::size_t>(vtaps.first[yi] - row_begin + t) * horiz_stride;
+      const std::uint8_t* in =
+          horiz + static_cast<std::size_t>(vtaps.first[yi] - row_begin + t) * horiz_stride;
       const std::int32_t kt = k[t];
       for (std::size_t i = 0; i < tmp_stride; ++i) acc[i] += in[i] * kt;
     }

@@ -1,6 +1,7 @@
-// Pillow-exact image resampling (the reference pipeline resizes with Pillow, spec §6.2): separable convolution,
-// coefficients in double normalised to 22-bit fixed point, 8-bit intermediate between the passes, Pillow's
-// rounding and clamping. Output pixels are bit-identical to Pillow's Image.resize for 8-bit RGB.
+// Pillow-exact image resampling (the reference pipeline resizes with Pillow, spec §6.2): separable
+// convolution, coefficients in double normalised to 22-bit fixed point, 8-bit intermediate between the
+// passes, Pillow's rounding and clamping. Output pixels are bit-identical to Pillow's Image.resize for 8-bit
+// RGB.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,7 @@ struct ResizeWindow {
 };
 
 // Returns width * height * 3 bytes. The window must lie inside the output size.
-std::vector<std::uint8_t> resize_window(const RgbView& source, const ResizeWindow& window, ResampleFilter filter);
+std::vector<std::uint8_t> resize_window(const RgbView& source, const ResizeWindow& window,
+                                        ResampleFilter filter);
 
 }  // namespace focal

@@ -1,5 +1,6 @@
-// Test helper: decodes an image like focal-ml and writes the CLIP visual model input ([3, S, S] float32, native
-// endianness) to stdout, so the Python fidelity test can compare tensors with the reference pipeline directly.
+// Test helper: decodes an image like focal-ml and writes the CLIP visual model input ([3, S, S] float32,
+// native endianness) to stdout, so the Python fidelity test can compare tensors with the reference pipeline
+// directly.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
