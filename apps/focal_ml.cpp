@@ -12,6 +12,7 @@
 #include "clip/handlers.h"
 #include "config/ml_config.h"
 #include "core/logging.h"
+#include "faces/handlers.h"
 #include "image/decode.h"
 #include "infer/providers.h"
 #include "infer/runtime.h"
@@ -51,6 +52,9 @@ int run(const focal::MlConfig& cfg, const char* argv0) {
 
   focal::TaskRegistry registry;
   focal::register_clip_handlers(registry, models);
+  focal::FaceOptions face_options;
+  face_options.max_batch_size = cfg.max_batch_size.facial_recognition;
+  focal::register_face_handlers(registry, models, face_options);
 
   focal::ServerConfig server_cfg;
   server_cfg.host = cfg.host;

@@ -29,14 +29,20 @@ struct Error {
 int http_status(ErrorKind kind);
 
 template <class T>
+class Expected;
+
+template <class U, class T>
+concept ValueFor = std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, Error> &&
+                   !std::is_same_v<std::remove_cvref_t<U>, Expected<T>>;
+
+template <class T>
 class [[nodiscard]] Expected {
  public:
-  template <class U = T>
-  requires std::is_constructible_v<T, U&&> &&
-      (!std::is_same_v<std::remove_cvref_t<U>, Error>)&&(!std::is_same_v<std::remove_cvref_t<U>, Expected>)
-          Expected(U&& value)
-      : state_(std::in_place_type<T>, std::forward<U>(value)) {}  // NOLINT(google-explicit-constructor)
-  Expected(Error error) : state_(std::move(error)) {}             // NOLINT(google-explicit-constructor)
+  // Implicit, so that `return value;` and `return error;` both work in functions returning Expected<T>.
+  template <ValueFor<T> U = T>
+  Expected(U&& value)  // NOLINT(google-explicit-constructor,bugprone-forwarding-reference-overload)
+      : state_(std::in_place_type<T>, std::forward<U>(value)) {}
+  Expected(Error error) : state_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(state_); }
   explicit operator bool() const { return ok(); }

@@ -1,0 +1,18 @@
+// Registers the facial-recognition task handlers (detection, recognition) with the predict pipeline.
+#pragma once
+
+#include <optional>
+
+#include "ml_server/predict.h"
+#include "models/model_context.h"
+
+namespace focal {
+
+struct FaceOptions {
+  std::optional<int> max_batch_size;  // MACHINE_LEARNING_MAX_BATCH_SIZE__FACIAL_RECOGNITION
+};
+
+void register_face_handlers(TaskRegistry& registry, const ModelContext& context,
+                            const FaceOptions& options = {});
+
+}  // namespace focal
