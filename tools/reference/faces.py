@@ -5,8 +5,9 @@ Written from the spec with OpenCV (resize, warpAffine, blobFromImage), numpy and
 - decode with Pillow (no EXIF rotation), convert to RGB, then to BGR for the OpenCV steps;
 - detection: letterbox to the detector's input size (640x640 unless the graph is static), cv2 INTER_LINEAR resize
   pasted top-left on black, blob (x - 127.5) / 128 with BGR->RGB swap, decode every stride (anchor centres
-  without offset, distances times the stride), keep score >= minScore, divide by det_scale, sort by score, greedy
-  NMS with the "+1" area convention at IoU 0.4, boxes rounded half-to-even (not clipped);
+  without offset, distances times the stride), keep score >= minScore, divide by det_scale, sort by score (ties
+  in anchor order, see `descending`), greedy NMS with the "+1" area convention at IoU 0.4, boxes rounded
+  half-to-even (not clipped);
 - recognition: least-squares similarity (Umeyama) from the 5 landmarks to the ArcFace 112x112 template,
   cv2.warpAffine (bilinear, constant 0 border), blob (x - mean) / std with BGR->RGB swap, mean/std 127.5 unless the
   graph looks MXNet-converted (then 0 and 1), one Run for all faces (or chunks for a static/limited batch).
