@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -216,6 +218,7 @@ Expected<MlConfig> parse_ml_config(const EnvMap& env, unsigned cpu_count) {
       st = get_precision(node, var, cfg.rocm_precision);
     } else if (key == "device_ids") {
       cfg.device_ids = comma_list(leaf_text(node));
+      cfg.device_ids_set = true;
       if (cfg.device_ids.empty()) st = invalid(var, leaf_text(node), "needs at least one device id");
     } else if (key == "device_id") {
       cfg.device_id = trim(leaf_text(node));
@@ -304,6 +307,45 @@ Expected<MlConfig> parse_ml_config(const EnvMap& env, unsigned cpu_count) {
                          size_setting("FOCAL_ML_HTTP_THREADS", cfg.http_threads, 1)}) {
     if (!st) return st.error();
   }
+  if (env.count("FOCAL_ML_API_KEY") != 0 && env.count("FOCAL_ML_API_KEY_FILE") != 0) {
+    return invalid("FOCAL_ML_API_KEY_FILE", env.at("FOCAL_ML_API_KEY_FILE"),
+                   "set either FOCAL_ML_API_KEY or FOCAL_ML_API_KEY_FILE, not both");
+  }
+  if (env.count("FOCAL_ML_API_KEY") != 0) {
+    cfg.api_key = trim(env.at("FOCAL_ML_API_KEY"));
+    if (cfg.api_key.empty()) return invalid("FOCAL_ML_API_KEY", "", "must not be empty when set");
+  }
+  if (env.count("FOCAL_ML_API_KEY_FILE") != 0) {
+    std::ifstream file(env.at("FOCAL_ML_API_KEY_FILE"));
+    std::string line;
+    if (!file || !std::getline(file, line) || trim(line).empty()) {
+      return invalid("FOCAL_ML_API_KEY_FILE", env.at("FOCAL_ML_API_KEY_FILE"),
+                     "cannot read a key from its first line");
+    }
+    cfg.api_key = trim(line);
+  }
+  const std::map<std::string, BatchSetting*> batch_slots = {
+      {"FOCAL_ML_BATCH__CLIP__TEXTUAL", &cfg.batching.clip_textual},
+      {"FOCAL_ML_BATCH__CLIP__VISUAL", &cfg.batching.clip_visual},
+      {"FOCAL_ML_BATCH__FACIAL_RECOGNITION__DETECTION", &cfg.batching.facial_recognition_detection},
+      {"FOCAL_ML_BATCH__FACIAL_RECOGNITION__RECOGNITION", &cfg.batching.facial_recognition_recognition}};
+  for (const auto& [name, value] : env) {
+    if (upper(name).rfind("FOCAL_ML_BATCH__", 0) != 0) continue;
+    const auto slot = batch_slots.find(upper(name));
+    if (slot == batch_slots.end()) {
+      return invalid(name, value,
+                     "unknown model type (known: CLIP__TEXTUAL, CLIP__VISUAL, FACIAL_RECOGNITION__DETECTION, "
+                     "FACIAL_RECOGNITION__RECOGNITION)");
+    }
+    const auto parts = comma_list(value);
+    auto size = parts.size() == 2 ? parse_int(name, parts[0]) : Expected<int>(invalid(name, value, ""));
+    auto delay = parts.size() == 2 ? parse_int(name, parts[1]) : Expected<int>(invalid(name, value, ""));
+    if (!size || !delay || *size < 1 || *size > 1024 || *delay < 0 || *delay > 60000000) {
+      return invalid(name, value,
+                     "expected '<max batch size 1..1024>,<max queue delay in microseconds 0..60000000>'");
+    }
+    *slot->second = BatchSetting{*size == 1 ? 0 : *size, *delay};
+  }
   if (env.count("FOCAL_ML_EXECUTION_PROVIDERS") != 0) {
     static const std::set<std::string> known = {"cpu", "cuda", "migraphx", "openvino", "coreml"};
     for (auto& name : comma_list(lower(env.at("FOCAL_ML_EXECUTION_PROVIDERS")))) {
@@ -354,9 +396,24 @@ std::string MlConfig::to_json() const {
   j["immich_log_level"] = log_level;
   j["no_color"] = no_color;
   j["device"] = device;
-  j["focal"] = {{"execution_providers", execution_providers}, {"max_body_bytes", max_body_bytes},
-                {"max_field_bytes", max_field_bytes},         {"max_image_pixels", max_image_pixels},
-                {"max_json_depth", max_json_depth},           {"http_threads", http_threads}};
+  j["focal"] = {{"execution_providers", execution_providers},
+                {"max_body_bytes", max_body_bytes},
+                {"max_field_bytes", max_field_bytes},
+                {"max_image_pixels", max_image_pixels},
+                {"max_json_depth", max_json_depth},
+                {"http_threads", http_threads},
+                {"api_key", api_key.empty() ? json(nullptr) : json("<set>")}};
+  auto batch = [](const BatchSetting& b) {
+    return b.max_batch_size > 1
+               ? json{{"max_batch_size", b.max_batch_size}, {"max_queue_delay_us", b.max_queue_delay_us}}
+               : json(nullptr);
+  };
+  j["focal"]["batch"] = {
+      {"clip", {{"textual", batch(batching.clip_textual)}, {"visual", batch(batching.clip_visual)}}},
+      {"facial_recognition",
+       {{"detection", batch(batching.facial_recognition_detection)},
+        {"recognition", batch(batching.facial_recognition_recognition)}}}};
+  j["focal"]["devices"] = devices();
   return j.dump(2);
 }
 

@@ -27,6 +27,19 @@ struct MaxBatchSizeConfig {
   std::optional<int> ocr;                 // unset: 6
 };
 
+// FOCAL_ML_BATCH__<TASK>__<TYPE>="<max batch size>,<max queue delay in microseconds>" (dynamic batching).
+struct BatchSetting {
+  int max_batch_size = 0;  // 0: off
+  int max_queue_delay_us = 0;
+};
+
+struct BatchingSettings {
+  BatchSetting clip_textual;
+  BatchSetting clip_visual;
+  BatchSetting facial_recognition_detection;
+  BatchSetting facial_recognition_recognition;
+};
+
 struct MlConfig {
   // --- Immich settings (MACHINE_LEARNING_*) ---
   std::filesystem::path cache_folder;  // default ~/.cache/immich_ml
@@ -49,6 +62,7 @@ struct MlConfig {
   std::string openvino_precision = "FP32";
   std::string rocm_precision = "FP32";
   std::vector<std::string> device_ids{"0"};
+  bool device_ids_set = false;  // MACHINE_LEARNING_DEVICE_IDS given explicitly
   std::string device_id = "0";
   bool test_full = false;
 
@@ -66,6 +80,12 @@ struct MlConfig {
   std::uint64_t max_image_pixels = 178956970;          // Pillow's decompression-bomb error threshold
   int max_json_depth = 32;
   int http_threads = 64;  // connections served concurrently; decode + inference stay at request_threads
+  std::string api_key;    // FOCAL_ML_API_KEY or the first line of FOCAL_ML_API_KEY_FILE; empty: open
+  BatchingSettings batching;
+
+  // The devices focal-ml runs one session per model on: MACHINE_LEARNING_DEVICE_IDS when given, else
+  // MACHINE_LEARNING_DEVICE_ID (one process serves them all; see docs/configuration.md).
+  std::vector<std::string> devices() const { return device_ids_set ? device_ids : std::vector{device_id}; }
 
   // Effective configuration as pretty JSON (for --print-config and the start-up log).
   std::string to_json() const;

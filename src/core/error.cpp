@@ -6,6 +6,8 @@ int http_status(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::kBadRequest:
       return 400;
+    case ErrorKind::kUnauthorized:
+      return 401;
     case ErrorKind::kNotFound:
       return 404;
     case ErrorKind::kMethodNotAllowed:

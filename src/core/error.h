@@ -11,6 +11,7 @@ namespace focal {
 
 enum class ErrorKind {
   kBadRequest,        // 400: the request is well-formed but unusable (Immich's own 400 cases)
+  kUnauthorized,      // 401: API key missing or wrong
   kNotFound,          // 404
   kMethodNotAllowed,  // 405
   kLengthRequired,    // 411

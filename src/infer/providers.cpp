@@ -110,11 +110,18 @@ ProviderOptions provider_options(ExecutionProvider provider, const DeviceSetting
       return {{"device_id", device.device_id},
               {"migraphx_model_cache_dir", (model_dir / "migraphx").string()},
               {"migraphx_fp16_enable", device.migraphx_fp16 ? "1" : "0"}};
-    case ExecutionProvider::kOpenVino:
-      return {{"device_type",
-               device.openvino_device_type.empty() ? "GPU." + device.device_id : device.openvino_device_type},
+    case ExecutionProvider::kOpenVino: {
+      std::string device_type = device.openvino_device_type;
+      if (device_type.empty()) {
+        const bool gpu = device.openvino_devices.empty() ||
+                         std::any_of(device.openvino_devices.begin(), device.openvino_devices.end(),
+                                     [](const std::string& d) { return d.rfind("GPU", 0) == 0; });
+        device_type = gpu ? "GPU." + device.device_id : "CPU";
+      }
+      return {{"device_type", device_type},
               {"precision", device.openvino_precision},
               {"cache_dir", (model_dir / "openvino").string()}};
+    }
     case ExecutionProvider::kCoreMl:
       return {{"ModelFormat", "MLProgram"},
               {"MLComputeUnits", "ALL"},

@@ -37,7 +37,11 @@ std::string python_list_repr(const std::vector<ExecutionProvider>& providers);
 struct DeviceSettings {
   std::string device_id = "0";
   std::string openvino_precision = "FP32";  // FP32 | FP16
-  std::string openvino_device_type;         // empty: "GPU.<device_id>"
+  std::string openvino_device_type;         // empty: Immich's rule, see openvino_devices
+  // Devices the OpenVINO runtime reports ("CPU", "GPU.0"...). Immich uses "GPU.<device_id>" when any of them
+  // is a GPU and "CPU" otherwise; empty (not known: ORT's C API does not list them) means "GPU.<device_id>",
+  // and a session that cannot start there falls back to the CPU provider.
+  std::vector<std::string> openvino_devices;
   bool migraphx_fp16 = false;
 };
 

@@ -2,10 +2,33 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <system_error>
+
+#include "infer/batcher.h"
 
 namespace focal {
 namespace {
+
+// Per-thread accounting only (see inference_time_on_this_thread); never shared between threads.
+thread_local std::chrono::nanoseconds t_inference_time{0};
+
+class InferenceTimer {
+ public:
+  InferenceTimer() : start_(std::chrono::steady_clock::now()) {}
+  ~InferenceTimer() { t_inference_time += std::chrono::steady_clock::now() - start_; }
+  InferenceTimer(const InferenceTimer&) = delete;
+  InferenceTimer& operator=(const InferenceTimer&) = delete;
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+bool first_dim_dynamic(const std::vector<TensorSpec>& specs) {
+  return !specs.empty() && std::all_of(specs.begin(), specs.end(), [](const TensorSpec& t) {
+    return !t.shape.empty() && t.shape[0] < 0;
+  });
+}
 
 ElementType element_type(ONNXTensorElementDataType t) {
   switch (t) {
@@ -176,6 +199,10 @@ Status check(const char* what, const std::filesystem::path& file, std::span<cons
 
 }  // namespace
 
+std::chrono::nanoseconds inference_time_on_this_thread() { return t_inference_time; }
+
+InferenceSession::~InferenceSession() = default;
+
 std::string_view to_string(ElementType type) {
   switch (type) {
     case ElementType::kFloat32:
@@ -232,6 +259,16 @@ Expected<std::unique_ptr<InferenceSession>> InferenceSession::load(OrtRuntime& r
   }
   for (const auto& n : self->input_names_) self->input_name_ptrs_.push_back(n.c_str());
   for (const auto& n : self->output_names_) self->output_name_ptrs_.push_back(n.c_str());
+  if (config.batching.enabled()) {
+    if (first_dim_dynamic(self->inputs_) && first_dim_dynamic(self->outputs_)) {
+      self->batcher_ = std::make_unique<detail::Batcher>(*self, config.batching, config.on_batch);
+      spdlog::info("Dynamic batching on for {}: up to {} rows, waiting up to {} us", model_file.string(),
+                   config.batching.max_batch_size, config.batching.max_queue_delay.count());
+    } else {
+      spdlog::info("Dynamic batching not used for {}: its graph has a fixed first dimension",
+                   model_file.string());
+    }
+  }
   return self;
 }
 
@@ -242,6 +279,12 @@ Status InferenceSession::validate(std::span<const TensorRequirement> inputs,
 }
 
 Expected<std::vector<Ort::Value>> InferenceSession::run(std::span<const Ort::Value> inputs) const {
+  const InferenceTimer timer;
+  if (batcher_ && inputs.size() == input_name_ptrs_.size()) return batcher_->run(inputs);
+  return run_direct(inputs);
+}
+
+Expected<std::vector<Ort::Value>> InferenceSession::run_direct(std::span<const Ort::Value> inputs) const {
   if (inputs.size() != input_name_ptrs_.size()) {
     return internal_error("Model " + model_file_.string() + " takes " +
                           std::to_string(input_name_ptrs_.size()) + " inputs, got " +

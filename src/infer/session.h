@@ -4,8 +4,10 @@
 
 #include <onnxruntime_cxx_api.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -19,6 +21,23 @@ namespace focal {
 
 enum class GraphOptimization { kDisabled, kBasic, kExtended, kAll };
 
+// Dynamic batching (opt-in): concurrent run() calls on one session are concatenated along the first dimension
+// up to `max_batch_size` rows, waiting at most `max_queue_delay` for company. Only used when every input and
+// output of the graph has a dynamic first dimension; results are split back per caller.
+struct BatchingConfig {
+  int max_batch_size = 0;  // <= 1: off
+  std::chrono::microseconds max_queue_delay{0};
+  bool enabled() const { return max_batch_size > 1; }
+};
+
+// Called after each batched Run with its row count and how many callers it served.
+using BatchObserver = std::function<void(std::int64_t rows, std::size_t callers)>;
+
+// Wall time this thread has spent in InferenceSession::run (including waiting for a batch), so that callers
+// can split their own time into pre/post-processing and inference without threading timers through every
+// model class.
+std::chrono::nanoseconds inference_time_on_this_thread();
+
 struct SessionConfig {
   std::vector<ExecutionProvider> providers{ExecutionProvider::kCpu};  // from select_providers()
   DeviceSettings device;
@@ -26,6 +45,8 @@ struct SessionConfig {
   int intra_op_threads = 0;
   GraphOptimization graph_optimization = GraphOptimization::kAll;  // ORT's default, as Immich leaves it
   bool cpu_mem_arena = true;                                       // MACHINE_LEARNING_MODEL_ARENA
+  BatchingConfig batching;
+  BatchObserver on_batch;  // optional
 };
 
 enum class ElementType { kFloat32, kFloat16, kInt32, kInt64, kUint8, kOther };
@@ -45,8 +66,13 @@ struct TensorRequirement {
   std::vector<std::int64_t> shape;
 };
 
+namespace detail {
+class Batcher;
+}
+
 class InferenceSession {
  public:
+  ~InferenceSession();
   // Loads `model_file`. Providers that fail to initialise are dropped with a warning (CPU remains).
   static Expected<std::unique_ptr<InferenceSession>> load(OrtRuntime& runtime,
                                                           const std::filesystem::path& model_file,
@@ -62,8 +88,12 @@ class InferenceSession {
   Status validate(std::span<const TensorRequirement> inputs,
                   std::span<const TensorRequirement> outputs) const;
 
-  // Runs with inputs in graph order; returns all outputs in graph order.
+  // Runs with inputs in graph order; returns all outputs in graph order. With batching on, the call may be
+  // merged with concurrent calls; the outputs are the same either way.
   Expected<std::vector<Ort::Value>> run(std::span<const Ort::Value> inputs) const;
+  // Always a Run of its own (the batcher uses it).
+  Expected<std::vector<Ort::Value>> run_direct(std::span<const Ort::Value> inputs) const;
+  bool batching() const { return batcher_ != nullptr; }
 
  private:
   InferenceSession() = default;
@@ -76,6 +106,7 @@ class InferenceSession {
   std::vector<const char*> input_name_ptrs_;
   std::vector<const char*> output_name_ptrs_;
   std::vector<ExecutionProvider> providers_;
+  std::unique_ptr<detail::Batcher> batcher_;
 };
 
 }  // namespace focal

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <span>
+
+#include "infer/session.h"
 
 namespace focal {
 
@@ -21,7 +24,14 @@ Reply error_reply(const Error& error) {
   return {status, render_detail(error.message)};
 }
 
-Reply predict(const PredictForm& form, const TaskRegistry& registry, const PredictLimits& limits) {
+namespace {
+
+double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+Reply predict(const PredictForm& form, const TaskRegistry& registry, const PredictLimits& limits,
+              PredictObserver* observer) {
   if (!form.entries) {
     // FastAPI's validation error shape for a missing form field.
     return {
@@ -36,7 +46,9 @@ Reply predict(const PredictForm& form, const TaskRegistry& registry, const Predi
   if (form.image) {
     const auto* data = reinterpret_cast<const std::uint8_t*>(form.image->data());
     if (form.image->empty()) return error_reply(unprocessable("The image part is empty"));
+    const auto decode_start = std::chrono::steady_clock::now();
     auto decoded = decode_rgb(std::span(data, form.image->size()), limits.decode);
+    if (observer != nullptr) observer->on_decode(seconds(std::chrono::steady_clock::now() - decode_start));
     if (!decoded) return error_reply(decoded.error());
     image = std::move(*decoded);
   } else if (!form.text) {
@@ -69,7 +81,15 @@ Reply predict(const PredictForm& form, const TaskRegistry& registry, const Predi
           if (task == entry.task) dependency = &output;
         }
       }
+      const auto start = std::chrono::steady_clock::now();
+      const auto inference_before = inference_time_on_this_thread();
       auto output = handler->run(entry, inputs, dependency);
+      if (observer != nullptr) {
+        const auto inference = inference_time_on_this_thread() - inference_before;
+        const auto total = std::chrono::steady_clock::now() - start;
+        observer->on_entry(entry, seconds(total - inference), seconds(inference),
+                           output ? nullptr : &output.error());
+      }
       if (!output) return error_reply(output.error());
       outputs.emplace_back(entry.task, std::move(*output));
     }

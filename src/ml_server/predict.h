@@ -55,6 +55,17 @@ struct Reply {
 
 Reply error_reply(const Error& error);
 
-Reply predict(const PredictForm& form, const TaskRegistry& registry, const PredictLimits& limits);
+// Measurements of one /predict for /metrics. Called on the request's thread.
+class PredictObserver {
+ public:
+  virtual ~PredictObserver() = default;
+  virtual void on_decode(double seconds) = 0;
+  // One entry ran: `preprocess_s` is its time outside ORT Run (pre- and post-processing, model lookup),
+  // `inference_s` its time in Run, including any wait for a dynamic batch. `error` is null on success.
+  virtual void on_entry(const Entry& entry, double preprocess_s, double inference_s, const Error* error) = 0;
+};
+
+Reply predict(const PredictForm& form, const TaskRegistry& registry, const PredictLimits& limits,
+              PredictObserver* observer = nullptr);
 
 }  // namespace focal

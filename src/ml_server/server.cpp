@@ -6,12 +6,32 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <optional>
 #include <semaphore>
+
+#include "ml_server/auth.h"
 
 namespace focal {
 namespace {
 
 constexpr const char* kJson = "application/json";
+
+// Counts a gauge up for the lifetime of a scope.
+class GaugeScope {
+ public:
+  explicit GaugeScope(Gauge* gauge) : gauge_(gauge) {
+    if (gauge_ != nullptr) gauge_->add(1);
+  }
+  ~GaugeScope() {
+    if (gauge_ != nullptr) gauge_->add(-1);
+  }
+  GaugeScope(const GaugeScope&) = delete;
+  GaugeScope& operator=(const GaugeScope&) = delete;
+
+ private:
+  Gauge* gauge_;
+};
 
 class ComputePermit {
  public:
@@ -35,6 +55,8 @@ std::string reason(int status) {
   switch (status) {
     case 400:
       return "Bad Request";
+    case 401:
+      return "Not authenticated";
     case 404:
       return "Not Found";
     case 405:
@@ -97,17 +119,21 @@ Expected<PredictForm> read_form(const httplib::Request& req, std::size_t max_fie
 struct MlServer::Impl {
   ServerConfig config;
   const TaskRegistry& registry;
+  ServiceMetrics* metrics;
   httplib::Server http;
 
   std::counting_semaphore<> compute;
   int listen_socket = -1;
 
-  Impl(ServerConfig c, const TaskRegistry& r)
-      : config(std::move(c)), registry(r), compute(std::max<std::ptrdiff_t>(config.request_threads, 1)) {}
+  Impl(ServerConfig c, const TaskRegistry& r, ServiceMetrics* m)
+      : config(std::move(c)),
+        registry(r),
+        metrics(m),
+        compute(std::max<std::ptrdiff_t>(config.request_threads, 1)) {}
 };
 
-MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
-    : impl_(std::make_unique<Impl>(std::move(config), registry)) {
+MlServer::MlServer(ServerConfig config, const TaskRegistry& registry, ServiceMetrics* metrics)
+    : impl_(std::make_unique<Impl>(std::move(config), registry, metrics)) {
   auto& http = impl_->http;
   const auto& cfg = impl_->config;
   const auto threads = static_cast<std::size_t>(std::max({cfg.http_threads, cfg.request_threads, 1}));
@@ -115,9 +141,13 @@ MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
   http.set_socket_options([this](int sock) {
     const int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     impl_->listen_socket =
         sock;  // the last socket created is the listening one; its backlog is raised in bind()
   });
+  // Without TCP_NODELAY a small response waits ~40 ms for the client's delayed ACK (Nagle), which dominated
+  // clip.textual latency in bench/run_e2e.sh. Accepted sockets inherit the option from the listening socket.
+  http.set_tcp_nodelay(true);
   http.set_payload_max_length(cfg.max_body_bytes);
   http.set_keep_alive_timeout(std::max(cfg.keepalive_timeout_s, 1));
   http.set_read_timeout(60);
@@ -127,12 +157,21 @@ MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
   // timeout for a body that is missing, announced too large, or chunked (where its size limit does not
   // apply).
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.method != "POST") return httplib::Server::HandlerResponse::Unhandled;
     auto refuse = [&](const Error& error) {
       send(res, error_reply(error));
       res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
     };
+    // The API key guards everything but the liveness routes, before any body is read.
+    const bool open_route = req.path == "/" || req.path == "/ping";
+    if (!open_route && !api_key_accepted(impl_->config.api_key, req.get_header_value("x-api-key"),
+                                         req.get_header_value("Authorization"))) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      return refuse({ErrorKind::kUnauthorized,
+                     "Not authenticated: send the API key in the x-api-key header "
+                     "or as Authorization: Bearer <key>"});
+    }
+    if (req.method != "POST") return httplib::Server::HandlerResponse::Unhandled;
     if (req.has_header("Transfer-Encoding")) {
       return refuse({ErrorKind::kLengthRequired,
                      "Send the body with a Content-Length; chunked uploads are not accepted"});
@@ -167,23 +206,40 @@ MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
   });
   http.Get("/ping",
            [](const httplib::Request&, httplib::Response& res) { res.set_content("pong", "text/plain"); });
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    if (impl_->metrics == nullptr) {
+      send(res, error_reply({ErrorKind::kNotFound, "Not Found"}));
+      return;
+    }
+    res.set_content(impl_->metrics->render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
   http.Post("/predict", [this](const httplib::Request& req, httplib::Response& res) {
+    auto* observer = impl_->metrics;
+    const auto start = std::chrono::steady_clock::now();
+    const GaugeScope in_flight(observer != nullptr ? &observer->in_flight() : nullptr);
     auto form = read_form(req, impl_->config.max_field_bytes);
     if (!form) {
       send(res, error_reply(form.error()));
       return;
     }
-    // Decoding and inference are bounded by MACHINE_LEARNING_REQUEST_THREADS; HTTP threads beyond that only
-    // wait on sockets, so slow clients cannot starve /ping.
-    const ComputePermit permit(impl_->compute);
-    send(res, predict(*form, impl_->registry, impl_->config.limits));
+    {
+      // Decoding and inference are bounded by MACHINE_LEARNING_REQUEST_THREADS; HTTP threads beyond that only
+      // wait on sockets, so slow clients cannot starve /ping.
+      std::optional<GaugeScope> queued(std::in_place,
+                                       observer != nullptr ? &observer->queue_depth() : nullptr);
+      const ComputePermit permit(impl_->compute);
+      queued.reset();
+      send(res, predict(*form, impl_->registry, impl_->config.limits, observer));
+    }
+    if (observer != nullptr)
+      observer->on_request(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   });
   // FastAPI answers 405 for a known path with the wrong method.
   const auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
     res.status = 405;
     res.set_content(R"({"detail":"Method Not Allowed"})", kJson);
   };
-  for (const char* path : {"/", "/ping", "/predict"}) {
+  for (const char* path : {"/", "/ping", "/predict", "/metrics"}) {
     if (std::string(path) != "/predict") {
       http.Post(path, not_allowed);
     } else {
@@ -212,8 +268,9 @@ MlServer::MlServer(ServerConfig config, const TaskRegistry& registry)
     res.status = 500;
     res.set_content(render_detail("Internal Server Error"), kJson);
   });
-  http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
+    if (impl_->metrics != nullptr) impl_->metrics->on_http_response(req.path, res.status);
   });
 }
 

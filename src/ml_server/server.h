@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "ml_server/observability.h"
 #include "ml_server/predict.h"
 
 namespace focal {
@@ -18,11 +19,13 @@ struct ServerConfig {
   std::size_t max_body_bytes = std::size_t{64} << 20;
   std::size_t max_field_bytes = std::size_t{1} << 20;
   PredictLimits limits;
+  std::string api_key;  // FOCAL_ML_API_KEY; empty: no authentication
 };
 
 class MlServer {
  public:
-  MlServer(ServerConfig config, const TaskRegistry& registry);
+  // `metrics` (optional, outlives the server) is recorded and served at GET /metrics.
+  MlServer(ServerConfig config, const TaskRegistry& registry, ServiceMetrics* metrics = nullptr);
   ~MlServer();
   MlServer(const MlServer&) = delete;
   MlServer& operator=(const MlServer&) = delete;

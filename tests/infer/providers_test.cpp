@@ -54,6 +54,10 @@ TEST(ProviderOptions, MatchSpecTable) {
             (ProviderOptions{{"arena_extend_strategy", "kSameAsRequested"}, {"device_id", "1"}}));
   EXPECT_EQ(provider_options(EP::kOpenVino, dev, "/m"),
             (ProviderOptions{{"device_type", "GPU.1"}, {"precision", "FP32"}, {"cache_dir", "/m/openvino"}}));
+  dev.openvino_devices = {"CPU"};  // no GPU reported: Immich runs OpenVINO on the CPU
+  EXPECT_EQ(provider_options(EP::kOpenVino, dev, "/m").at("device_type"), "CPU");
+  dev.openvino_devices = {"CPU", "GPU.0", "GPU.1"};
+  EXPECT_EQ(provider_options(EP::kOpenVino, dev, "/m").at("device_type"), "GPU.1");
   dev.openvino_device_type = "CPU";
   dev.openvino_precision = "FP16";
   EXPECT_EQ(provider_options(EP::kOpenVino, dev, "/m").at("device_type"), "CPU");

@@ -2,6 +2,8 @@
 #include "infer/session.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <fstream>
@@ -91,6 +93,28 @@ TEST(Session, UnavailableAcceleratorFallsBackToCpu) {
   auto session = InferenceSession::load(runtime(), kClipVisual, config);
   ASSERT_TRUE(session.ok()) << session.error().message;
   EXPECT_EQ((*session)->providers(), std::vector<ExecutionProvider>{ExecutionProvider::kCpu});
+}
+
+TEST(Session, FallbackIsLoggedNamingTheProvider) {
+  // A runtime that claims CUDA (injected list), as select_providers would pick it; the log must say which
+  // provider was dropped, so "why is my GPU not used" is answered by the default log level.
+  OrtRuntime fake({{"CUDAExecutionProvider", "CPUExecutionProvider"}});
+  const auto selection = select_providers({}, fake.available_providers());
+  ASSERT_EQ(selection.providers,
+            (std::vector<ExecutionProvider>{ExecutionProvider::kCuda, ExecutionProvider::kCpu}));
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  SessionConfig config;
+  config.providers = selection.providers;
+  auto session = InferenceSession::load(fake, kClipVisual, config);
+  spdlog::set_default_logger(previous);
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  EXPECT_EQ((*session)->providers(), std::vector<ExecutionProvider>{ExecutionProvider::kCpu});
+  bool named = false;
+  for (const auto& line : sink->last_formatted())
+    named = named || line.find("CUDAExecutionProvider") != std::string::npos;
+  EXPECT_TRUE(named);
 }
 
 TEST(Session, ExplicitThreadAndArenaOptions) {

@@ -1,0 +1,49 @@
+#include "core/memory.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#if defined(FOCAL_ALLOCATOR_MIMALLOC)
+#include <mimalloc.h>
+#elif defined(FOCAL_ALLOCATOR_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+
+#include <string>
+#else
+#include <malloc.h>
+#endif
+
+namespace focal {
+
+std::optional<std::uint64_t> resident_memory_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size_pages = 0;
+  std::uint64_t resident_pages = 0;
+  if (!(statm >> size_pages >> resident_pages)) return std::nullopt;
+  return resident_pages * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+void release_free_memory() {
+#if defined(FOCAL_ALLOCATOR_MIMALLOC)
+  mi_collect(true);
+#elif defined(FOCAL_ALLOCATOR_JEMALLOC)
+  // MALLCTL_ARENAS_ALL (4096) purges every arena's dirty pages.
+  const std::string purge = "arena.4096.purge";
+  mallctl(purge.c_str(), nullptr, nullptr, nullptr, 0);
+#else
+  malloc_trim(0);
+#endif
+}
+
+std::string_view allocator_name() {
+#if defined(FOCAL_ALLOCATOR_MIMALLOC)
+  return "mimalloc";
+#elif defined(FOCAL_ALLOCATOR_JEMALLOC)
+  return "jemalloc";
+#else
+  return "glibc";
+#endif
+}
+
+}  // namespace focal
