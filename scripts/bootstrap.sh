@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev
   libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libvips-dev libturbojpeg0-dev libicu-dev libpcre2-dev
+  libsqlite3-dev
   python3 python3-venv
   clang-format clang-tidy
 )
