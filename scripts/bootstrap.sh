@@ -14,6 +14,10 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libvips-dev libturbojpeg0-dev libicu-dev libpcre2-dev
   libcurl4-openssl-dev libssl-dev
+  libsqlite3-dev
+  libexiv2-dev  # library: EXIF/XMP metadata
+  libhnswlib-dev  # search: HNSW approximate nearest neighbours (header-only)
+  libsodium-dev  # auth: Argon2id password hashes, token hashing
   python3 python3-venv
   clang-format clang-tidy
 )

@@ -8,12 +8,16 @@ int http_status(ErrorKind kind) {
       return 400;
     case ErrorKind::kUnauthorized:
       return 401;
+    case ErrorKind::kForbidden:
+      return 403;
     case ErrorKind::kNotFound:
       return 404;
     case ErrorKind::kMethodNotAllowed:
       return 405;
     case ErrorKind::kLengthRequired:
       return 411;
+    case ErrorKind::kConflict:
+      return 409;
     case ErrorKind::kPayloadTooLarge:
       return 413;
     case ErrorKind::kUnprocessable:

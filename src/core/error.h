@@ -11,10 +11,12 @@ namespace focal {
 
 enum class ErrorKind {
   kBadRequest,        // 400: the request is well-formed but unusable (Immich's own 400 cases)
-  kUnauthorized,      // 401: API key missing or wrong
+  kUnauthorized,      // 401: missing or wrong credentials
+  kForbidden,         // 403: authenticated but not allowed
   kNotFound,          // 404
   kMethodNotAllowed,  // 405
   kLengthRequired,    // 411
+  kConflict,          // 409: the request conflicts with the current state (e.g. a job already running)
   kPayloadTooLarge,   // 413
   kUnprocessable,     // 422: the request content is invalid
   kInternal,          // 500
@@ -81,5 +83,6 @@ class [[nodiscard]] Status {
 inline Error bad_request(std::string message) { return {ErrorKind::kBadRequest, std::move(message)}; }
 inline Error unprocessable(std::string message) { return {ErrorKind::kUnprocessable, std::move(message)}; }
 inline Error internal_error(std::string message) { return {ErrorKind::kInternal, std::move(message)}; }
+inline Error not_found(std::string message) { return {ErrorKind::kNotFound, std::move(message)}; }
 
 }  // namespace focal

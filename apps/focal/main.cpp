@@ -1,0 +1,566 @@
+// focal: the library server and its command line. `focal serve` runs the REST API, the job workers, the
+// folder watcher and the ML health checks; every other command works directly on the data directory
+// (FOCAL_DATA_DIR), so importing, running jobs and searching need no running server (SQLite WAL lets both
+// share the database).
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "cli.h"
+#include "config/focal_config.h"
+#include "core/logging.h"
+#include "server/http_server.h"
+#include "server/routes.h"
+#include "services.h"
+
+namespace focal::app {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kVersion = "0.1.0";
+
+// SIGINT/SIGTERM are taken by one thread with sigwait (every other thread has them blocked). The first signal
+// sets `interrupted` and runs the stop callback; a second one exits at once (jobs are leased, so nothing is
+// lost: an interrupted job returns to its queue when its lease expires).
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    sigaddset(&signals_, SIGUSR2);  // internal: wakes the thread at exit
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+    thread_ = std::thread([this] {
+      while (true) {
+        int sig = 0;
+        sigwait(&signals_, &sig);
+        if (sig == SIGUSR2) return;
+        if (interrupted_.exchange(true)) {
+          std::fputs("\nfocal: interrupted twice, exiting now\n", stderr);
+          std::_Exit(130);
+        }
+        std::function<void()> stop;
+        {
+          std::lock_guard lock(mutex_);
+          stop = on_stop_;
+        }
+        if (stop) stop();
+      }
+    });
+  }
+  ~SignalWatcher() {
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+  }
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+  const std::atomic<bool>& interrupted() const { return interrupted_; }
+  void on_stop(std::function<void()> fn) {
+    std::lock_guard lock(mutex_);
+    on_stop_ = std::move(fn);
+  }
+
+ private:
+  sigset_t signals_{};
+  std::atomic<bool> interrupted_{false};
+  std::mutex mutex_;
+  std::function<void()> on_stop_;
+  std::thread thread_;
+};
+
+bool stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
+
+std::string queue_summary(const std::vector<jobs::QueueStatus>& queues) {
+  std::string out;
+  for (const auto& q : queues) {
+    const auto pending = q.counts.active + q.counts.waiting + q.counts.paused + q.counts.delayed;
+    if (pending == 0) continue;
+    if (!out.empty()) out += "  ";
+    out += q.name + " " + std::to_string(q.counts.active) + "/" + std::to_string(pending);
+  }
+  return out.empty() ? "idle" : out;
+}
+
+// Foreground drain with a live progress bar on a TTY and plain lines (every 2 s) otherwise.
+int drain_queues(Services& services, const jobs::DrainOptions& base, const std::atomic<bool>& interrupted) {
+  const bool tty = stderr_is_tty();
+  jobs::DrainOptions options = base;
+  auto last_line = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  std::size_t last_width = 0;
+  options.on_progress = [&](const jobs::DrainProgress& progress) {
+    const auto total = progress.processed + progress.remaining;
+    const auto summary = queue_summary(progress.queues);
+    if (tty) {
+      constexpr int kWidth = 30;
+      const int filled = total > 0 ? static_cast<int>(kWidth * progress.processed / total) : kWidth;
+      std::string line = "\r[" + std::string(static_cast<std::size_t>(filled), '#') +
+                         std::string(static_cast<std::size_t>(kWidth - filled), '-') + "] " +
+                         std::to_string(progress.processed) + "/" + std::to_string(total) + " jobs  " +
+                         summary;
+      if (line.size() > 160) line.resize(160);
+      const auto width = line.size();
+      if (width < last_width) line += std::string(last_width - width, ' ');
+      last_width = width;
+      std::fputs(line.c_str(), stderr);
+      std::fflush(stderr);
+    } else if (std::chrono::steady_clock::now() - last_line >= std::chrono::seconds(2)) {
+      last_line = std::chrono::steady_clock::now();
+      std::fprintf(stderr, "jobs: %lld done, %lld remaining (%s)\n",
+                   static_cast<long long>(progress.processed), static_cast<long long>(progress.remaining),
+                   summary.c_str());
+    }
+  };
+  options.should_stop = [&interrupted] { return interrupted.load(); };
+  auto report = services.queue().run_until_idle(options);
+  if (tty) std::fputs("\n", stderr);
+  if (!report) return fail(report.error());
+  std::printf("Processed %lld jobs (%lld failed, %lld waiting to retry)%s\n",
+              static_cast<long long>(report->processed), static_cast<long long>(report->failed),
+              static_cast<long long>(report->delayed), interrupted.load() ? "; interrupted" : "");
+  if (report->delayed > 0) {
+    std::printf(
+        "Jobs waiting to retry usually mean the ML service is unreachable; they run again with `focal "
+        "jobs run --wait-delayed` or `focal serve`.\n");
+  }
+  if (interrupted.load()) return 130;
+  return report->failed > 0 ? kExitFailure : kExitOk;
+}
+
+void print_queues(const std::vector<jobs::QueueStatus>& queues) {
+  std::printf("%-22s %-7s %7s %8s %8s %7s %10s %5s\n", "QUEUE", "STATE", "ACTIVE", "WAITING", "DELAYED",
+              "FAILED", "COMPLETED", "CONC");
+  for (const auto& q : queues) {
+    std::printf("%-22s %-7s %7lld %8lld %8lld %7lld %10lld %5d\n", q.name.c_str(),
+                q.is_paused ? "paused" : "ready", static_cast<long long>(q.counts.active),
+                static_cast<long long>(q.counts.waiting + q.counts.paused),
+                static_cast<long long>(q.counts.delayed), static_cast<long long>(q.counts.failed),
+                static_cast<long long>(q.counts.completed), q.concurrency);
+  }
+}
+
+json queue_status_json(const jobs::QueueStatus& q) {
+  return {{"name", q.name},
+          {"isPaused", q.is_paused},
+          {"concurrency", q.concurrency},
+          {"statistics",
+           {{"active", q.counts.active},
+            {"completed", q.counts.completed},
+            {"failed", q.counts.failed},
+            {"delayed", q.counts.delayed},
+            {"waiting", q.counts.waiting},
+            {"paused", q.counts.paused}}}};
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// serve
+
+int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
+  server::Api api;
+  server::register_auth_routes(api, services.auth());
+  auto* auth = &services.auth();
+  server::register_server_routes(api, services.settings(), server::ServerInfo{kVersion, [auth] {
+                                                                                auto has = auth->has_admin();
+                                                                                return has.ok() && *has;
+                                                                              }});
+  server::register_job_routes(api, services.queue());
+  server::register_asset_routes(api, services.library());
+  server::register_search_routes(api, services.smart_search(), services.keyword_search(), services.library());
+  server::register_people_routes(api, services.people());
+  server::register_duplicate_routes(api, services.duplicates());
+
+  server::HttpServerConfig http_cfg;
+  http_cfg.host = cfg.host;
+  http_cfg.port = cfg.port;
+  http_cfg.http_threads = cfg.http_threads;
+  http_cfg.max_upload_bytes = cfg.max_upload_bytes;
+  http_cfg.max_json_bytes = cfg.max_json_bytes;
+  server::HttpServer http(http_cfg, api, server::make_authenticator(services.auth()));
+  auto port = http.bind();
+  if (!port) return fail(port.error());
+
+  if (auto st = services.start_background(); !st) return fail(st.error());
+  signals.on_stop([&http] {
+    spdlog::info("Stopping: finishing in-flight requests and jobs");
+    http.stop();
+  });
+  if (signals.interrupted()) http.stop();
+
+  auto has_admin = services.auth().has_admin();
+  if (has_admin.ok() && !*has_admin) {
+    spdlog::info("No admin yet: create one with `focal user create --admin` or POST /api/auth/admin-sign-up");
+  }
+  spdlog::info("focal {} listening on http://{}:{} (data {}, workers {})", kVersion, cfg.host, *port,
+               cfg.data_dir.string(), cfg.workers ? "on" : "off");
+  // Machine-readable line for scripts and tests that start focal on port 0.
+  std::printf("Listening on %s:%d\n", cfg.host.c_str(), *port);
+  std::fflush(stdout);
+  http.serve();
+  signals.on_stop(nullptr);  // `http` goes away with this frame
+  services.stop_background();
+  spdlog::info("Stopped");
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// search
+
+int run_search(Services& services, const std::string& text, int limit, bool as_json, bool keyword_only) {
+  std::vector<search::SearchHit> hits;
+  std::string mode = "smart";
+  if (!keyword_only) {
+    search::SmartSearchRequest request;
+    request.query = text;
+    request.size = limit;
+    auto page = services.smart_search().search(request);
+    if (page) {
+      hits = std::move(page->items);
+    } else {
+      const auto& error = page.error();
+      const bool ml_off =
+          error.kind == ErrorKind::kUnavailable || error.message.find("not enabled") != std::string::npos;
+      if (!ml_off) return fail(error);
+      std::fprintf(stderr, "focal: smart search unavailable (%s); falling back to keyword search\n",
+                   error.message.c_str());
+      keyword_only = true;
+    }
+  }
+  if (keyword_only) {
+    mode = "keyword";
+    search::KeywordSearchRequest request;
+    request.query = text;
+    request.size = limit;
+    auto page = services.keyword_search().search(request);
+    if (!page) return fail(page.error());
+    hits = std::move(page->items);
+  }
+  json results = json::array();
+  for (const auto& hit : hits) {
+    auto asset = services.library().assets().get(hit.asset_id);
+    if (!asset) return fail(asset.error());
+    if (!*asset) continue;
+    results.push_back({{"assetId", hit.asset_id},
+                       {"score", hit.distance},
+                       {"originalFileName", (*asset)->original_file_name},
+                       {"originalPath", (*asset)->original_path}});
+  }
+  if (as_json) {
+    std::cout << json{{"mode", mode}, {"query", text}, {"results", results}}.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (results.empty()) {
+    std::printf("No results (%s search).\n", mode.c_str());
+    return kExitOk;
+  }
+  std::printf("%-4s %-8s %-10s %s\n", "#", "ASSET", mode == "smart" ? "DISTANCE" : "RANK", "PATH");
+  int rank = 1;
+  for (const auto& r : results) {
+    std::printf("%-4d %-8lld %-10.4f %s\n", rank++, static_cast<long long>(r["assetId"].get<std::int64_t>()),
+                r["score"].get<double>(), r["originalPath"].get<std::string>().c_str());
+  }
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// user create
+
+std::string read_password() {
+  if (const char* env = std::getenv("FOCAL_PASSWORD"); env != nullptr) return env;
+  const bool tty = isatty(STDIN_FILENO) == 1;
+  termios old_mode{};
+  if (tty) {
+    std::fputs("Password: ", stderr);
+    tcgetattr(STDIN_FILENO, &old_mode);
+    termios quiet = old_mode;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string password;
+  std::getline(std::cin, password);
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &old_mode);
+    std::fputs("\n", stderr);
+  }
+  return password;
+}
+
+}  // namespace
+
+int fail(const Error& error) {
+  std::fprintf(stderr, "focal: %s\n", error.message.c_str());
+  return kExitFailure;
+}
+
+int main_impl(int argc, char** argv) {
+  CLI::App app{
+      "focal: self-hosted photo library server (import, ML jobs, smart search, people).\n"
+      "Works on the data directory FOCAL_DATA_DIR (default ~/.local/share/focal); see "
+      "docs/configuration.md."};
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+
+  const auto env = process_environment();
+  auto parsed_config = parse_focal_config(env);
+  if (!parsed_config) {
+    std::fprintf(stderr, "focal: invalid configuration: %s\n", parsed_config.error().message.c_str());
+    return kExitUsage;
+  }
+  FocalConfig cfg = *parsed_config;
+  std::string data_dir_flag;
+  app.add_option("--data-dir", data_dir_flag, "Data directory (overrides FOCAL_DATA_DIR)");
+
+  SignalWatcher signals;
+  int exit_code = kExitOk;
+  std::unique_ptr<Services> services;
+  CliContext context;
+  context.interrupted = &signals.interrupted();
+  context.services = [&]() -> Expected<Services*> {
+    if (!services) {
+      if (!data_dir_flag.empty()) cfg.data_dir = data_dir_flag;
+      auto opened = Services::open(cfg, env);
+      if (!opened) return opened.error();
+      services = std::move(*opened);
+    }
+    return services.get();
+  };
+  context.drain = [&](const jobs::DrainOptions& options) -> int {
+    auto s = context.services();
+    if (!s) return fail(s.error());
+    return drain_queues(**s, options, signals.interrupted());
+  };
+  // Runs a command body with the services open; errors opening them become the exit code.
+  auto with_services = [&](const std::function<int(Services&)>& body) {
+    return [&, body] {
+      auto s = context.services();
+      exit_code = s ? body(**s) : fail(s.error());
+    };
+  };
+
+  // serve
+  auto* serve_cmd = app.add_subcommand("serve", "Run the REST API, job workers and folder watcher");
+  std::string host_flag;
+  int port_flag = -1;
+  serve_cmd->add_option("--host", host_flag, "Bind address (overrides FOCAL_HOST, default 127.0.0.1)");
+  serve_cmd->add_option("--port", port_flag, "Port (overrides FOCAL_PORT, default 2283; 0 picks a free one)")
+      ->check(CLI::Range(0, 65535));
+  serve_cmd->callback([&] {
+    init_logging(*parse_log_level(cfg.log_level), cfg.no_color);
+    if (!host_flag.empty()) cfg.host = host_flag;
+    if (port_flag >= 0) cfg.port = port_flag;
+    with_services([&](Services& s) { return serve(s, signals, cfg); })();
+  });
+
+  // import
+  auto* import_cmd =
+      app.add_subcommand("import", "Add folders to the library, scan them and queue their jobs");
+  std::vector<std::string> import_paths;
+  bool import_wait = false;
+  import_cmd->add_option("paths", import_paths, "Folders to import")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  import_cmd->add_flag("--wait", import_wait, "Then run every queued job in the foreground until done");
+  import_cmd->callback(with_services([&](Services& s) {
+    for (const auto& path : import_paths) {
+      auto report = s.library().import_folder(path);
+      if (!report) return fail(report.error());
+      std::printf(
+          "%s: %lld files, %lld new, %lld duplicates, %lld unchanged, %lld unsupported, %lld errors\n",
+          path.c_str(), static_cast<long long>(report->files_seen), static_cast<long long>(report->imported),
+          static_cast<long long>(report->duplicates), static_cast<long long>(report->unchanged),
+          static_cast<long long>(report->unsupported), static_cast<long long>(report->errors));
+    }
+    if (!import_wait) {
+      std::printf("Jobs queued; run them with `focal jobs run` (or keep `focal serve` running).\n");
+      return kExitOk;
+    }
+    return context.drain(jobs::DrainOptions{});
+  }));
+
+  // jobs
+  auto* jobs_cmd = app.add_subcommand("jobs", "Show and control the job queues (default: list)");
+  bool jobs_json = false;
+  jobs_cmd->add_flag("--json", jobs_json, "Print the queue list as JSON");
+  auto list_queues = [&](Services& s) {
+    auto all = s.queue().status_all();
+    if (!all) return fail(all.error());
+    if (jobs_json) {
+      json out = json::array();
+      for (const auto& q : *all) out.push_back(queue_status_json(q));
+      std::cout << out.dump(2) << "\n";
+    } else {
+      print_queues(*all);
+    }
+    return kExitOk;
+  };
+  jobs_cmd->callback([&] {
+    if (jobs_cmd->get_subcommands().empty()) with_services(list_queues)();
+  });
+  jobs_cmd->add_subcommand("list", "Counters of every queue")->callback(with_services(list_queues));
+
+  std::string start_queue;
+  bool start_all = false;
+  bool start_missing = false;
+  bool start_refresh = false;
+  auto* start_cmd = jobs_cmd->add_subcommand("start", "Queue the queue-all job of QUEUE (default: missing)");
+  start_cmd->add_option("queue", start_queue, "Queue name (e.g. smartSearch, faceDetection)")->required();
+  auto* all_flag = start_cmd->add_flag("--all", start_all, "Reprocess everything (force)");
+  start_cmd->add_flag("--missing", start_missing, "Only items not processed yet (default)")
+      ->excludes(all_flag);
+  start_cmd->add_flag("--refresh", start_refresh, "faceDetection only: re-detect without deleting")
+      ->excludes(all_flag);
+  start_cmd->callback(with_services([&](Services& s) {
+    std::optional<bool> force = start_all ? std::optional<bool>(true) : std::optional<bool>(false);
+    if (start_refresh) force = std::nullopt;
+    if (auto st = s.queue().start(start_queue, force); !st) return fail(st.error());
+    std::printf("Queued %s (%s); run it with `focal jobs run` or a running `focal serve`.\n",
+                start_queue.c_str(), start_all ? "all" : (start_refresh ? "refresh" : "missing"));
+    return kExitOk;
+  }));
+
+  struct QueueCommand {
+    const char* name;
+    const char* help;
+    Status (jobs::JobQueue::*action)(std::string_view);
+  };
+  const QueueCommand kQueueCommands[] = {
+      {"pause", "Pause QUEUE (running jobs finish)", &jobs::JobQueue::pause},
+      {"resume", "Resume QUEUE", &jobs::JobQueue::resume},
+      {"empty", "Remove waiting and delayed jobs of QUEUE", &jobs::JobQueue::empty},
+      {"clear-failed", "Remove failed jobs of QUEUE", &jobs::JobQueue::clear_failed},
+  };
+  std::string command_queue;
+  for (const auto& command : kQueueCommands) {
+    auto* sub = jobs_cmd->add_subcommand(command.name, command.help);
+    sub->add_option("queue", command_queue, "Queue name")->required();
+    sub->callback(with_services([&command, &command_queue](Services& s) {
+      if (auto st = (s.queue().*command.action)(command_queue); !st) return fail(st.error());
+      std::printf("%s: %s\n", command_queue.c_str(), command.name);
+      return kExitOk;
+    }));
+  }
+
+  std::vector<std::string> run_queues;
+  bool run_wait_delayed = false;
+  auto* run_cmd = jobs_cmd->add_subcommand("run", "Process jobs in the foreground until the queues are idle");
+  run_cmd->add_option("queues", run_queues, "Only these queues (default: all)");
+  run_cmd->add_flag("--wait-delayed", run_wait_delayed, "Also wait for jobs retrying after an ML outage");
+  run_cmd->callback([&] {
+    jobs::DrainOptions options;
+    options.queues = run_queues;
+    options.wait_for_delayed = run_wait_delayed;
+    exit_code = context.drain(options);
+  });
+
+  // search
+  auto* search_cmd = app.add_subcommand("search", "Search the library (smart search; --keyword for words)");
+  std::string search_text;
+  int search_limit = 20;
+  bool search_json = false;
+  bool search_keyword = false;
+  search_cmd->add_option("query", search_text, "What to look for, e.g. \"dog on a beach\"")->required();
+  search_cmd->add_option("-n,--limit", search_limit, "Number of results")->check(CLI::Range(1, 1000));
+  search_cmd->add_flag("--json", search_json, "Print results as JSON");
+  search_cmd->add_flag("-k,--keyword", search_keyword,
+                       "Keyword search (file name, camera, dates) instead of CLIP");
+  search_cmd->callback(with_services(
+      [&](Services& s) { return run_search(s, search_text, search_limit, search_json, search_keyword); }));
+
+  // config
+  auto* config_cmd = app.add_subcommand("config", "Show or change the system config (Immich key names)");
+  config_cmd->require_subcommand(1);
+  std::string config_key;
+  std::string config_value;
+  auto* get_cmd =
+      config_cmd->add_subcommand("get", "Print the config, or one KEY (e.g. machineLearning.urls)");
+  get_cmd->add_option("key", config_key, "Dotted key");
+  get_cmd->callback(with_services([&](Services& s) {
+    if (config_key.empty()) {
+      std::cout << settings::to_json(s.settings().get()).dump(2) << "\n";
+      return kExitOk;
+    }
+    auto value = s.settings().get_path(config_key);
+    if (!value) return fail(value.error());
+    std::cout << (value->is_string() ? value->get<std::string>() : value->dump(2)) << "\n";
+    return kExitOk;
+  }));
+  auto* set_cmd = config_cmd->add_subcommand("set", "Set KEY to VALUE (JSON, or a plain string)");
+  set_cmd->add_option("key", config_key, "Dotted key")->required();
+  set_cmd->add_option("value", config_value, "New value")->required();
+  set_cmd->callback(with_services([&](Services& s) {
+    if (auto st = s.settings().set_path(config_key, config_value); !st) return fail(st.error());
+    auto value = s.settings().get_path(config_key);
+    if (!value) return fail(value.error());
+    std::printf("%s = %s\n", config_key.c_str(), value->dump().c_str());
+    return kExitOk;
+  }));
+  auto* reset_cmd = config_cmd->add_subcommand("reset", "Reset KEY (or everything) to the default");
+  reset_cmd->add_option("key", config_key, "Dotted key (empty: the whole config)");
+  reset_cmd->callback(with_services([&](Services& s) {
+    if (auto st = s.settings().reset_path(config_key); !st) return fail(st.error());
+    std::printf("%s reset to default\n", config_key.empty() ? "config" : config_key.c_str());
+    return kExitOk;
+  }));
+  config_cmd->add_subcommand("env", "Print the process configuration (FOCAL_* variables)")->callback([&] {
+    if (!data_dir_flag.empty()) cfg.data_dir = data_dir_flag;
+    std::cout << cfg.to_json() << "\n";
+  });
+
+  // user
+  auto* user_cmd = app.add_subcommand("user", "Manage users (the first admin, API access)");
+  user_cmd->require_subcommand(1);
+  std::string user_email;
+  std::string user_name;
+  bool user_admin = false;
+  auto* create_cmd =
+      user_cmd->add_subcommand("create", "Create a user; the password is read from FOCAL_PASSWORD or stdin");
+  create_cmd->add_option("--email", user_email, "Login email")->required();
+  create_cmd->add_option("--name", user_name, "Display name");
+  create_cmd->add_flag("--admin", user_admin, "Make the user an admin");
+  create_cmd->callback(with_services([&](Services& s) {
+    const auto password = read_password();
+    auto user =
+        s.auth().create_user(user_email, password, user_name.empty() ? user_email : user_name, user_admin);
+    if (!user) return fail(user.error());
+    std::printf("Created %s %s (id %lld)\n", user->is_admin ? "admin" : "user", user->email.c_str(),
+                static_cast<long long>(user->id));
+    return kExitOk;
+  }));
+  user_cmd->add_subcommand("list", "List users")->callback(with_services([&](Services& s) {
+    auto users = s.auth().list_users();
+    if (!users) return fail(users.error());
+    for (const auto& user : *users) {
+      std::printf("%lld\t%s\t%s%s\n", static_cast<long long>(user.id), user.email.c_str(), user.name.c_str(),
+                  user.is_admin ? "\tadmin" : "");
+    }
+    return kExitOk;
+  }));
+
+  register_people_cli(app, context, exit_code);
+
+  // Logging: serve logs at FOCAL_LOG_LEVEL (default info); other commands keep stderr for their own output
+  // unless the variable asks for more.
+  const bool explicit_level = env.count("FOCAL_LOG_LEVEL") != 0;
+  init_logging(*parse_log_level(explicit_level ? cfg.log_level : "warning"), cfg.no_color);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  services.reset();  // stop workers and threads before the signal watcher goes away
+  return exit_code;
+}
+
+}  // namespace focal::app
+
+int main(int argc, char** argv) { return focal::app::main_impl(argc, argv); }

@@ -1,0 +1,132 @@
+#include "services.h"
+
+#include <spdlog/spdlog.h>
+
+namespace focal::app {
+namespace {
+
+Error with_context(const Error& error, const std::string& what) {
+  return {error.kind, what + ": " + error.message};
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, const EnvMap& env) {
+  std::unique_ptr<Services> s(new Services(config, env));
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec)
+    return internal_error("Cannot create data directory " + config.data_dir.string() + ": " + ec.message());
+  if (auto st = auth::init_crypto(); !st) return st.error();
+
+  store::DatabaseOptions db_options;
+  db_options.path = config.database_path();
+  db_options.reader_connections = config.db_readers;
+  auto db = store::Database::open(db_options);
+  if (!db) return with_context(db.error(), "Opening " + db_options.path.string());
+  s->db_ = std::move(*db);
+
+  // SERVER.md order: library, jobs, settings, search, people, duplicates, auth.
+  const std::pair<const char*, std::function<Status()>> migrations[] = {
+      {"library", [&] { return library::migrate(*s->db_); }},
+      {"jobs", [&] { return jobs::migrate(*s->db_); }},
+      {"settings", [&] { return settings::migrate(*s->db_); }},
+      {"search", [&] { return search::migrate(*s->db_); }},
+      {"people", [&] { return people::migrate(*s->db_); }},
+      {"duplicates", [&] { return duplicates::migrate(*s->db_); }},
+      {"auth", [&] { return s->db_->migrate(auth::kComponent, auth::migrations()); }},
+  };
+  for (const auto& [name, run] : migrations) {
+    if (auto st = run(); !st) return with_context(st.error(), std::string("Migrating ") + name);
+  }
+
+  jobs::JobQueueOptions queue_options;
+  queue_options.lease = std::chrono::milliseconds(config.job_lease_ms);
+  queue_options.heartbeat = std::chrono::milliseconds(config.job_lease_ms / 4);
+  queue_options.recovery_interval = std::chrono::milliseconds(config.job_lease_ms / 2);
+  queue_options.backoff_initial = std::chrono::milliseconds(config.job_retry_initial_ms);
+  queue_options.backoff_max = std::chrono::milliseconds(config.job_retry_max_ms);
+  auto queue = jobs::JobQueue::open(*s->db_, queue_options);
+  if (!queue) return with_context(queue.error(), "Opening the job queue");
+  s->queue_ = std::move(*queue);
+  auto settings_store = settings::SettingsStore::open(*s->db_, env);
+  if (!settings_store) return with_context(settings_store.error(), "Loading the system config");
+  s->settings_ = std::move(*settings_store);
+  const auto system_config = s->settings_->get();
+  s->ml_ = std::make_unique<ml::HttpMlClient>(ml::client_options(system_config, env));
+
+  library::LibraryOptions library_options;
+  library_options.data_dir = config.data_dir;
+  auto library_service = library::LibraryService::create(*s->db_, *s->queue_, library_options);
+  if (!library_service) return with_context(library_service.error(), "Starting the library");
+  s->library_ = std::move(*library_service);
+
+  auto smart = search::SmartSearchService::open(*s->db_, *s->settings_, *s->ml_, s->library_->assets());
+  if (!smart) return with_context(smart.error(), "Loading smart search");
+  s->smart_ = std::move(*smart);
+  s->smart_->register_jobs(*s->queue_);
+  s->keyword_ = std::make_unique<search::KeywordSearch>(*s->db_);
+  s->keyword_->register_jobs(*s->queue_);
+
+  people::PeopleOptions people_options;
+  people_options.data_dir = config.data_dir;
+  auto people_service = people::PeopleService::create(*s->db_, *s->queue_, *s->settings_, *s->ml_,
+                                                      s->library_->assets(), people_options);
+  if (!people_service) return with_context(people_service.error(), "Starting people");
+  s->people_ = std::move(*people_service);
+  auto* people_ptr = s->people_.get();
+  const auto resolver = [people_ptr](std::span<const std::int64_t> ids) {
+    return people_ptr->assets_with_people(ids);
+  };
+  s->smart_->set_person_assets_resolver(resolver);
+  s->keyword_->set_person_assets_resolver(resolver);
+
+  auto duplicate_service =
+      duplicates::DuplicateService::create(*s->db_, *s->queue_, *s->settings_, *s->smart_, *s->library_);
+  if (!duplicate_service) return with_context(duplicate_service.error(), "Starting duplicate detection");
+  s->duplicates_ = std::move(*duplicate_service);
+
+  s->auth_ = std::make_unique<auth::AuthService>(*s->db_);
+
+  s->apply_settings(system_config);
+  auto* raw = s.get();
+  s->settings_listener_ =
+      s->settings_->subscribe([raw](const settings::SystemConfig&, const settings::SystemConfig& updated) {
+        raw->apply_settings(updated);
+      });
+  return s;
+}
+
+void Services::apply_settings(const settings::SystemConfig& config) {
+  for (const auto& queue : jobs::known_queues()) {
+    queue_->set_concurrency(queue.name, settings::queue_concurrency(config, queue.name));
+  }
+  ml_->configure(ml::client_options(config, env_));
+}
+
+Status Services::start_background() {
+  if (background_) return {};
+  background_ = true;
+  ml_->start();
+  if (config_.workers) queue_->start_workers();
+  if (auto st = library_->start_watching(); !st) {
+    spdlog::warn("Folder watcher not started: {}", st.error().message);
+  }
+  return {};
+}
+
+void Services::stop_background() {
+  if (!background_) return;
+  background_ = false;
+  library_->stop_watching();
+  queue_->stop_workers();
+  ml_->stop();
+}
+
+Services::~Services() {
+  stop_background();
+  if (queue_) queue_->stop_workers();
+  if (settings_ && settings_listener_ >= 0) settings_->unsubscribe(settings_listener_);
+}
+
+}  // namespace focal::app

@@ -1,0 +1,118 @@
+#include "config/focal_config.h"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "config/ml_config.h"
+#include "core/logging.h"
+
+namespace focal {
+namespace {
+
+Expected<std::size_t> parse_size(const std::string& name, const std::string& value) {
+  std::uint64_t parsed = 0;
+  const auto* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, parsed);
+  if (value.empty() || ec != std::errc() || ptr != end || parsed == 0) {
+    return unprocessable(name + "=" + nlohmann::json(value).dump() + ": expected a positive number of bytes");
+  }
+  return static_cast<std::size_t>(parsed);
+}
+
+std::filesystem::path default_data_dir(const EnvMap& env) {
+  if (auto it = env.find("XDG_DATA_HOME"); it != env.end() && !it->second.empty()) {
+    return std::filesystem::path(it->second) / "focal";
+  }
+  if (auto it = env.find("HOME"); it != env.end() && !it->second.empty()) {
+    return std::filesystem::path(it->second) / ".local" / "share" / "focal";
+  }
+  return std::filesystem::path(".focal");
+}
+
+}  // namespace
+
+Status FocalConfig::validate() const {
+  if (data_dir.empty()) return unprocessable("FOCAL_DATA_DIR must not be empty");
+  if (host.empty()) return unprocessable("FOCAL_HOST must not be empty");
+  if (port < 0 || port > 65535) return unprocessable("FOCAL_PORT must be between 0 and 65535");
+  if (http_threads < 1 || http_threads > 1024)
+    return unprocessable("FOCAL_HTTP_THREADS must be between 1 and 1024");
+  if (db_readers < 1 || db_readers > 64) return unprocessable("FOCAL_DB_READERS must be between 1 and 64");
+  if (max_upload_bytes < 1024) return unprocessable("FOCAL_MAX_UPLOAD_BYTES must be at least 1024");
+  if (max_json_bytes < 1024) return unprocessable("FOCAL_MAX_JSON_BYTES must be at least 1024");
+  if (job_lease_ms < 1000) return unprocessable("FOCAL_JOB_LEASE_MS must be at least 1000");
+  if (job_retry_initial_ms < 100) return unprocessable("FOCAL_JOB_RETRY_INITIAL_MS must be at least 100");
+  if (job_retry_max_ms < job_retry_initial_ms) {
+    return unprocessable("FOCAL_JOB_RETRY_MAX_MS must be at least FOCAL_JOB_RETRY_INITIAL_MS");
+  }
+  if (!parse_log_level(log_level)) return unprocessable("FOCAL_LOG_LEVEL: unknown level '" + log_level + "'");
+  return {};
+}
+
+std::string FocalConfig::to_json() const {
+  return nlohmann::json{{"FOCAL_DATA_DIR", data_dir.string()},
+                        {"FOCAL_HOST", host},
+                        {"FOCAL_PORT", port},
+                        {"FOCAL_HTTP_THREADS", http_threads},
+                        {"FOCAL_MAX_UPLOAD_BYTES", max_upload_bytes},
+                        {"FOCAL_MAX_JSON_BYTES", max_json_bytes},
+                        {"FOCAL_DB_READERS", db_readers},
+                        {"FOCAL_WORKERS", workers},
+                        {"FOCAL_JOB_LEASE_MS", job_lease_ms},
+                        {"FOCAL_JOB_RETRY_INITIAL_MS", job_retry_initial_ms},
+                        {"FOCAL_JOB_RETRY_MAX_MS", job_retry_max_ms},
+                        {"FOCAL_LOG_LEVEL", log_level},
+                        {"NO_COLOR", no_color}}
+      .dump(2);
+}
+
+Expected<FocalConfig> parse_focal_config(const EnvMap& env) {
+  FocalConfig cfg;
+  auto get = [&](const char* name) -> const std::string* {
+    const auto it = env.find(name);
+    return it == env.end() ? nullptr : &it->second;
+  };
+  cfg.data_dir = default_data_dir(env);
+  if (const auto* v = get("FOCAL_DATA_DIR"); v && !v->empty()) cfg.data_dir = *v;
+  if (const auto* v = get("FOCAL_HOST")) {
+    cfg.host = *v;
+    if (cfg.host.size() >= 2 && cfg.host.front() == '[' && cfg.host.back() == ']') {
+      cfg.host = cfg.host.substr(1, cfg.host.size() - 2);
+    }
+  }
+  auto int_var = [&](const char* name, int& into) -> Status {
+    if (const auto* v = get(name)) {
+      auto parsed = parse_int(name, *v);
+      if (!parsed) return parsed.error();
+      into = *parsed;
+    }
+    return {};
+  };
+  auto size_var = [&](const char* name, std::size_t& into) -> Status {
+    if (const auto* v = get(name)) {
+      auto parsed = parse_size(name, *v);
+      if (!parsed) return parsed.error();
+      into = *parsed;
+    }
+    return {};
+  };
+  if (auto st = int_var("FOCAL_PORT", cfg.port); !st) return st.error();
+  if (auto st = int_var("FOCAL_HTTP_THREADS", cfg.http_threads); !st) return st.error();
+  if (auto st = int_var("FOCAL_DB_READERS", cfg.db_readers); !st) return st.error();
+  if (auto st = int_var("FOCAL_JOB_LEASE_MS", cfg.job_lease_ms); !st) return st.error();
+  if (auto st = int_var("FOCAL_JOB_RETRY_INITIAL_MS", cfg.job_retry_initial_ms); !st) return st.error();
+  if (auto st = int_var("FOCAL_JOB_RETRY_MAX_MS", cfg.job_retry_max_ms); !st) return st.error();
+  if (auto st = size_var("FOCAL_MAX_UPLOAD_BYTES", cfg.max_upload_bytes); !st) return st.error();
+  if (auto st = size_var("FOCAL_MAX_JSON_BYTES", cfg.max_json_bytes); !st) return st.error();
+  if (const auto* v = get("FOCAL_WORKERS")) {
+    auto parsed = parse_bool("FOCAL_WORKERS", *v);
+    if (!parsed) return parsed.error();
+    cfg.workers = *parsed;
+  }
+  if (const auto* v = get("FOCAL_LOG_LEVEL"); v && !v->empty()) cfg.log_level = *v;
+  if (const auto* v = get("NO_COLOR")) cfg.no_color = !v->empty();
+  if (auto st = cfg.validate(); !st) return st.error();
+  return cfg;
+}
+
+}  // namespace focal

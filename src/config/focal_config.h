@@ -1,0 +1,42 @@
+// The `focal` library server's process configuration: FOCAL_* environment variables, parsed once at start-up
+// (docs/configuration.md, "focal library server"). Everything users change at run time (ML URLs, models,
+// concurrency) is the stored system config (settings/settings.h), not this.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+
+#include "config/env.h"
+#include "core/error.h"
+
+namespace focal {
+
+struct FocalConfig {
+  std::filesystem::path data_dir;  // FOCAL_DATA_DIR; default $XDG_DATA_HOME/focal or ~/.local/share/focal
+  std::string host = "127.0.0.1";  // FOCAL_HOST; loopback by default, set 0.0.0.0 / [::] to expose it
+  int port = 2283;                 // FOCAL_PORT (Immich's port); 0 picks a free port
+  int http_threads = 16;           // FOCAL_HTTP_THREADS
+  std::size_t max_upload_bytes = std::size_t{512} << 20;  // FOCAL_MAX_UPLOAD_BYTES (multipart uploads)
+  std::size_t max_json_bytes = std::size_t{1} << 20;      // FOCAL_MAX_JSON_BYTES (every other request body)
+  int db_readers = 4;   // FOCAL_DB_READERS: pooled SQLite reader connections
+  bool workers = true;  // FOCAL_WORKERS: `focal serve` runs the job workers (false: API only)
+  // FOCAL_JOB_LEASE_MS: a running job's lease; a killed process's jobs return to their queue after it. The
+  // heartbeat renews leases every lease/4.
+  int job_lease_ms = 60'000;
+  int job_retry_initial_ms = 5'000;  // FOCAL_JOB_RETRY_INITIAL_MS: first retry delay after an ML outage
+  int job_retry_max_ms = 600'000;    // FOCAL_JOB_RETRY_MAX_MS: retry delays double up to this
+  std::string log_level = "info";    // FOCAL_LOG_LEVEL: debug|info|warning|error
+  bool no_color = false;             // NO_COLOR
+
+  std::filesystem::path database_path() const { return data_dir / "focal.db"; }
+
+  Status validate() const;
+  // Effective configuration as pretty JSON (`focal config env`).
+  std::string to_json() const;
+};
+
+// Parses FOCAL_* from an environment snapshot and validates; errors name the variable.
+Expected<FocalConfig> parse_focal_config(const EnvMap& env);
+
+}  // namespace focal

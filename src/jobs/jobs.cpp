@@ -1,0 +1,842 @@
+#include "jobs/jobs.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "core/logging.h"
+#include "jobs/jobs_schema.h"
+#include "store/database.h"
+
+namespace focal::jobs {
+namespace {
+
+constexpr std::array<QueueInfo, 7> kQueues{{
+    {queue::kMetadataExtraction, 5, false, job::kAssetExtractMetadataQueueAll},
+    {queue::kThumbnailGeneration, 3, false, job::kAssetGenerateThumbnailsQueueAll},
+    {queue::kSmartSearch, 2, false, job::kSmartSearchQueueAll},
+    {queue::kFaceDetection, 2, false, job::kAssetDetectFacesQueueAll},
+    {queue::kFacialRecognition, 1, true, job::kFacialRecognitionQueueAll},
+    {queue::kDuplicateDetection, 1, true, job::kAssetDetectDuplicatesQueueAll},
+    {queue::kBackgroundTask, 5, false, ""},
+}};
+
+struct JobQueueName {
+  std::string_view job;
+  std::string_view queue;
+};
+constexpr std::array<JobQueueName, 14> kJobQueues{{
+    {job::kAssetExtractMetadataQueueAll, queue::kMetadataExtraction},
+    {job::kAssetExtractMetadata, queue::kMetadataExtraction},
+    {job::kAssetGenerateThumbnailsQueueAll, queue::kThumbnailGeneration},
+    {job::kAssetGenerateThumbnails, queue::kThumbnailGeneration},
+    {job::kSmartSearchQueueAll, queue::kSmartSearch},
+    {job::kSmartSearch, queue::kSmartSearch},
+    {job::kAssetDetectFacesQueueAll, queue::kFaceDetection},
+    {job::kAssetDetectFaces, queue::kFaceDetection},
+    {job::kFacialRecognitionQueueAll, queue::kFacialRecognition},
+    {job::kFacialRecognition, queue::kFacialRecognition},
+    {job::kAssetDetectDuplicatesQueueAll, queue::kDuplicateDetection},
+    {job::kAssetDetectDuplicates, queue::kDuplicateDetection},
+    {job::kPersonCleanup, queue::kBackgroundTask},
+    {job::kPersonGenerateThumbnail, queue::kThumbnailGeneration},
+}};
+
+std::string default_worker_id() {
+  std::array<char, 256> host{};
+  if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+  std::random_device random;
+  return fmt::format("{}:{}:{:08x}", host.data(), getpid(), random());
+}
+
+// One pool of worker threads per queue. Threads beyond the live concurrency idle.
+struct Pool {
+  std::string queue;
+  std::atomic<int> concurrency{1};
+  std::vector<std::thread> threads;
+};
+
+}  // namespace
+
+std::span<const QueueInfo> known_queues() { return kQueues; }
+
+const QueueInfo* find_queue(std::string_view name) {
+  for (const auto& info : kQueues) {
+    if (info.name == name) return &info;
+  }
+  return nullptr;
+}
+
+std::string_view queue_of(std::string_view job_name) {
+  for (const auto& entry : kJobQueues) {
+    if (entry.job == job_name) return entry.queue;
+  }
+  return {};
+}
+
+Status migrate(store::Database& db) { return db.migrate("jobs", detail::kMigrations); }
+
+std::string_view to_string(JobOutcome outcome) {
+  switch (outcome) {
+    case JobOutcome::kSuccess:
+      return "success";
+    case JobOutcome::kSkipped:
+      return "skipped";
+    case JobOutcome::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+std::string_view to_string(JobState state) {
+  switch (state) {
+    case JobState::kWaiting:
+      return "waiting";
+    case JobState::kDelayed:
+      return "delayed";
+    case JobState::kActive:
+      return "active";
+    case JobState::kFailed:
+      return "failed";
+  }
+  return "waiting";
+}
+
+std::optional<JobState> parse_job_state(std::string_view text) {
+  for (auto state : {JobState::kWaiting, JobState::kDelayed, JobState::kActive, JobState::kFailed}) {
+    if (to_string(state) == text) return state;
+  }
+  return std::nullopt;
+}
+
+struct JobQueue::Impl {
+  store::Database& db;
+  JobQueueOptions options;
+
+  mutable std::mutex mutex;  // guards handlers, hooks, pools, concurrency overrides
+  struct Registered {
+    std::string queue;
+    Handler handler;
+  };
+  std::map<std::string, Registered, std::less<>> handlers;
+  std::map<std::string, std::vector<DoneHook>, std::less<>> hooks;
+  std::map<std::string, int, std::less<>> concurrency;
+  std::map<std::string, std::unique_ptr<Pool>, std::less<>> pools;
+
+  std::atomic<bool> running{false};
+  std::mutex wake_mutex;
+  std::condition_variable wake;  // new work in this process, or stop
+  std::thread maintenance;
+
+  std::atomic<std::int64_t> processed{0};
+  std::atomic<std::int64_t> failed{0};
+
+  Impl(store::Database& database, JobQueueOptions opts) : db(database), options(std::move(opts)) {}
+
+  std::int64_t now() const { return options.clock(); }
+
+  std::string resolve_queue(std::string_view name) const {
+    {
+      std::lock_guard lock(mutex);
+      if (auto it = handlers.find(name); it != handlers.end()) return it->second.queue;
+    }
+    return std::string(queue_of(name));
+  }
+
+  std::vector<std::string> handled_names(std::string_view queue_name) const {
+    std::lock_guard lock(mutex);
+    std::vector<std::string> names;
+    for (const auto& [name, registered] : handlers) {
+      if (registered.queue == queue_name) names.push_back(name);
+    }
+    return names;
+  }
+
+  Expected<std::int64_t> insert(store::Connection& conn, const JobRequest& request) {
+    const std::string queue_name = resolve_queue(request.name);
+    if (queue_name.empty()) return bad_request(fmt::format("Unknown job name '{}'", request.name));
+    std::optional<std::string> dedupe = request.dedupe_key;
+    // Immich deduplicates FacialRecognitionQueueAll by its own name: at most one pending (spec §1.1).
+    if (!dedupe && request.name == job::kFacialRecognitionQueueAll) dedupe = std::string(request.name);
+    const std::int64_t at = now();
+    const bool delayed = request.delay.count() > 0;
+    auto stmt = conn.prepare(
+        "INSERT OR IGNORE INTO job (queue, name, data, priority, state, dedupe_key, run_at, created_at, "
+        "updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, queue_name).bind(2, request.name).bind(3, request.data.dump()).bind(4, request.priority);
+    stmt->bind(5, delayed ? "delayed" : "waiting");
+    if (dedupe) {
+      stmt->bind(6, *dedupe);
+    } else {
+      stmt->bind(6, nullptr);
+    }
+    stmt->bind(7, at + request.delay.count()).bind(8, at).bind(9, at);
+    if (Status ran = stmt->run(); !ran) return ran.error();
+    if (conn.changes() == 0) return std::int64_t{0};
+    return conn.last_insert_rowid();
+  }
+
+  void notify() { wake.notify_all(); }
+
+  // Claims the next job of `queue_name` for one of `names`; nullopt when none is ready.
+  Expected<std::optional<Job>> claim(const std::string& queue_name, const std::vector<std::string>& names) {
+    if (names.empty()) return std::optional<Job>{};
+    const std::int64_t at = now();
+    return db.write([&](store::Connection& conn) -> Expected<std::optional<Job>> {
+      auto promote = conn.prepare(
+          "UPDATE job SET state = 'waiting', updated_at = ? WHERE queue = ? AND state = 'delayed' AND run_at "
+          "<= ?");
+      if (!promote) return promote.error();
+      promote->bind(1, at).bind(2, queue_name).bind(3, at);
+      if (Status ran = promote->run(); !ran) return ran.error();
+
+      auto paused = conn.prepare("SELECT is_paused FROM job_queue WHERE queue = ?");
+      if (!paused) return paused.error();
+      paused->bind(1, queue_name);
+      auto row = paused->step();
+      if (!row) return row.error();
+      if (*row && paused->int64(0) != 0) return std::optional<Job>{};
+
+      std::string sql =
+          "SELECT id, name, data, attempts FROM job WHERE queue = ? AND state = 'waiting' AND name IN (";
+      for (std::size_t i = 0; i < names.size(); ++i) sql += i == 0 ? "?" : ", ?";
+      sql += ") ORDER BY priority, id LIMIT 1";
+      auto pick = conn.prepare(sql);
+      if (!pick) return pick.error();
+      pick->bind(1, queue_name);
+      for (std::size_t i = 0; i < names.size(); ++i) pick->bind(static_cast<int>(i + 2), names[i]);
+      auto found = pick->step();
+      if (!found) return found.error();
+      if (!*found) return std::optional<Job>{};
+      Job claimed;
+      claimed.id = pick->int64(0);
+      claimed.name = pick->text(1);
+      claimed.queue = queue_name;
+      claimed.data = nlohmann::json::parse(pick->text(2), nullptr, false);
+      if (claimed.data.is_discarded()) claimed.data = nlohmann::json::object();
+      claimed.attempt = static_cast<int>(pick->int64(3)) + 1;
+
+      auto take = conn.prepare(
+          "UPDATE job SET state = 'active', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
+          "updated_at = ? WHERE id = ?");
+      if (!take) return take.error();
+      take->bind(1, options.worker_id).bind(2, at + options.lease.count()).bind(3, at).bind(4, claimed.id);
+      if (Status ran = take->run(); !ran) return ran.error();
+      return std::optional<Job>{std::move(claimed)};
+    });
+  }
+
+  std::vector<JobRequest> follow_ups(const Job& done, JobOutcome outcome) {
+    std::vector<DoneHook> to_call;
+    {
+      std::lock_guard lock(mutex);
+      if (auto it = hooks.find(done.name); it != hooks.end()) to_call = it->second;
+    }
+    std::vector<JobRequest> requests;
+    for (const auto& hook : to_call) {
+      try {
+        auto more = hook(done, outcome);
+        requests.insert(requests.end(), std::make_move_iterator(more.begin()),
+                        std::make_move_iterator(more.end()));
+      } catch (const std::exception& e) {
+        spdlog::error("Follow-up hook of {} #{} threw: {}", done.name, done.id, e.what());
+      }
+    }
+    return requests;
+  }
+
+  Status complete(const Job& done, JobOutcome outcome) {
+    std::vector<JobRequest> next;
+    if (outcome != JobOutcome::kFailed) next = follow_ups(done, outcome);
+    return db.write([&](store::Connection& conn) -> Status {
+      auto remove = conn.prepare("DELETE FROM job WHERE id = ? AND state = 'active' AND lease_owner = ?");
+      if (!remove) return remove.error();
+      remove->bind(1, done.id).bind(2, options.worker_id);
+      if (Status ran = remove->run(); !ran) return ran;
+      if (conn.changes() == 0) {
+        // The lease was lost (recovered by another worker after a stall): that worker owns the job now.
+        spdlog::warn("Job {} #{} finished after its lease was recovered; result kept, follow-ups skipped",
+                     done.name, done.id);
+        return Status::Ok();
+      }
+      auto count = conn.prepare(
+          "INSERT INTO job_queue (queue, completed) VALUES (?, 1) "
+          "ON CONFLICT (queue) DO UPDATE SET completed = completed + 1");
+      if (!count) return count.error();
+      count->bind(1, done.queue);
+      if (Status ran = count->run(); !ran) return ran;
+      for (const auto& request : next) {
+        auto id = insert(conn, request);
+        if (!id) return id.error();
+      }
+      return Status::Ok();
+    });
+  }
+
+  Status fail(const Job& done, const std::string& message) {
+    return db.write([&](store::Connection& conn) -> Status {
+      auto stmt = conn.prepare(
+          "UPDATE job SET state = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, updated_at = "
+          "? "
+          "WHERE id = ? AND state = 'active' AND lease_owner = ?");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, message).bind(2, now()).bind(3, done.id).bind(4, options.worker_id);
+      return stmt->run();
+    });
+  }
+
+  std::chrono::milliseconds backoff(int attempt) const {
+    std::int64_t delay = options.backoff_initial.count();
+    for (int i = 1; i < attempt && delay < options.backoff_max.count(); ++i) delay *= 2;
+    return std::chrono::milliseconds(std::min(delay, options.backoff_max.count()));
+  }
+
+  Status retry_later(const Job& done, const std::string& message) {
+    const std::int64_t at = now();
+    const auto delay = backoff(done.attempt);
+    return db.write([&](store::Connection& conn) -> Status {
+      auto stmt = conn.prepare(
+          "UPDATE OR IGNORE job SET state = 'delayed', run_at = ?, error = ?, lease_owner = NULL, "
+          "lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'active' AND lease_owner = ?");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, at + delay.count())
+          .bind(2, message)
+          .bind(3, at)
+          .bind(4, done.id)
+          .bind(5, options.worker_id);
+      if (Status ran = stmt->run(); !ran) return ran;
+      if (conn.changes() == 0) {
+        // Either the lease was lost, or an equal pending job (same dedupe key) already covers this one.
+        auto drop = conn.prepare("DELETE FROM job WHERE id = ? AND state = 'active' AND lease_owner = ?");
+        if (!drop) return drop.error();
+        drop->bind(1, done.id).bind(2, options.worker_id);
+        return drop->run();
+      }
+      return Status::Ok();
+    });
+  }
+
+  // Runs one claimed job to its end state. Never throws.
+  void run(const Job& claimed, const Handler& handler) {
+    Expected<JobOutcome> result = internal_error("no result");
+    try {
+      result = handler(claimed);
+    } catch (const std::exception& e) {
+      result = internal_error(fmt::format("handler threw: {}", e.what()));
+    } catch (...) {
+      result = internal_error("handler threw a non-standard exception");
+    }
+    Status stored;
+    if (result.ok()) {
+      if (*result == JobOutcome::kFailed)
+        spdlog::warn("Job {} #{} returned failed", claimed.name, claimed.id);
+      stored = complete(claimed, *result);
+    } else if (result.error().kind == ErrorKind::kUnavailable) {
+      spdlog::warn("Job {} #{} will be retried in {} s (attempt {}): {}", claimed.name, claimed.id,
+                   backoff(claimed.attempt).count() / 1000, claimed.attempt, result.error().message);
+      stored = retry_later(claimed, result.error().message);
+    } else {
+      spdlog::error("Unable to run job handler ({}): {}", claimed.name, result.error().message);
+      failed.fetch_add(1);
+      stored = fail(claimed, result.error().message);
+    }
+    if (!stored) {
+      // The lease expires and the job is recovered: nothing is lost.
+      spdlog::error("Could not record the end of job {} #{}: {}", claimed.name, claimed.id,
+                    stored.error().message);
+    }
+    processed.fetch_add(1);
+    notify();  // follow-ups may be ready
+  }
+
+  void worker_loop(Pool* pool, int index) {
+    const auto names = handled_names(pool->queue);
+    while (running.load()) {
+      if (index >= pool->concurrency.load()) {
+        std::unique_lock lock(wake_mutex);
+        wake.wait_for(lock, options.poll_interval);
+        continue;
+      }
+      auto claimed = claim(pool->queue, names);
+      if (!claimed) {
+        spdlog::warn("Claiming from {} failed: {}", pool->queue, claimed.error().message);
+      } else if (claimed->has_value()) {
+        Handler handler;
+        {
+          std::lock_guard lock(mutex);
+          handler = handlers.at((*claimed)->name).handler;
+        }
+        run(**claimed, handler);
+        continue;
+      }
+      std::unique_lock lock(wake_mutex);
+      wake.wait_for(lock, options.poll_interval);
+    }
+  }
+
+  Status heartbeat() {
+    const std::int64_t at = now();
+    return db.write([&](store::Connection& conn) -> Status {
+      auto stmt = conn.prepare("UPDATE job SET lease_until = ? WHERE state = 'active' AND lease_owner = ?");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, at + options.lease.count()).bind(2, options.worker_id);
+      return stmt->run();
+    });
+  }
+
+  Expected<std::int64_t> recover() {
+    const std::int64_t at = now();
+    return db.write([&](store::Connection& conn) -> Expected<std::int64_t> {
+      auto back = conn.prepare(
+          "UPDATE OR IGNORE job SET state = 'waiting', lease_owner = NULL, lease_until = NULL, updated_at = "
+          "? "
+          "WHERE state = 'active' AND lease_until < ?");
+      if (!back) return back.error();
+      back->bind(1, at).bind(2, at);
+      if (Status ran = back->run(); !ran) return ran.error();
+      const std::int64_t recovered = conn.changes();
+      // Rows left: an equal job (same dedupe key) is already pending and covers them.
+      auto drop = conn.prepare("DELETE FROM job WHERE state = 'active' AND lease_until < ?");
+      if (!drop) return drop.error();
+      drop->bind(1, at);
+      if (Status ran = drop->run(); !ran) return ran.error();
+      return recovered;
+    });
+  }
+
+  void maintenance_loop() {
+    auto next_heartbeat = std::chrono::steady_clock::now() + options.heartbeat;
+    auto next_recovery = std::chrono::steady_clock::now() + options.recovery_interval;
+    while (running.load()) {
+      {
+        std::unique_lock lock(wake_mutex);
+        wake.wait_until(lock, std::min(next_heartbeat, next_recovery), [&] { return !running.load(); });
+      }
+      if (!running.load()) break;
+      const auto t = std::chrono::steady_clock::now();
+      if (t >= next_heartbeat) {
+        if (Status beat = heartbeat(); !beat)
+          spdlog::warn("Lease heartbeat failed: {}", beat.error().message);
+        next_heartbeat = t + options.heartbeat;
+      }
+      if (t >= next_recovery) {
+        auto recovered = recover();
+        if (!recovered) {
+          spdlog::warn("Lease recovery failed: {}", recovered.error().message);
+        } else if (*recovered > 0) {
+          spdlog::warn("Returned {} job(s) with an expired lease to waiting", *recovered);
+          notify();
+        }
+        next_recovery = t + options.recovery_interval;
+      }
+    }
+  }
+
+  int concurrency_of(std::string_view queue_name) const {
+    const QueueInfo* info = find_queue(queue_name);
+    if (info && info->fixed_concurrency) return 1;
+    if (auto it = concurrency.find(queue_name); it != concurrency.end()) return it->second;
+    return info ? info->default_concurrency : 1;
+  }
+
+  // Starts a pool for every queue with handlers (restricted to `only` when not empty). Requires !running.
+  void start(const std::vector<std::string>& only) {
+    std::lock_guard lock(mutex);
+    running.store(true);
+    std::set<std::string> queues;
+    for (const auto& [name, registered] : handlers) {
+      if (only.empty() || std::find(only.begin(), only.end(), registered.queue) != only.end()) {
+        queues.insert(registered.queue);
+      }
+    }
+    for (const auto& queue_name : queues) {
+      auto pool = std::make_unique<Pool>();
+      pool->queue = queue_name;
+      pool->concurrency.store(concurrency_of(queue_name));
+      Pool* raw = pool.get();
+      for (int i = 0; i < pool->concurrency.load(); ++i) {
+        pool->threads.emplace_back([this, raw, i] { worker_loop(raw, i); });
+      }
+      pools.emplace(queue_name, std::move(pool));
+    }
+    maintenance = std::thread([this] { maintenance_loop(); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(wake_mutex);
+      running.store(false);
+    }
+    wake.notify_all();
+    std::map<std::string, std::unique_ptr<Pool>, std::less<>> stopped;
+    {
+      std::lock_guard lock(mutex);
+      stopped.swap(pools);
+    }
+    for (auto& [name, pool] : stopped) {
+      for (auto& thread : pool->threads) thread.join();
+    }
+    if (maintenance.joinable()) maintenance.join();
+  }
+
+  Expected<QueueCounts> counts(store::Connection& conn, std::string_view queue_name, bool& is_paused) {
+    QueueCounts result;
+    is_paused = false;
+    auto meta = conn.prepare("SELECT is_paused, completed FROM job_queue WHERE queue = ?");
+    if (!meta) return meta.error();
+    meta->bind(1, queue_name);
+    auto row = meta->step();
+    if (!row) return row.error();
+    if (*row) {
+      is_paused = meta->int64(0) != 0;
+      result.completed = meta->int64(1);
+    }
+    auto states = conn.prepare("SELECT state, count(*) FROM job WHERE queue = ? GROUP BY state");
+    if (!states) return states.error();
+    states->bind(1, queue_name);
+    while (true) {
+      auto next = states->step();
+      if (!next) return next.error();
+      if (!*next) break;
+      const std::string state = states->text(0);
+      const std::int64_t n = states->int64(1);
+      if (state == "waiting") {
+        (is_paused ? result.paused : result.waiting) = n;
+      } else if (state == "delayed") {
+        result.delayed = n;
+      } else if (state == "active") {
+        result.active = n;
+      } else if (state == "failed") {
+        result.failed = n;
+      }
+    }
+    return result;
+  }
+
+  Expected<QueueStatus> status(std::string_view queue_name) {
+    return db.read([&](store::Connection& conn) -> Expected<QueueStatus> {
+      QueueStatus out;
+      out.name = std::string(queue_name);
+      auto c = counts(conn, queue_name, out.is_paused);
+      if (!c) return c.error();
+      out.counts = *c;
+      std::lock_guard lock(mutex);
+      out.concurrency = concurrency_of(queue_name);
+      return out;
+    });
+  }
+
+  // Jobs that keep a drain going: active anywhere, or runnable here.
+  Expected<std::int64_t> remaining(const std::vector<std::string>& queues, bool with_delayed) {
+    std::vector<std::string> names;
+    {
+      std::lock_guard lock(mutex);
+      for (const auto& [name, registered] : handlers) {
+        if (std::find(queues.begin(), queues.end(), registered.queue) != queues.end()) names.push_back(name);
+      }
+    }
+    const std::int64_t at = now();
+    return db.read([&](store::Connection& conn) -> Expected<std::int64_t> {
+      std::int64_t total = 0;
+      for (const auto& queue_name : queues) {
+        bool paused = false;
+        auto meta = conn.prepare("SELECT is_paused FROM job_queue WHERE queue = ?");
+        if (!meta) return meta.error();
+        meta->bind(1, queue_name);
+        auto row = meta->step();
+        if (!row) return row.error();
+        paused = *row && meta->int64(0) != 0;
+
+        std::string sql = "SELECT count(*) FROM job WHERE queue = ? AND (state = 'active'";
+        if (!paused && !names.empty()) {
+          std::string in = "name IN (";
+          for (std::size_t i = 0; i < names.size(); ++i) in += i == 0 ? "?" : ", ?";
+          in += ")";
+          sql += " OR (" + in + " AND (state = 'waiting' OR (state = 'delayed' AND (run_at <= ? OR ?))))";
+        }
+        sql += ")";
+        auto stmt = conn.prepare(sql);
+        if (!stmt) return stmt.error();
+        int index = 1;
+        stmt->bind(index++, queue_name);
+        if (!paused && !names.empty()) {
+          for (const auto& name : names) stmt->bind(index++, name);
+          stmt->bind(index++, at);
+          stmt->bind(index++, with_delayed ? 1 : 0);
+        }
+        auto has = stmt->step();
+        if (!has) return has.error();
+        total += stmt->int64(0);
+      }
+      return total;
+    });
+  }
+};
+
+JobQueue::JobQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+JobQueue::~JobQueue() { impl_->stop(); }
+
+Expected<std::unique_ptr<JobQueue>> JobQueue::open(store::Database& db, JobQueueOptions options) {
+  if (options.worker_id.empty()) options.worker_id = default_worker_id();
+  if (!options.clock) options.clock = [] { return store::now_ms(); };
+  if (options.lease.count() <= 0 || options.heartbeat.count() <= 0 || options.heartbeat >= options.lease) {
+    return bad_request("jobs: the heartbeat must be positive and shorter than the lease");
+  }
+  if (options.backoff_initial.count() <= 0 || options.backoff_max < options.backoff_initial) {
+    return bad_request("jobs: backoff_initial must be positive and not above backoff_max");
+  }
+  auto impl = std::make_unique<Impl>(db, std::move(options));
+  auto recovered = impl->recover();
+  if (!recovered) return recovered.error();
+  if (*recovered > 0) spdlog::warn("Returned {} job(s) with an expired lease to waiting", *recovered);
+  return std::unique_ptr<JobQueue>(new JobQueue(std::move(impl)));
+}
+
+void JobQueue::register_handler(std::string_view job_name, std::string_view queue_name, Handler handler) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->handlers[std::string(job_name)] = Impl::Registered{std::string(queue_name), std::move(handler)};
+}
+
+void JobQueue::on_done(std::string_view job_name, DoneHook hook) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->hooks[std::string(job_name)].push_back(std::move(hook));
+}
+
+Expected<std::int64_t> JobQueue::enqueue(const JobRequest& request) {
+  auto id = impl_->db.write([&](store::Connection& conn) { return impl_->insert(conn, request); });
+  if (id && *id > 0) impl_->notify();
+  return id;
+}
+
+Status JobQueue::enqueue_all(std::span<const JobRequest> requests) {
+  Status done = impl_->db.write([&](store::Connection& conn) -> Status {
+    for (const auto& request : requests) {
+      auto id = impl_->insert(conn, request);
+      if (!id) return id.error();
+    }
+    return Status::Ok();
+  });
+  if (done) impl_->notify();
+  return done;
+}
+
+Expected<std::int64_t> JobQueue::enqueue(store::Connection& connection, const JobRequest& request) {
+  auto id = impl_->insert(connection, request);
+  impl_->notify();  // the caller commits soon; idle workers also poll
+  return id;
+}
+
+Expected<bool> JobQueue::has_active(std::string_view queue_name) {
+  return impl_->db.read([&](store::Connection& conn) -> Expected<bool> {
+    auto stmt = conn.prepare("SELECT EXISTS (SELECT 1 FROM job WHERE queue = ? AND state = 'active')");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, queue_name);
+    auto row = stmt->step();
+    if (!row) return row.error();
+    return stmt->int64(0) != 0;
+  });
+}
+
+Status JobQueue::start(std::string_view queue_name, std::optional<bool> force) {
+  const QueueInfo* info = find_queue(queue_name);
+  if (!info) return not_found(fmt::format("Unknown queue '{}'", queue_name));
+  if (info->queue_all_job.empty())
+    return bad_request(fmt::format("Queue '{}' has no start command", queue_name));
+  auto active = has_active(queue_name);
+  if (!active) return active.error();
+  if (*active) return bad_request("Job is already running");
+  JobRequest request(std::string(info->queue_all_job));
+  if (force) request.data["force"] = *force;
+  auto id = enqueue(request);
+  if (!id) return id.error();
+  return Status::Ok();
+}
+
+namespace {
+Status check_queue(std::string_view queue_name) {
+  if (!find_queue(queue_name)) return not_found(fmt::format("Unknown queue '{}'", queue_name));
+  return Status::Ok();
+}
+}  // namespace
+
+Status JobQueue::pause(std::string_view queue_name) {
+  if (Status known = check_queue(queue_name); !known) return known;
+  return impl_->db.write([&](store::Connection& conn) -> Status {
+    auto stmt = conn.prepare(
+        "INSERT INTO job_queue (queue, is_paused) VALUES (?, 1) ON CONFLICT (queue) DO UPDATE SET is_paused "
+        "= 1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, queue_name);
+    return stmt->run();
+  });
+}
+
+Status JobQueue::resume(std::string_view queue_name) {
+  if (Status known = check_queue(queue_name); !known) return known;
+  Status done = impl_->db.write([&](store::Connection& conn) -> Status {
+    auto stmt = conn.prepare(
+        "INSERT INTO job_queue (queue, is_paused) VALUES (?, 0) ON CONFLICT (queue) DO UPDATE SET is_paused "
+        "= 0");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, queue_name);
+    return stmt->run();
+  });
+  if (done) impl_->notify();
+  return done;
+}
+
+Status JobQueue::empty(std::string_view queue_name) {
+  if (Status known = check_queue(queue_name); !known) return known;
+  return impl_->db.write([&](store::Connection& conn) -> Status {
+    auto stmt = conn.prepare("DELETE FROM job WHERE queue = ? AND state IN ('waiting', 'delayed')");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, queue_name);
+    return stmt->run();
+  });
+}
+
+Status JobQueue::clear_failed(std::string_view queue_name) {
+  if (Status known = check_queue(queue_name); !known) return known;
+  return impl_->db.write([&](store::Connection& conn) -> Status {
+    auto stmt = conn.prepare("DELETE FROM job WHERE queue = ? AND state = 'failed'");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, queue_name);
+    return stmt->run();
+  });
+}
+
+Expected<QueueStatus> JobQueue::status(std::string_view queue_name) {
+  if (Status known = check_queue(queue_name); !known) return known.error();
+  return impl_->status(queue_name);
+}
+
+Expected<std::vector<QueueStatus>> JobQueue::status_all() {
+  std::vector<QueueStatus> all;
+  for (const auto& info : kQueues) {
+    auto one = impl_->status(info.name);
+    if (!one) return one.error();
+    all.push_back(std::move(*one));
+  }
+  return all;
+}
+
+Expected<std::vector<JobInfo>> JobQueue::list(std::string_view queue_name, JobState state, int limit) {
+  if (Status known = check_queue(queue_name); !known) return known.error();
+  return impl_->db.read([&](store::Connection& conn) -> Expected<std::vector<JobInfo>> {
+    auto stmt = conn.prepare(
+        "SELECT id, name, data, attempts, created_at, run_at, coalesce(error, '') FROM job "
+        "WHERE queue = ? AND state = ? ORDER BY priority, id LIMIT ?");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, queue_name).bind(2, to_string(state)).bind(3, std::max(0, limit));
+    std::vector<JobInfo> jobs;
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      JobInfo info;
+      info.id = stmt->int64(0);
+      info.name = stmt->text(1);
+      info.queue = std::string(queue_name);
+      info.state = state;
+      info.data = nlohmann::json::parse(stmt->text(2), nullptr, false);
+      if (info.data.is_discarded()) info.data = nlohmann::json::object();
+      info.attempts = static_cast<int>(stmt->int64(3));
+      info.created_at_ms = stmt->int64(4);
+      info.run_at_ms = stmt->int64(5);
+      info.error = stmt->text(6);
+      jobs.push_back(std::move(info));
+    }
+    return jobs;
+  });
+}
+
+void JobQueue::set_concurrency(std::string_view queue_name, int value) {
+  std::lock_guard lock(impl_->mutex);
+  const QueueInfo* info = find_queue(queue_name);
+  if (info && info->fixed_concurrency) return;
+  value = std::max(1, value);
+  impl_->concurrency[std::string(queue_name)] = value;
+  if (auto it = impl_->pools.find(queue_name); it != impl_->pools.end() && impl_->running.load()) {
+    Pool* pool = it->second.get();
+    pool->concurrency.store(value);
+    for (int i = static_cast<int>(pool->threads.size()); i < value; ++i) {
+      pool->threads.emplace_back([this, pool, i] { impl_->worker_loop(pool, i); });
+    }
+  }
+  impl_->notify();
+}
+
+int JobQueue::concurrency(std::string_view queue_name) const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->concurrency_of(queue_name);
+}
+
+void JobQueue::start_workers() {
+  if (impl_->running.load()) return;
+  impl_->start({});
+}
+
+void JobQueue::stop_workers() { impl_->stop(); }
+
+Expected<DrainReport> JobQueue::run_until_idle(const DrainOptions& options) {
+  if (impl_->running.load()) return bad_request("jobs: run_until_idle while background workers run");
+  std::vector<std::string> queues = options.queues;
+  if (queues.empty()) {
+    for (const auto& info : kQueues) queues.emplace_back(info.name);
+  }
+  for (const auto& queue_name : queues) {
+    if (Status known = check_queue(queue_name); !known) return known.error();
+  }
+  const std::int64_t processed_before = impl_->processed.load();
+  const std::int64_t failed_before = impl_->failed.load();
+  impl_->start(queues);
+  Expected<DrainReport> report = DrainReport{};
+  while (true) {
+    auto left = impl_->remaining(queues, options.wait_for_delayed);
+    if (!left) {
+      report = left.error();
+      break;
+    }
+    if (options.on_progress) {
+      DrainProgress progress;
+      auto all = status_all();
+      if (all) progress.queues = std::move(*all);
+      progress.processed = impl_->processed.load() - processed_before;
+      progress.remaining = *left;
+      options.on_progress(progress);
+    }
+    if (*left == 0 || (options.should_stop && options.should_stop())) break;
+    std::unique_lock lock(impl_->wake_mutex);
+    impl_->wake.wait_for(lock, options.progress_interval);
+  }
+  impl_->stop();
+  if (!report) return report;
+  report->processed = impl_->processed.load() - processed_before;
+  report->failed = impl_->failed.load() - failed_before;
+  std::int64_t delayed = 0;
+  for (const auto& queue_name : queues) {
+    auto one = impl_->status(queue_name);
+    if (one) delayed += one->counts.delayed;
+  }
+  report->delayed = delayed;
+  return report;
+}
+
+Expected<std::int64_t> JobQueue::recover_expired_leases() { return impl_->recover(); }
+
+const std::string& JobQueue::worker_id() const { return impl_->options.worker_id; }
+
+}  // namespace focal::jobs

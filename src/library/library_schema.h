@@ -1,0 +1,113 @@
+// Schema of component "library" (the contract for readers in other components; only src/library writes it).
+// Timestamps are ms since the Unix epoch. Paths are absolute.
+//
+//   library(id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, created_at, last_scanned_at NULL)
+//   asset(id INTEGER PRIMARY KEY,
+//         library_id INTEGER NULL REFERENCES library ON DELETE SET NULL,  -- NULL: uploaded
+//         type TEXT NOT NULL,               -- 'IMAGE' | 'VIDEO' | 'OTHER'
+//         status TEXT NOT NULL,             -- 'pending' | 'ready' | 'corrupt' | 'unsupported' | 'offline'
+//         status_reason TEXT NOT NULL DEFAULT '',
+//         visibility TEXT NOT NULL,         -- 'timeline' | 'archive' | 'hidden' | 'locked'
+//         original_path TEXT UNIQUE NOT NULL, original_file_name TEXT NOT NULL,
+//         checksum TEXT UNIQUE NOT NULL,    -- lowercase hex SHA-256 of the file content
+//         file_type TEXT NOT NULL,          -- 'jpeg' | 'png' | 'webp' | 'heif' | 'tiff' | 'gif' | 'bmp' | ''
+//         file_size INTEGER NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,  -- displayed size
+//         file_created_at INTEGER NOT NULL,  -- date taken (UTC when the offset is known) else mtime
+//         file_modified_at INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+//         deleted_at INTEGER NULL)
+//   asset_file(asset_id REFERENCES asset ON DELETE CASCADE, type TEXT ('preview' | 'thumbnail'),
+//              path TEXT NOT NULL, PRIMARY KEY (asset_id, type))   -- path relative to the data dir
+//   asset_exif(asset_id INTEGER PRIMARY KEY REFERENCES asset ON DELETE CASCADE, make, model, lens_model,
+//              description, rating INTEGER, orientation INTEGER, latitude REAL, longitude REAL,
+//              date_time_original TEXT ('YYYY-MM-DDTHH:MM:SS[.sss]' camera local time), time_zone TEXT
+//              ('+02:00'), exif_image_width INTEGER, exif_image_height INTEGER, file_size INTEGER NOT NULL)
+//   asset_job_status(asset_id INTEGER PRIMARY KEY REFERENCES asset ON DELETE CASCADE,
+//                    metadata_extracted_at INTEGER NULL, faces_recognized_at INTEGER NULL,
+//                    duplicates_detected_at INTEGER NULL, ocr_at INTEGER NULL)
+//        -- created by metadata extraction ("missing" scans require it, spec §8.1); faces_recognized_at,
+//        -- duplicates_detected_at and ocr_at are set by their components through library::set_job_status()
+//   asset_duplicate_path(path TEXT PRIMARY KEY, asset_id REFERENCES asset ON DELETE CASCADE, seen_at)
+//        -- files whose content equals an imported asset's (not imported twice)
+//   import_issue(path TEXT PRIMARY KEY, reason TEXT NOT NULL, seen_at INTEGER NOT NULL)
+//        -- files that produced no asset (unsupported type, unreadable)
+#pragma once
+
+#include <array>
+
+#include "store/database.h"
+
+namespace focal::library::detail {
+
+inline constexpr std::array<store::Migration, 1> kMigrations{{
+    {1, R"sql(
+CREATE TABLE library (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  last_scanned_at INTEGER NULL
+);
+CREATE TABLE asset (
+  id INTEGER PRIMARY KEY,
+  library_id INTEGER NULL REFERENCES library (id) ON DELETE SET NULL,
+  type TEXT NOT NULL DEFAULT 'IMAGE',
+  status TEXT NOT NULL DEFAULT 'pending',
+  status_reason TEXT NOT NULL DEFAULT '',
+  visibility TEXT NOT NULL DEFAULT 'timeline',
+  original_path TEXT NOT NULL UNIQUE,
+  original_file_name TEXT NOT NULL,
+  checksum TEXT NOT NULL UNIQUE,
+  file_type TEXT NOT NULL DEFAULT '',
+  file_size INTEGER NOT NULL DEFAULT 0,
+  width INTEGER NOT NULL DEFAULT 0,
+  height INTEGER NOT NULL DEFAULT 0,
+  file_created_at INTEGER NOT NULL DEFAULT 0,
+  file_modified_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted_at INTEGER NULL
+);
+CREATE INDEX asset_library_idx ON asset (library_id);
+CREATE INDEX asset_file_created_idx ON asset (file_created_at);
+CREATE TABLE asset_file (
+  asset_id INTEGER NOT NULL REFERENCES asset (id) ON DELETE CASCADE,
+  type TEXT NOT NULL,
+  path TEXT NOT NULL,
+  PRIMARY KEY (asset_id, type)
+);
+CREATE TABLE asset_exif (
+  asset_id INTEGER PRIMARY KEY REFERENCES asset (id) ON DELETE CASCADE,
+  make TEXT NULL,
+  model TEXT NULL,
+  lens_model TEXT NULL,
+  description TEXT NULL,
+  rating INTEGER NULL,
+  orientation INTEGER NULL,
+  latitude REAL NULL,
+  longitude REAL NULL,
+  date_time_original TEXT NULL,
+  time_zone TEXT NULL,
+  exif_image_width INTEGER NULL,
+  exif_image_height INTEGER NULL,
+  file_size INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE asset_job_status (
+  asset_id INTEGER PRIMARY KEY REFERENCES asset (id) ON DELETE CASCADE,
+  metadata_extracted_at INTEGER NULL,
+  faces_recognized_at INTEGER NULL,
+  duplicates_detected_at INTEGER NULL,
+  ocr_at INTEGER NULL
+);
+CREATE TABLE asset_duplicate_path (
+  path TEXT PRIMARY KEY,
+  asset_id INTEGER NOT NULL REFERENCES asset (id) ON DELETE CASCADE,
+  seen_at INTEGER NOT NULL
+);
+CREATE TABLE import_issue (
+  path TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  seen_at INTEGER NOT NULL
+);
+)sql"},
+}};
+
+}  // namespace focal::library::detail

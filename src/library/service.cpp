@@ -1,0 +1,735 @@
+// LibraryService: import, upload, metadata and preview jobs, the §1.3 chain, the watcher.
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <exiv2/exiv2.hpp>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "core/logging.h"
+#include "jobs/jobs.h"
+#include "library/library.h"
+#include "library/media.h"
+#include "library/repository_detail.h"
+#include "library/watcher.h"
+#include "store/database.h"
+
+namespace focal::library {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kPageSize = 1000;  // Immich's JOBS_ASSET_PAGINATION_SIZE
+
+std::int64_t mtime_ms(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+}
+
+bool hidden_name(const fs::path& path) {
+  const std::string name = path.filename().string();
+  return !name.empty() && name[0] == '.';
+}
+
+// <data_dir>/thumbs/<lo byte>/<next byte>/<id>-<type>.<ext>, relative to the data dir.
+fs::path rendition_path(std::int64_t asset_id, AssetFileType type) {
+  const auto shard1 = fmt::format("{:02x}", asset_id & 0xFF);
+  const auto shard2 = fmt::format("{:02x}", (asset_id >> 8) & 0xFF);
+  const auto name = type == AssetFileType::kPreview ? fmt::format("{}-preview.jpeg", asset_id)
+                                                    : fmt::format("{}-thumbnail.webp", asset_id);
+  return fs::path("thumbs") / shard1 / shard2 / name;
+}
+
+std::optional<std::int64_t> payload_id(const jobs::Job& job) {
+  auto it = job.data.find("id");
+  if (it == job.data.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<std::int64_t>();
+}
+
+std::string payload_source(const nlohmann::json& data) {
+  auto it = data.find("source");
+  return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool payload_flag(const nlohmann::json& data, const char* key) {
+  auto it = data.find(key);
+  return it != data.end() && it->is_boolean() && it->get<bool>();
+}
+
+Status record_issue(store::Connection& conn, const std::string& path, const std::string& reason) {
+  auto stmt = conn.prepare(
+      "INSERT INTO import_issue (path, reason, seen_at) VALUES (?, ?, ?) "
+      "ON CONFLICT (path) DO UPDATE SET reason = excluded.reason, seen_at = excluded.seen_at");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, path).bind(2, reason).bind(3, store::now_ms());
+  return stmt->run();
+}
+
+Status set_status(store::Connection& conn, std::int64_t asset_id, AssetStatus status,
+                  const std::string& reason) {
+  auto stmt = conn.prepare("UPDATE asset SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, to_string(status)).bind(2, reason).bind(3, store::now_ms()).bind(4, asset_id);
+  return stmt->run();
+}
+
+}  // namespace
+
+struct LibraryService::Impl {
+  store::Database& db;
+  jobs::JobQueue& queue;
+  LibraryOptions options;
+  AssetRepository repo;
+  std::mutex watcher_mutex;
+  std::unique_ptr<detail::Watcher> watcher;
+
+  Impl(store::Database& database, jobs::JobQueue& job_queue, LibraryOptions opts)
+      : db(database), queue(job_queue), options(std::move(opts)), repo(database, options.data_dir) {}
+
+  Status mark(std::int64_t asset_id, AssetStatus status, const std::string& reason) {
+    return db.write([&](store::Connection& conn) { return set_status(conn, asset_id, status, reason); });
+  }
+
+  // Imports one file: a new asset (+ AssetExtractMetadata), a duplicate path, an issue, or nothing new.
+  // `display_name` overrides the file name (uploads), `checksum` skips hashing when already known.
+  Status import_one(const fs::path& path, std::optional<std::int64_t> library_id, ScanReport& report,
+                    const std::string& display_name = {}, std::string checksum = {}) {
+    ++report.files_seen;
+    const std::string path_text = path.string();
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      ++report.errors;
+      return db.write(
+          [&](store::Connection& conn) { return record_issue(conn, path_text, "cannot stat file"); });
+    }
+    const std::int64_t size = st.st_size;
+    const std::int64_t modified = mtime_ms(st);
+
+    // Known path: unchanged, changed, or back online.
+    auto known = db.read([&](store::Connection& conn) -> Expected<std::optional<Asset>> {
+      auto asset = detail::find_asset(conn, "original_path", path_text);
+      if (!asset || *asset) return asset;
+      auto dup = conn.prepare("SELECT 1 FROM asset_duplicate_path WHERE path = ?");
+      if (!dup) return dup.error();
+      dup->bind(1, path_text);
+      auto row = dup->step();
+      if (!row) return row.error();
+      if (*row) {
+        Asset marker;  // id 0: a known duplicate path
+        return std::optional<Asset>{marker};
+      }
+      return std::optional<Asset>{};
+    });
+    if (!known) return known.error();
+    if (*known && (*known)->id == 0) {
+      ++report.unchanged;
+      return Status::Ok();
+    }
+    if (*known && (*known)->file_size == size && (*known)->file_modified_at_ms == modified &&
+        (*known)->status != AssetStatus::kOffline) {
+      ++report.unchanged;
+      return Status::Ok();
+    }
+
+    const ImageFormat format = detail::sniff_file(path);
+    // An image extension with foreign content is a damaged photo: it becomes a corrupt asset so that it shows
+    // up.
+    const bool damaged_image =
+        format == ImageFormat::kUnknown && size > 0 && detail::is_image_extension(path);
+    if (format == ImageFormat::kUnknown && !damaged_image) {
+      ++report.unsupported;
+      std::string reason = size == 0                          ? "empty file"
+                           : detail::is_video_extension(path) ? "video files are not supported"
+                                                              : "unsupported file type";
+      return db.write([&](store::Connection& conn) { return record_issue(conn, path_text, reason); });
+    }
+    if (checksum.empty()) {
+      auto hashed = detail::sha256_file(path);
+      if (!hashed) {
+        ++report.errors;
+        return db.write(
+            [&](store::Connection& conn) { return record_issue(conn, path_text, hashed.error().message); });
+      }
+      checksum = std::move(*hashed);
+    }
+
+    const std::int64_t now = store::now_ms();
+    std::int64_t new_id = 0;
+    bool duplicate = false;
+    Status written = db.write([&](store::Connection& conn) -> Status {
+      auto same = detail::find_asset(conn, "checksum", checksum);
+      if (!same) return same.error();
+      if (*same && (*same)->original_path != path_text) {
+        duplicate = true;
+        auto stmt = conn.prepare(
+            "INSERT OR IGNORE INTO asset_duplicate_path (path, asset_id, seen_at) VALUES (?, ?, ?)");
+        if (!stmt) return stmt.error();
+        stmt->bind(1, path_text).bind(2, (*same)->id).bind(3, now);
+        return stmt->run();
+      }
+      if (*known) {
+        // Changed content (or back online) at a known path: refresh and reprocess.
+        auto stmt = conn.prepare(
+            "UPDATE asset SET checksum = ?, file_type = ?, file_size = ?, file_modified_at = ?, status = "
+            "'pending', "
+            "status_reason = '', updated_at = ? WHERE id = ?");
+        if (!stmt) return stmt.error();
+        stmt->bind(1, checksum).bind(2, detail::file_type_name(format)).bind(3, size).bind(4, modified);
+        stmt->bind(5, now).bind(6, (*known)->id);
+        if (Status ran = stmt->run(); !ran) return ran;
+        new_id = (*known)->id;
+      } else {
+        auto stmt = conn.prepare(
+            "INSERT INTO asset (library_id, type, status, status_reason, visibility, original_path, "
+            "original_file_name, checksum, file_type, file_size, file_created_at, file_modified_at, "
+            "created_at, "
+            "updated_at) VALUES (?, 'IMAGE', ?, ?, 'timeline', ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        if (!stmt) return stmt.error();
+        if (library_id) {
+          stmt->bind(1, *library_id);
+        } else {
+          stmt->bind(1, nullptr);
+        }
+        stmt->bind(2, damaged_image ? "corrupt" : "pending");
+        stmt->bind(3, damaged_image ? "the content is not a recognised image format" : "");
+        stmt->bind(4, path_text).bind(5, display_name.empty() ? path.filename().string() : display_name);
+        stmt->bind(6, checksum).bind(7, detail::file_type_name(format)).bind(8, size).bind(9, modified);
+        stmt->bind(10, modified).bind(11, now).bind(12, now);
+        if (Status ran = stmt->run(); !ran) return ran;
+        new_id = conn.last_insert_rowid();
+      }
+      auto clear = conn.prepare("DELETE FROM import_issue WHERE path = ?");
+      if (!clear) return clear.error();
+      clear->bind(1, path_text);
+      if (Status ran = clear->run(); !ran) return ran;
+      if (damaged_image) return Status::Ok();  // nothing to extract or render
+      auto job = queue.enqueue(conn, jobs::JobRequest(std::string(jobs::job::kAssetExtractMetadata),
+                                                      {{"id", new_id}, {"source", "upload"}}));
+      if (!job) return job.error();
+      return Status::Ok();
+    });
+    if (!written) return written;
+    if (duplicate) {
+      ++report.duplicates;
+    } else {
+      ++report.imported;
+      report.new_asset_ids.push_back(new_id);
+    }
+    return Status::Ok();
+  }
+
+  Expected<ScanReport> scan_folder(const fs::path& root, std::int64_t library_id) {
+    ScanReport report;
+    std::error_code ec;
+    const fs::path data_dir = fs::weakly_canonical(options.data_dir, ec);
+    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+    if (ec) return bad_request(fmt::format("cannot read {}: {}", root.string(), ec.message()));
+    // Collected and sorted first, so imports (and asset ids) follow path order on every file system.
+    std::vector<fs::path> files;
+    for (fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
+      if (ec) {
+        spdlog::warn("scan: {}", ec.message());
+        ec.clear();
+        continue;
+      }
+      const fs::path& path = it->path();
+      std::error_code type_ec;
+      const bool directory = it->is_directory(type_ec);
+      if (hidden_name(path) || (directory && path == data_dir)) {
+        if (directory) it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_regular_file(type_ec)) files.push_back(path);
+    }
+    std::sort(files.begin(), files.end());
+    std::set<std::string> seen;
+    for (const auto& path : files) {
+      seen.insert(path.string());
+      if (Status one = import_one(path, library_id, report); !one) {
+        ++report.errors;
+        spdlog::warn("import {}: {}", path.string(), one.error().message);
+      }
+    }
+    // Assets of this library whose file is gone become offline.
+    Status offline = db.write([&](store::Connection& conn) -> Status {
+      auto list =
+          conn.prepare("SELECT id, original_path FROM asset WHERE library_id = ? AND status != 'offline'");
+      if (!list) return list.error();
+      list->bind(1, library_id);
+      std::vector<std::int64_t> gone;
+      while (true) {
+        auto row = list->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        const std::string p = list->text(1);
+        std::error_code exists_ec;
+        if (!seen.contains(p) && !fs::exists(p, exists_ec)) gone.push_back(list->int64(0));
+      }
+      for (auto id : gone) {
+        if (Status s = set_status(conn, id, AssetStatus::kOffline, "file missing"); !s) return s;
+      }
+      auto stamp = conn.prepare("UPDATE library SET last_scanned_at = ? WHERE id = ?");
+      if (!stamp) return stamp.error();
+      stamp->bind(1, store::now_ms()).bind(2, library_id);
+      return stamp->run();
+    });
+    if (!offline) return offline.error();
+    return report;
+  }
+
+  Expected<bool> extract_metadata(std::int64_t asset_id) {
+    auto found = repo.get(asset_id);
+    if (!found) return found.error();
+    if (!*found) return not_found(fmt::format("Asset {} not found", asset_id));
+    const Asset& asset = **found;
+    const fs::path path = asset.original_path;
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      if (Status s = mark(asset_id, AssetStatus::kOffline, "file missing"); !s) return s.error();
+      return false;
+    }
+    auto header = detail::read_header(path, options.max_pixels);
+    if (!header) {
+      if (Status s = mark(asset_id, AssetStatus::kCorrupt, header.error().message); !s) return s.error();
+      return false;
+    }
+    const Exif exif = detail::read_exif(path, st.st_size);
+    const bool swapped = header->orientation >= 5;
+    const int width = swapped ? header->height : header->width;
+    const int height = swapped ? header->width : header->height;
+    std::int64_t taken = mtime_ms(st);
+    if (exif.date_time_original) {
+      if (auto parsed = detail::parse_exif_time(*exif.date_time_original, exif.time_zone)) taken = *parsed;
+    }
+    const std::int64_t now = store::now_ms();
+    Status written = db.write([&](store::Connection& conn) -> Status {
+      auto stmt = conn.prepare(
+          "INSERT INTO asset_exif (asset_id, make, model, lens_model, description, rating, orientation, "
+          "latitude, "
+          "longitude, date_time_original, time_zone, exif_image_width, exif_image_height, file_size) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (asset_id) DO UPDATE SET "
+          "make = excluded.make, model = excluded.model, lens_model = excluded.lens_model, "
+          "description = excluded.description, rating = excluded.rating, orientation = excluded.orientation, "
+          "latitude = excluded.latitude, longitude = excluded.longitude, "
+          "date_time_original = excluded.date_time_original, time_zone = excluded.time_zone, "
+          "exif_image_width = excluded.exif_image_width, exif_image_height = excluded.exif_image_height, "
+          "file_size = excluded.file_size");
+      if (!stmt) return stmt.error();
+      auto text = [&](int index, const std::optional<std::string>& value) {
+        if (value) {
+          stmt->bind(index, *value);
+        } else {
+          stmt->bind(index, nullptr);
+        }
+      };
+      auto integer = [&](int index, const std::optional<int>& value) {
+        if (value) {
+          stmt->bind(index, *value);
+        } else {
+          stmt->bind(index, nullptr);
+        }
+      };
+      auto real = [&](int index, const std::optional<double>& value) {
+        if (value) {
+          stmt->bind(index, *value);
+        } else {
+          stmt->bind(index, nullptr);
+        }
+      };
+      stmt->bind(1, asset_id);
+      text(2, exif.make);
+      text(3, exif.model);
+      text(4, exif.lens_model);
+      text(5, exif.description);
+      integer(6, exif.rating);
+      integer(7, exif.orientation ? exif.orientation : std::optional<int>(header->orientation));
+      real(8, exif.latitude);
+      real(9, exif.longitude);
+      text(10, exif.date_time_original);
+      text(11, exif.time_zone);
+      integer(12, header->width);
+      integer(13, header->height);
+      stmt->bind(14, exif.file_size);
+      if (Status ran = stmt->run(); !ran) return ran;
+
+      auto update = conn.prepare(
+          "UPDATE asset SET status = CASE WHEN status = 'corrupt' THEN status ELSE 'ready' END, width = ?, "
+          "height = ?, file_created_at = ?, file_size = ?, updated_at = ? WHERE id = ?");
+      if (!update) return update.error();
+      update->bind(1, width)
+          .bind(2, height)
+          .bind(3, taken)
+          .bind(4, exif.file_size)
+          .bind(5, now)
+          .bind(6, asset_id);
+      if (Status ran = update->run(); !ran) return ran;
+
+      auto job_status = conn.prepare(
+          "INSERT INTO asset_job_status (asset_id, metadata_extracted_at) VALUES (?, ?) "
+          "ON CONFLICT (asset_id) DO UPDATE SET metadata_extracted_at = excluded.metadata_extracted_at");
+      if (!job_status) return job_status.error();
+      job_status->bind(1, asset_id).bind(2, now);
+      return job_status->run();
+    });
+    if (!written) return written.error();
+    return true;
+  }
+
+  Expected<bool> generate_thumbnails(std::int64_t asset_id) {
+    auto found = repo.get(asset_id);
+    if (!found) return found.error();
+    if (!*found) return not_found(fmt::format("Asset {} not found", asset_id));
+    const Asset& asset = **found;
+    if (asset.status == AssetStatus::kUnsupported || asset.status == AssetStatus::kOffline) return false;
+    const fs::path original = asset.original_path;
+    auto header = detail::read_header(original, options.max_pixels);
+    if (!header) {
+      if (Status s = mark(asset_id, AssetStatus::kCorrupt, header.error().message); !s) return s.error();
+      return false;
+    }
+    const fs::path preview = rendition_path(asset_id, AssetFileType::kPreview);
+    const fs::path thumbnail = rendition_path(asset_id, AssetFileType::kThumbnail);
+    auto rendered =
+        detail::render(original, options.data_dir / preview, options.data_dir / thumbnail, options);
+    if (!rendered) {
+      if (rendered.error().kind != ErrorKind::kUnprocessable)
+        return rendered.error();  // disk trouble: retry later
+      if (Status s = mark(asset_id, AssetStatus::kCorrupt, rendered.error().message); !s) return s.error();
+      return false;
+    }
+    Status written = db.write([&](store::Connection& conn) -> Status {
+      auto stmt = conn.prepare(
+          "INSERT INTO asset_file (asset_id, type, path) VALUES (?, ?, ?) "
+          "ON CONFLICT (asset_id, type) DO UPDATE SET path = excluded.path");
+      if (!stmt) return stmt.error();
+      for (auto [type, rel] :
+           {std::pair{AssetFileType::kPreview, preview}, std::pair{AssetFileType::kThumbnail, thumbnail}}) {
+        stmt->reset();
+        stmt->bind(1, asset_id).bind(2, to_string(type)).bind(3, rel.string());
+        if (Status ran = stmt->run(); !ran) return ran;
+      }
+      // Metadata may not have run (admin "missing thumbnails"): keep a usable displayed size.
+      auto size = conn.prepare("UPDATE asset SET width = ?, height = ? WHERE id = ? AND width = 0");
+      if (!size) return size.error();
+      const bool swapped = header->orientation >= 5;
+      size->bind(1, swapped ? header->height : header->width)
+          .bind(2, swapped ? header->width : header->height);
+      size->bind(3, asset_id);
+      return size->run();
+    });
+    if (!written) return written.error();
+    return true;
+  }
+
+  // Queue-all: every asset (force) or those missing the step's result, in pages of 1000.
+  Expected<jobs::JobOutcome> queue_all(const jobs::Job& job, std::string_view per_asset_job,
+                                       std::string_view missing_sql) {
+    const bool force = payload_flag(job.data, "force");
+    std::int64_t after = 0;
+    while (true) {
+      auto page = db.read([&](store::Connection& conn) -> Expected<std::vector<std::int64_t>> {
+        auto stmt = conn.prepare(fmt::format(
+            "SELECT id FROM asset WHERE id > ? AND deleted_at IS NULL AND status IN ('pending', 'ready') {} "
+            "ORDER BY id LIMIT ?",
+            force ? std::string_view() : missing_sql));
+        if (!stmt) return stmt.error();
+        stmt->bind(1, after).bind(2, kPageSize);
+        std::vector<std::int64_t> ids;
+        while (true) {
+          auto row = stmt->step();
+          if (!row) return row.error();
+          if (!*row) break;
+          ids.push_back(stmt->int64(0));
+        }
+        return ids;
+      });
+      if (!page) return page.error();
+      if (page->empty()) break;
+      std::vector<jobs::JobRequest> requests;
+      for (auto id : *page) {
+        requests.emplace_back(std::string(per_asset_job), nlohmann::json{{"id", id}});
+      }
+      if (Status queued = queue.enqueue_all(requests); !queued) return queued.error();
+      after = page->back();
+    }
+    return jobs::JobOutcome::kSuccess;
+  }
+
+  void register_jobs() {
+    using jobs::Job;
+    using jobs::JobOutcome;
+    auto per_asset = [this](auto body) {
+      return [this, body](const Job& job) -> Expected<JobOutcome> {
+        auto id = payload_id(job);
+        if (!id) return JobOutcome::kFailed;
+        Expected<bool> done = (this->*body)(*id);
+        if (!done) {
+          if (done.error().kind == ErrorKind::kNotFound) return JobOutcome::kFailed;
+          return done.error();
+        }
+        return *done ? JobOutcome::kSuccess : JobOutcome::kFailed;
+      };
+    };
+    queue.register_handler(jobs::job::kAssetExtractMetadata, jobs::queue::kMetadataExtraction,
+                           per_asset(&Impl::extract_metadata));
+    queue.register_handler(jobs::job::kAssetGenerateThumbnails, jobs::queue::kThumbnailGeneration,
+                           per_asset(&Impl::generate_thumbnails));
+    queue.register_handler(
+        jobs::job::kAssetExtractMetadataQueueAll, jobs::queue::kMetadataExtraction, [this](const Job& job) {
+          return queue_all(job, jobs::job::kAssetExtractMetadata,
+                           "AND NOT EXISTS (SELECT 1 FROM asset_job_status s WHERE s.asset_id = "
+                           "asset.id AND s.metadata_extracted_at IS NOT NULL)");
+        });
+    queue.register_handler(jobs::job::kAssetGenerateThumbnailsQueueAll, jobs::queue::kThumbnailGeneration,
+                           [this](const Job& job) {
+                             return queue_all(
+                                 job, jobs::job::kAssetGenerateThumbnails,
+                                 "AND (SELECT count(*) FROM asset_file f WHERE f.asset_id = asset.id) < 2");
+                           });
+
+    // Spec §1.3 step 3 (storage template step omitted: it always "succeeds"): uploads and copies go on to
+    // thumbnails with the same payload.
+    queue.on_done(jobs::job::kAssetExtractMetadata, [](const Job& job, JobOutcome) {
+      const std::string source = payload_source(job.data);
+      std::vector<jobs::JobRequest> next;
+      if (source == "upload" || source == "copy") {
+        next.emplace_back(std::string(jobs::job::kAssetGenerateThumbnails), job.data);
+      }
+      return next;
+    });
+    // Step 4: thumbnails done for an upload (or notify) → smart search and face detection.
+    queue.on_done(jobs::job::kAssetGenerateThumbnails, [](const Job& job, JobOutcome) {
+      std::vector<jobs::JobRequest> next;
+      if (payload_source(job.data) == "upload" || payload_flag(job.data, "notify")) {
+        next.emplace_back(std::string(jobs::job::kSmartSearch), job.data);
+        next.emplace_back(std::string(jobs::job::kAssetDetectFaces), job.data);
+      }
+      return next;
+    });
+  }
+};
+
+LibraryService::LibraryService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+LibraryService::~LibraryService() { stop_watching(); }
+
+Expected<std::unique_ptr<LibraryService>> LibraryService::create(store::Database& db, jobs::JobQueue& queue,
+                                                                 LibraryOptions options) {
+  if (Status valid = options.validate(); !valid) return valid.error();
+  if (sodium_init() < 0) return internal_error("libsodium initialisation failed");
+  // Library files are untrusted: libvips only ever sees files whose magic bytes are one of the supported
+  // formats (media.cpp checks before every load), so its other loaders (PDF, SVG, Matlab…) are never reached.
+  if (Status vips = init_image_decoding("focal"); !vips) return vips.error();
+  // exiv2's XMP toolkit must be initialised once before threads parse XMP.
+  Exiv2::XmpParser::initialize();
+  Exiv2::LogMsg::setLevel(Exiv2::LogMsg::mute);  // malformed metadata is expected input, not console noise
+  std::error_code ec;
+  fs::create_directories(options.data_dir / "thumbs", ec);
+  if (!ec) fs::create_directories(options.data_dir / "upload", ec);
+  if (ec)
+    return bad_request(fmt::format("cannot create data dir {}: {}", options.data_dir.string(), ec.message()));
+  options.data_dir = fs::canonical(options.data_dir, ec);
+  if (ec) return bad_request(fmt::format("data dir {}: {}", options.data_dir.string(), ec.message()));
+  auto impl = std::make_unique<Impl>(db, queue, std::move(options));
+  impl->register_jobs();
+  return std::unique_ptr<LibraryService>(new LibraryService(std::move(impl)));
+}
+
+const AssetRepository& LibraryService::assets() const { return impl_->repo; }
+const LibraryOptions& LibraryService::options() const { return impl_->options; }
+
+Expected<Library> LibraryService::add_library(const fs::path& folder) {
+  std::error_code ec;
+  const fs::path canonical = fs::canonical(folder, ec);
+  if (ec || !fs::is_directory(canonical, ec)) {
+    return bad_request(fmt::format("Library folder {} is not a readable directory", folder.string()));
+  }
+  auto library = impl_->db.write([&](store::Connection& conn) -> Expected<Library> {
+    auto insert = conn.prepare("INSERT OR IGNORE INTO library (path, created_at) VALUES (?, ?)");
+    if (!insert) return insert.error();
+    insert->bind(1, canonical.string()).bind(2, store::now_ms());
+    if (Status ran = insert->run(); !ran) return ran.error();
+    auto select = conn.prepare("SELECT id, path, created_at, last_scanned_at FROM library WHERE path = ?");
+    if (!select) return select.error();
+    select->bind(1, canonical.string());
+    auto row = select->step();
+    if (!row) return row.error();
+    if (!*row) return internal_error("library row vanished");
+    Library out{select->int64(0), select->text(1), select->int64(2), std::nullopt};
+    if (!select->is_null(3)) out.last_scanned_at_ms = select->int64(3);
+    return out;
+  });
+  if (!library) return library;
+  std::lock_guard lock(impl_->watcher_mutex);
+  if (impl_->watcher) {
+    if (Status added = impl_->watcher->add(library->path, library->id); !added) return added.error();
+  }
+  return library;
+}
+
+Expected<std::vector<Library>> LibraryService::libraries() const {
+  return impl_->db.read([&](store::Connection& conn) -> Expected<std::vector<Library>> {
+    auto stmt = conn.prepare("SELECT id, path, created_at, last_scanned_at FROM library ORDER BY id");
+    if (!stmt) return stmt.error();
+    std::vector<Library> out;
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      Library library{stmt->int64(0), stmt->text(1), stmt->int64(2), std::nullopt};
+      if (!stmt->is_null(3)) library.last_scanned_at_ms = stmt->int64(3);
+      out.push_back(std::move(library));
+    }
+    return out;
+  });
+}
+
+Status LibraryService::remove_library(std::int64_t library_id) {
+  return impl_->db.write([&](store::Connection& conn) -> Status {
+    auto stmt = conn.prepare("DELETE FROM library WHERE id = ?");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, library_id);
+    if (Status ran = stmt->run(); !ran) return ran;
+    if (conn.changes() == 0) return not_found(fmt::format("Library {} not found", library_id));
+    return Status::Ok();
+  });
+}
+
+Expected<ScanReport> LibraryService::scan(std::int64_t library_id) {
+  auto all = libraries();
+  if (!all) return all.error();
+  for (const auto& library : *all) {
+    if (library.id == library_id) return impl_->scan_folder(library.path, library.id);
+  }
+  return not_found(fmt::format("Library {} not found", library_id));
+}
+
+Expected<ScanReport> LibraryService::import_folder(const fs::path& folder) {
+  auto library = add_library(folder);
+  if (!library) return library.error();
+  return scan(library->id);
+}
+
+Expected<ScanReport> LibraryService::import_file(const fs::path& file,
+                                                 std::optional<std::int64_t> library_id) {
+  ScanReport report;
+  if (Status one = impl_->import_one(file, library_id, report); !one) return one.error();
+  return report;
+}
+
+Expected<UploadResult> LibraryService::upload(std::span<const std::uint8_t> bytes,
+                                              std::string_view file_name) {
+  if (bytes.empty()) return bad_request("The uploaded file is empty");
+  if (file_name.empty() || file_name == "." || file_name == ".." ||
+      file_name.find_first_of("/\\") != std::string_view::npos ||
+      file_name.find('\0') != std::string_view::npos) {
+    return bad_request("Invalid file name");
+  }
+  const ImageFormat format = sniff_image_format(bytes);
+  if (format == ImageFormat::kUnknown) return bad_request("Unsupported file type");
+  const std::string checksum = detail::sha256_bytes(bytes);
+  auto existing =
+      impl_->db.read([&](store::Connection& conn) { return detail::find_asset(conn, "checksum", checksum); });
+  if (!existing) return existing.error();
+  if (*existing) return UploadResult{**existing, true};
+
+  const fs::path target = impl_->options.data_dir / "upload" / checksum.substr(0, 2) / checksum.substr(2, 2) /
+                          fmt::format("{}.{}", checksum, detail::file_type_name(format));
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  if (ec)
+    return internal_error(fmt::format("cannot create {}: {}", target.parent_path().string(), ec.message()));
+  std::random_device random;
+  const fs::path temp = target.parent_path() / fmt::format(".{}.{:08x}.tmp", checksum, random());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!out) {
+      fs::remove(temp, ec);
+      return internal_error(fmt::format("cannot write {}", temp.string()));
+    }
+  }
+  fs::rename(temp, target, ec);
+  if (ec) return internal_error(fmt::format("cannot store upload: {}", ec.message()));
+
+  ScanReport report;
+  if (Status one = impl_->import_one(target, std::nullopt, report, std::string(file_name), checksum); !one) {
+    return one.error();
+  }
+  auto stored =
+      impl_->db.read([&](store::Connection& conn) { return detail::find_asset(conn, "checksum", checksum); });
+  if (!stored) return stored.error();
+  if (!*stored) return internal_error("uploaded asset not found after import");
+  return UploadResult{**stored, report.duplicates > 0};
+}
+
+Status LibraryService::set_visibility(std::int64_t asset_id, Visibility visibility) {
+  return impl_->db.write([&](store::Connection& conn) -> Status {
+    auto stmt = conn.prepare("UPDATE asset SET visibility = ?, updated_at = ? WHERE id = ?");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, to_string(visibility)).bind(2, store::now_ms()).bind(3, asset_id);
+    if (Status ran = stmt->run(); !ran) return ran;
+    if (conn.changes() == 0) return not_found(fmt::format("Asset {} not found", asset_id));
+    return Status::Ok();
+  });
+}
+
+Status LibraryService::soft_delete(std::int64_t asset_id) {
+  return impl_->db.write([&](store::Connection& conn) -> Status {
+    auto stmt =
+        conn.prepare("UPDATE asset SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL");
+    if (!stmt) return stmt.error();
+    const auto now = store::now_ms();
+    stmt->bind(1, now).bind(2, now).bind(3, asset_id);
+    return stmt->run();
+  });
+}
+
+Expected<bool> LibraryService::extract_metadata(std::int64_t asset_id) {
+  return impl_->extract_metadata(asset_id);
+}
+
+Expected<bool> LibraryService::generate_thumbnails(std::int64_t asset_id) {
+  return impl_->generate_thumbnails(asset_id);
+}
+
+Status LibraryService::start_watching() {
+  std::lock_guard lock(impl_->watcher_mutex);
+  if (impl_->watcher) return Status::Ok();
+  auto watcher = detail::Watcher::create(
+      impl_->options.watch_debounce, [impl = impl_.get()](const fs::path& file, std::int64_t library_id) {
+        // Previews, thumbnails and uploads are written by focal itself (the data dir may sit inside a
+        // library).
+        const auto relative = file.lexically_relative(impl->options.data_dir);
+        if (!relative.empty() && *relative.begin() != "..") return;
+        ScanReport report;
+        if (Status one = impl->import_one(file, library_id, report); !one) {
+          spdlog::warn("watcher: import {}: {}", file.string(), one.error().message);
+        } else if (report.imported > 0) {
+          spdlog::info("watcher: imported {}", file.string());
+        }
+      });
+  if (!watcher) return watcher.error();
+  auto all = libraries();
+  if (!all) return all.error();
+  for (const auto& library : *all) {
+    if (Status added = (*watcher)->add(library.path, library.id); !added) {
+      spdlog::warn("watcher: {}", added.error().message);
+    }
+  }
+  impl_->watcher = std::move(*watcher);
+  return Status::Ok();
+}
+
+void LibraryService::stop_watching() {
+  std::unique_ptr<detail::Watcher> stopped;
+  {
+    std::lock_guard lock(impl_->watcher_mutex);
+    stopped = std::move(impl_->watcher);
+  }
+}
+
+}  // namespace focal::library

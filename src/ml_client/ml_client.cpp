@@ -1,0 +1,427 @@
+#include "ml_client/ml_client.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/logging.h"
+#include "settings/settings.h"
+
+namespace focal::ml {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kFaceEmbeddingDim = 512;
+
+// A configured URL split into what httplib needs: the origin ("http://host:port") and the base path that
+// relative references resolve against (WHATWG URL rules: `ping` relative to "http://h/ml/" is "/ml/ping",
+// relative to "http://h/ml" it is "/ping").
+struct Endpoint {
+  std::string origin;
+  std::string directory;  // always ends with '/'
+};
+
+Expected<Endpoint> parse_endpoint(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return bad_request("not an http(s) URL: " + std::string(url));
+  const auto path_start = url.find('/', scheme_end + 3);
+  Endpoint endpoint;
+  endpoint.origin = std::string(url.substr(0, path_start));
+  std::string path = path_start == std::string_view::npos ? "/" : std::string(url.substr(path_start));
+  if (const auto cut = path.find_first_of("?#"); cut != std::string::npos) path.resize(cut);
+  endpoint.directory = path.substr(0, path.rfind('/') + 1);
+  return endpoint;
+}
+
+template <class Rep, class Period>
+void apply_timeouts(httplib::Client& client, std::chrono::duration<Rep, Period> connect,
+                    std::chrono::duration<Rep, Period> io) {
+  const auto connect_us = std::chrono::duration_cast<std::chrono::microseconds>(connect).count();
+  const auto io_us = std::chrono::duration_cast<std::chrono::microseconds>(io).count();
+  client.set_connection_timeout(static_cast<time_t>(connect_us / 1000000),
+                                static_cast<time_t>(connect_us % 1000000));
+  client.set_read_timeout(static_cast<time_t>(io_us / 1000000), static_cast<time_t>(io_us % 1000000));
+  // Small multipart bodies would otherwise wait for delayed ACKs (Nagle): ~40 ms per request.
+  client.set_tcp_nodelay(true);
+  client.set_write_timeout(static_cast<time_t>(io_us / 1000000), static_cast<time_t>(io_us % 1000000));
+}
+
+std::string clip_text_for_log(std::string text) {
+  constexpr std::size_t kMax = 200;
+  if (text.size() > kMax) text = text.substr(0, kMax) + "...";
+  return text;
+}
+
+// Parses a JSON array (or a JSON string holding one) of finite numbers into floats.
+Expected<std::vector<float>> parse_float_array(const json& value, std::string_view what,
+                                               std::string_view url) {
+  const auto fail = [&](const std::string& why) -> Error {
+    return Error{ErrorKind::kInternal, "Machine learning response from \"" + std::string(url) +
+                                           "\": " + std::string(what) + " " + why};
+  };
+  json array;
+  if (value.is_string()) {
+    array = json::parse(value.get_ref<const std::string&>(), nullptr, false);
+    if (array.is_discarded()) return fail("is not a JSON array string");
+  } else {
+    array = value;
+  }
+  if (!array.is_array()) return fail("is not an array");
+  if (array.empty()) return fail("is empty");
+  std::vector<float> out;
+  out.reserve(array.size());
+  for (const auto& element : array) {
+    if (!element.is_number()) return fail("contains a non-number");
+    const double number = element.get<double>();
+    if (!std::isfinite(number) || std::fabs(number) > std::numeric_limits<float>::max())
+      return fail("contains a non-finite value");
+    out.push_back(static_cast<float>(number));
+  }
+  return out;
+}
+
+Expected<int> parse_dimension(const json& body, const char* key, std::string_view url) {
+  auto found = body.find(key);
+  if (found == body.end() || !found->is_number_integer() || found->get<long long>() <= 0 ||
+      found->get<long long>() > 1'000'000)
+    return Error{ErrorKind::kInternal, "Machine learning response from \"" + std::string(url) + "\": " + key +
+                                           " is missing or not a positive integer"};
+  return static_cast<int>(found->get<long long>());
+}
+
+}  // namespace
+
+Expected<std::vector<float>> parse_clip_embedding(const json& body, std::string_view url) {
+  if (!body.is_object() || !body.contains("clip"))
+    return Error{ErrorKind::kInternal,
+                 "Machine learning response from \"" + std::string(url) + "\" has no \"clip\""};
+  return parse_float_array(body.at("clip"), "clip embedding", url);
+}
+
+Expected<FaceDetection> parse_face_detection(const json& body, std::string_view url) {
+  const auto fail = [&](const std::string& why) -> Error {
+    return Error{ErrorKind::kInternal, "Machine learning response from \"" + std::string(url) + "\": " + why};
+  };
+  if (!body.is_object()) return fail("not a JSON object");
+  auto faces = body.find("facial-recognition");
+  if (faces == body.end() || !faces->is_array())
+    return fail("\"facial-recognition\" is missing or not an array");
+  FaceDetection result;
+  auto width = parse_dimension(body, "imageWidth", url);
+  if (!width) return width.error();
+  auto height = parse_dimension(body, "imageHeight", url);
+  if (!height) return height.error();
+  result.image_width = *width;
+  result.image_height = *height;
+  for (const auto& face : *faces) {
+    if (!face.is_object()) return fail("a face is not an object");
+    DetectedFace out;
+    auto box = face.find("boundingBox");
+    if (box == face.end() || !box->is_object()) return fail("a face has no boundingBox");
+    int* coordinates[] = {&out.box.x1, &out.box.y1, &out.box.x2, &out.box.y2};
+    const char* names[] = {"x1", "y1", "x2", "y2"};
+    for (int i = 0; i < 4; ++i) {
+      auto value = box->find(names[i]);
+      if (value == box->end() || !value->is_number() || !std::isfinite(value->get<double>()) ||
+          std::fabs(value->get<double>()) > 1e9)
+        return fail(std::string("boundingBox.") + names[i] + " is missing or not a number");
+      *coordinates[i] = static_cast<int>(std::lround(value->get<double>()));
+    }
+    auto score = face.find("score");
+    if (score == face.end() || !score->is_number() || !std::isfinite(score->get<double>()))
+      return fail("a face has no numeric score");
+    out.score = static_cast<float>(score->get<double>());
+    auto embedding = face.find("embedding");
+    if (embedding == face.end()) return fail("a face has no embedding");
+    auto vector = parse_float_array(*embedding, "face embedding", url);
+    if (!vector) return vector.error();
+    if (vector->size() != kFaceEmbeddingDim)
+      return fail("face embedding has " + std::to_string(vector->size()) + " values, expected 512");
+    out.embedding = std::move(*vector);
+    result.faces.push_back(std::move(out));
+  }
+  return result;
+}
+
+ClientOptions client_options(const settings::SystemConfig& config, const EnvMap& env) {
+  ClientOptions options;
+  const auto& ml = config.machine_learning;
+  options.enabled = ml.enabled;
+  options.urls = ml.urls;
+  options.availability_checks = ml.availability_checks.enabled;
+  options.ping_timeout = std::chrono::milliseconds(ml.availability_checks.timeout_ms);
+  options.ping_interval = std::chrono::milliseconds(ml.availability_checks.interval_ms);
+  if (auto key = env.find("FOCAL_ML_API_KEY"); key != env.end()) options.api_key = key->second;
+  if (auto timeout = env.find("FOCAL_ML_REQUEST_TIMEOUT_MS"); timeout != env.end()) {
+    try {
+      const long long ms = std::stoll(timeout->second);
+      if (ms > 0) options.request_timeout = std::chrono::milliseconds(ms);
+    } catch (const std::exception&) {
+      spdlog::warn("FOCAL_ML_REQUEST_TIMEOUT_MS=\"{}\" is not a number; keeping {} ms", timeout->second,
+                   options.request_timeout.count());
+    }
+  }
+  return options;
+}
+
+namespace {
+// A parsed 2xx answer and the URL that gave it (typed parsers name it in errors).
+struct Answer {
+  json body;
+  std::string url;
+};
+}  // namespace
+
+int follow_settings(HttpMlClient& client, settings::SettingsStore& store, const EnvMap& env) {
+  client.configure(client_options(store.get(), env));
+  return store.subscribe(
+      [&client, env](const settings::SystemConfig& before, const settings::SystemConfig& after) {
+        const auto& a = before.machine_learning;
+        const auto& b = after.machine_learning;
+        if (a.enabled == b.enabled && a.urls == b.urls && a.availability_checks == b.availability_checks)
+          return;
+        client.configure(client_options(after, env));
+      });
+}
+
+struct HttpMlClient::Impl {
+  Expected<Answer> predict(const json& entries, std::string_view image_bytes, std::string_view text);
+
+  mutable std::mutex mutex;
+  ClientOptions options;
+  std::map<std::string, bool, std::less<>> healthy;  // absent: never pinged
+
+  std::thread health_thread;
+  std::condition_variable wake;
+  bool stopping = false;
+  bool running = false;
+
+  // Marks health; logs transitions only (a never-pinged URL turning healthy is logged too).
+  void set_health(const std::string& url, bool is_healthy) {
+    bool changed = false;
+    {
+      std::lock_guard lock(mutex);
+      if (std::find(options.urls.begin(), options.urls.end(), url) == options.urls.end()) return;
+      auto [entry, inserted] = healthy.try_emplace(url, is_healthy);
+      changed = inserted || entry->second != is_healthy;
+      entry->second = is_healthy;
+    }
+    if (!changed) return;
+    if (is_healthy)
+      spdlog::info("Machine learning server became healthy ({})", url);
+    else
+      spdlog::warn("Machine learning server became unhealthy ({})", url);
+  }
+
+  bool ping(const std::string& url, std::chrono::milliseconds timeout, const std::string& api_key) const {
+    auto endpoint = parse_endpoint(url);
+    if (!endpoint) return false;
+    httplib::Client client(endpoint->origin);
+    apply_timeouts(client, timeout, timeout);
+    httplib::Headers headers;
+    if (!api_key.empty()) headers.emplace("x-api-key", api_key);
+    auto response = client.Get(endpoint->directory + "ping", headers);
+    return response && response->status == 200;
+  }
+
+  void ping_all() {
+    ClientOptions snapshot;
+    {
+      std::lock_guard lock(mutex);
+      snapshot = options;
+    }
+    for (const auto& url : snapshot.urls) set_health(url, ping(url, snapshot.ping_timeout, snapshot.api_key));
+  }
+
+  void run_health_loop() {
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      lock.unlock();
+      ping_all();
+      lock.lock();
+      wake.wait_for(lock, options.ping_interval, [this] { return stopping; });
+    }
+  }
+
+  void start() {
+    std::lock_guard lock(mutex);
+    if (running || !options.enabled || !options.availability_checks) return;
+    stopping = false;
+    running = true;
+    health_thread = std::thread([this] { run_health_loop(); });
+  }
+
+  void stop() {
+    std::thread thread;
+    {
+      std::lock_guard lock(mutex);
+      if (!running) return;
+      stopping = true;
+      running = false;
+      thread = std::move(health_thread);
+    }
+    wake.notify_all();
+    thread.join();
+  }
+
+  // Healthy URLs first (configured order), then the others (configured order).
+  std::vector<std::string> attempt_order() const {
+    std::lock_guard lock(mutex);
+    std::vector<std::string> first;
+    std::vector<std::string> rest;
+    for (const auto& url : options.urls) {
+      auto found = healthy.find(url);
+      const bool ok = !options.availability_checks || (found != healthy.end() && found->second);
+      (ok ? first : rest).push_back(url);
+    }
+    first.insert(first.end(), rest.begin(), rest.end());
+    return first;
+  }
+};
+
+HttpMlClient::HttpMlClient(ClientOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+}
+
+HttpMlClient::~HttpMlClient() { impl_->stop(); }
+
+void HttpMlClient::configure(ClientOptions options) {
+  const bool was_running = [&] {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->running;
+  }();
+  impl_->stop();
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->options = std::move(options);
+    for (auto it = impl_->healthy.begin(); it != impl_->healthy.end();) {
+      const auto& urls = impl_->options.urls;
+      if (std::find(urls.begin(), urls.end(), it->first) == urls.end())
+        it = impl_->healthy.erase(it);
+      else
+        ++it;
+    }
+  }
+  if (was_running) impl_->start();
+}
+
+void HttpMlClient::start() { impl_->start(); }
+void HttpMlClient::stop() { impl_->stop(); }
+void HttpMlClient::check_health_now() { impl_->ping_all(); }
+
+bool HttpMlClient::is_healthy(std::string_view url) const {
+  std::lock_guard lock(impl_->mutex);
+  if (!impl_->options.availability_checks) return true;
+  auto found = impl_->healthy.find(url);
+  return found != impl_->healthy.end() && found->second;
+}
+
+std::vector<std::string> HttpMlClient::urls() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->options.urls;
+}
+
+Expected<json> HttpMlClient::predict(const json& entries, std::string_view image_bytes,
+                                     std::string_view text) {
+  auto answer = impl_->predict(entries, image_bytes, text);
+  if (!answer) return answer.error();
+  return std::move(answer->body);
+}
+
+Expected<Answer> HttpMlClient::Impl::predict(const json& entries, std::string_view image_bytes,
+                                             std::string_view text) {
+  ClientOptions snapshot;
+  {
+    std::lock_guard lock(mutex);
+    snapshot = options;
+  }
+  const std::string entries_json = entries.dump();
+  if (!snapshot.enabled)
+    return bad_request("Machine learning is disabled (machineLearning.enabled is false)");
+
+  // Immich appends `entries` first, then the payload: `image` as a Blob (filename "blob", octet-stream) or
+  // `text`.
+  httplib::MultipartFormDataItems items{{"entries", entries_json, "", ""}};
+  if (!image_bytes.empty())
+    items.push_back({"image", std::string(image_bytes), "blob", "application/octet-stream"});
+  else
+    items.push_back({"text", std::string(text), "", ""});
+  httplib::Headers headers;
+  if (!snapshot.api_key.empty()) headers.emplace("x-api-key", snapshot.api_key);
+
+  for (const auto& url : attempt_order()) {
+    auto endpoint = parse_endpoint(url);
+    if (!endpoint) {
+      spdlog::warn("Machine learning request to \"{}\" failed: {}", url, endpoint.error().message);
+      set_health(url, false);
+      continue;
+    }
+    httplib::Client client(endpoint->origin);
+    apply_timeouts(client, snapshot.connect_timeout, snapshot.request_timeout);
+    auto response = client.Post(endpoint->directory + "predict", headers, items);
+    if (!response) {
+      spdlog::warn("Machine learning request to \"{}\" failed: {}", url,
+                   httplib::to_string(response.error()));
+      set_health(url, false);
+      continue;
+    }
+    if (response->status < 200 || response->status >= 300) {
+      spdlog::warn("Machine learning request to \"{}\" failed with status {}: {}", url, response->status,
+                   clip_text_for_log(response->body));
+      set_health(url, false);
+      continue;
+    }
+    set_health(url, true);
+    if (response->body.size() > snapshot.max_response_bytes)
+      return internal_error("Machine learning response from \"" + url + "\" is larger than " +
+                            std::to_string(snapshot.max_response_bytes) + " bytes");
+    json body = json::parse(response->body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      return internal_error("Machine learning response from \"" + url + "\" is not a JSON object");
+    return Answer{std::move(body), url};
+  }
+  return Error{ErrorKind::kUnavailable,
+               "Machine learning request '" + entries_json + "' failed for all URLs"};
+}
+
+Expected<std::vector<float>> HttpMlClient::clip_image(std::string_view model_name,
+                                                      std::string_view image_bytes) {
+  if (image_bytes.empty()) return bad_request("clip_image: no image bytes");
+  const json entries = {{"clip", {{"visual", {{"modelName", model_name}}}}}};
+  auto answer = impl_->predict(entries, image_bytes, {});
+  if (!answer) return answer.error();
+  return parse_clip_embedding(answer->body, answer->url);
+}
+
+Expected<std::vector<float>> HttpMlClient::clip_text(std::string_view model_name, std::string_view text,
+                                                     std::string_view language) {
+  // Immich's JSON.stringify drops an undefined language, leaving "options":{}.
+  json options = json::object();
+  if (!language.empty()) options["language"] = language;
+  const json entries = {{"clip", {{"textual", {{"modelName", model_name}, {"options", options}}}}}};
+  auto answer = impl_->predict(entries, {}, text);
+  if (!answer) return answer.error();
+  return parse_clip_embedding(answer->body, answer->url);
+}
+
+Expected<FaceDetection> HttpMlClient::detect_faces(std::string_view detection_model,
+                                                   std::string_view recognition_model, double min_score,
+                                                   std::string_view image_bytes) {
+  if (image_bytes.empty()) return bad_request("detect_faces: no image bytes");
+  const json entries = {
+      {"facial-recognition",
+       {{"detection", {{"modelName", detection_model}, {"options", {{"minScore", min_score}}}}},
+        {"recognition", {{"modelName", recognition_model}}}}}};
+  auto answer = impl_->predict(entries, image_bytes, {});
+  if (!answer) return answer.error();
+  return parse_face_detection(answer->body, answer->url);
+}
+
+}  // namespace focal::ml

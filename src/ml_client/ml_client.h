@@ -1,0 +1,129 @@
+// Client for Immich-compatible machine-learning services (focal-ml or Immich's own), spec §7.2/§7.3.
+//
+// Several URLs in configured order: a background thread pings `ping` (relative to each URL) every
+// availabilityChecks.interval ms with availabilityChecks.timeout; requests go to healthy URLs first (in
+// order), then to the others (in order). Each attempt POSTs multipart/form-data to `predict` (relative) with
+// the part `entries` (JSON task spec) plus `image` (bytes) or `text`, exactly as Immich sends it. When every
+// URL fails the call returns kUnavailable with Immich's message, and the job system retries with backoff.
+//
+// Unlike Immich, every request has a bounded timeout (ClientOptions::request_timeout, default 120 s) so a
+// hung ML node cannot hold a job forever, and `x-api-key` is sent when FOCAL_ML_API_KEY is set.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/env.h"
+#include "core/error.h"
+
+namespace focal::settings {
+struct SystemConfig;
+class SettingsStore;
+}  // namespace focal::settings
+
+namespace focal::ml {
+
+struct BoundingBox {
+  int x1 = 0;
+  int y1 = 0;
+  int x2 = 0;
+  int y2 = 0;
+};
+
+struct DetectedFace {
+  BoundingBox box;  // integer pixels of the sent image
+  float score = 0;
+  std::vector<float> embedding;  // 512-d, as returned (not normalized)
+};
+
+struct FaceDetection {
+  int image_width = 0;
+  int image_height = 0;
+  std::vector<DetectedFace> faces;
+};
+
+// The typed ML calls the server needs. An interface so that services can be tested with a fake.
+class MlClient {
+ public:
+  virtual ~MlClient() = default;
+  // CLIP image embedding of encoded image bytes (JPEG/PNG/WebP...).
+  virtual Expected<std::vector<float>> clip_image(std::string_view model_name,
+                                                  std::string_view image_bytes) = 0;
+  // CLIP text embedding; `language` is the UI locale (only nllb models use it), may be empty.
+  virtual Expected<std::vector<float>> clip_text(std::string_view model_name, std::string_view text,
+                                                 std::string_view language) = 0;
+  // Face detection + recognition; `min_score` is the detection threshold.
+  virtual Expected<FaceDetection> detect_faces(std::string_view detection_model,
+                                               std::string_view recognition_model, double min_score,
+                                               std::string_view image_bytes) = 0;
+};
+
+struct ClientOptions {
+  bool enabled = true;              // machineLearning.enabled; false → every call fails with kUnavailable
+  std::vector<std::string> urls;    // tried in this order
+  bool availability_checks = true;  // false → every URL counts as healthy
+  std::chrono::milliseconds ping_timeout{2000};
+  std::chrono::milliseconds ping_interval{30000};
+  std::chrono::milliseconds request_timeout{120000};  // focal: bounded (Immich has none)
+  std::chrono::milliseconds connect_timeout{5000};
+  std::string api_key;  // sent as x-api-key when not empty
+  std::size_t max_response_bytes = std::size_t{16} << 20;
+};
+
+// Options from the system config plus FOCAL_ML_API_KEY and FOCAL_ML_REQUEST_TIMEOUT_MS from the environment.
+ClientOptions client_options(const settings::SystemConfig& config, const EnvMap& env);
+
+// The HTTP implementation.
+class HttpMlClient final : public MlClient {
+ public:
+  explicit HttpMlClient(ClientOptions options);
+  ~HttpMlClient() override;  // stops the health thread
+  HttpMlClient(const HttpMlClient&) = delete;
+  HttpMlClient& operator=(const HttpMlClient&) = delete;
+
+  // Applies new options live (settings listener): health entries of removed URLs are dropped, the health
+  // thread restarts with the new interval, and a ping round runs at once when checks are on.
+  void configure(ClientOptions options);
+  // Starts the periodic health checks (a background thread; no-op when checks or ML are off). The first round
+  // runs immediately. stop() (or the destructor) ends it promptly.
+  void start();
+  void stop();
+  // Pings every URL once now (synchronously) and updates health; for start-up and tests.
+  void check_health_now();
+  // Health as last seen: with checks off every URL is healthy; a never-pinged URL is not.
+  bool is_healthy(std::string_view url) const;
+  std::vector<std::string> urls() const;
+
+  // Raw request: entries JSON plus exactly one of image bytes / text (the other empty). Returns the parsed
+  // JSON body of the first 2xx answer.
+  Expected<nlohmann::json> predict(const nlohmann::json& entries, std::string_view image_bytes,
+                                   std::string_view text);
+
+  Expected<std::vector<float>> clip_image(std::string_view model_name, std::string_view image_bytes) override;
+  Expected<std::vector<float>> clip_text(std::string_view model_name, std::string_view text,
+                                         std::string_view language) override;
+  Expected<FaceDetection> detect_faces(std::string_view detection_model, std::string_view recognition_model,
+                                       double min_score, std::string_view image_bytes) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Keeps `client` in step with the stored config: applies client_options(store.get(), env) now and on every
+// change of machineLearning.* (URL list, checks, enabled). Returns the listener id
+// (SettingsStore::unsubscribe); both objects must outlive the subscription.
+int follow_settings(HttpMlClient& client, settings::SettingsStore& store, const EnvMap& env);
+
+// Response parsing (exposed for tests): a CLIP embedding given as a JSON string "[f1,...]" (Immich/focal-ml)
+// or a JSON array; errors name `url`. Every value must be finite; at least one value.
+Expected<std::vector<float>> parse_clip_embedding(const nlohmann::json& body, std::string_view url);
+// {"facial-recognition":[{boundingBox:{x1,y1,x2,y2}, embedding:"[...]"|[...], score}], imageWidth,
+// imageHeight}. Every embedding must be 512 floats.
+Expected<FaceDetection> parse_face_detection(const nlohmann::json& body, std::string_view url);
+
+}  // namespace focal::ml

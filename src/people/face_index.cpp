@@ -1,0 +1,142 @@
+#include "people/face_index.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "core/logging.h"
+#include "people/sql.h"
+
+namespace focal::people::detail {
+
+FaceIndex::FaceIndex(store::Database& db, std::size_t exact_threshold)
+    : db_(db), index_(search::make_index(search::IndexOptions{kFaceDimension, exact_threshold, {}})) {}
+
+Status FaceIndex::sync() {
+  std::lock_guard lock(sync_mutex_);
+  return db_.read([&](store::Connection& c) -> Status {
+    return query(
+        c, "SELECT seq, face_id, embedding FROM face_search WHERE seq > ? ORDER BY seq",
+        [&](store::Statement& s) { s.bind(1, last_seq_); },
+        [&](const store::Statement& row) -> Status {
+          last_seq_ = row.int64(0);
+          auto embedding = store::floats_of_dim(row, 2, kFaceDimension);
+          if (!embedding) {
+            spdlog::warn("people: face {} has an unusable embedding: {}", row.int64(1),
+                         embedding.error().message);
+            return Status::Ok();
+          }
+          if (Status added = index_->upsert(row.int64(1), *embedding); !added) {
+            spdlog::warn("people: face {} not indexed: {}", row.int64(1), added.error().message);
+          }
+          return Status::Ok();
+        });
+  });
+}
+
+Status FaceIndex::reload() {
+  {
+    std::lock_guard lock(sync_mutex_);
+    index_->clear();
+    last_seq_ = 0;
+  }
+  return sync();
+}
+
+void FaceIndex::remove(FaceId id) { index_->remove(id); }
+
+Expected<std::vector<FaceMatch>> FaceIndex::search(const FaceQuery& q) {
+  if (Status synced = sync(); !synced) return synced.error();
+  const std::size_t k = static_cast<std::size_t>(std::max(q.k, 1));
+  std::size_t window = std::max<std::size_t>(k * 4, 16);
+  while (true) {
+    auto nearest = index_->search(q.embedding, window);
+    if (!nearest) return std::move(nearest).error();
+    std::vector<std::int64_t> ids;
+    for (const search::Neighbor& n : *nearest) {
+      if (n.distance <= q.max_distance) ids.push_back(n.id);
+    }
+    // Every candidate within the threshold, re-checked against the tables.
+    std::unordered_map<FaceId, std::optional<PersonId>> passing;
+    if (!ids.empty()) {
+      Status checked = db_.read([&](store::Connection& c) -> Status {
+        return query(
+            c,
+            "SELECT f.id, f.person_id FROM asset_face f JOIN asset a ON a.id = f.asset_id "
+            "LEFT JOIN person p ON p.id = f.person_id "
+            "WHERE f.id IN (SELECT value FROM json_each(?1)) AND f.deleted_at IS NULL AND f.is_visible = 1 "
+            "AND a.deleted_at IS NULL AND a.visibility IN ('timeline', 'archive') "
+            "AND (?2 = 0 OR f.person_id IS NOT NULL) "
+            "AND (?3 = '' OR p.birth_date IS NULL OR p.birth_date <= ?3)",
+            [&](store::Statement& s) {
+              s.bind(1, json_ids(ids));
+              s.bind(2, q.has_person ? 1 : 0);
+              s.bind(3, std::string_view(q.min_birth_date));
+            },
+            [&](const store::Statement& row) -> Status {
+              passing[row.int64(0)] =
+                  row.is_null(1) ? std::optional<PersonId>{} : std::optional<PersonId>{row.int64(1)};
+              return Status::Ok();
+            });
+      });
+      if (!checked) return checked.error();
+    }
+    std::vector<FaceMatch> matches;
+    for (const search::Neighbor& n : *nearest) {
+      auto it = passing.find(n.id);
+      if (it == passing.end() || n.distance > q.max_distance) continue;
+      matches.push_back(FaceMatch{n.id, it->second, n.distance});
+      if (matches.size() == k) break;
+    }
+    const bool exhausted = nearest->size() < window || ids.size() < nearest->size();
+    if (matches.size() >= k || exhausted) return matches;
+    window *= 4;
+  }
+}
+
+Expected<std::optional<FaceForRecognition>> SqlRecognitionStore::load_face(FaceId id) {
+  return db_.read([&](store::Connection& c) -> Expected<std::optional<FaceForRecognition>> {
+    std::optional<FaceForRecognition> face;
+    Status status = query(
+        c,
+        "SELECT f.asset_id, f.source_type, f.person_id, a.visibility, a.file_created_at, fs.embedding "
+        "FROM asset_face f JOIN asset a ON a.id = f.asset_id LEFT JOIN face_search fs ON fs.face_id = f.id "
+        "WHERE f.id = ? AND f.deleted_at IS NULL AND a.deleted_at IS NULL",
+        [&](store::Statement& s) { s.bind(1, id); },
+        [&](const store::Statement& row) -> Status {
+          FaceForRecognition out;
+          out.id = id;
+          out.asset_id = row.int64(0);
+          out.source = face_source_from_string(row.text(1)).value_or(FaceSource::kManual);
+          if (!row.is_null(2)) out.person_id = row.int64(2);
+          out.asset_on_timeline = row.text(3) == "timeline";
+          out.asset_date = date_of_ms(row.int64(4));
+          if (!row.is_null(5)) {
+            auto embedding = store::floats_of_dim(row, 5, kFaceDimension);
+            if (embedding) out.embedding = std::move(*embedding);
+          }
+          face = std::move(out);
+          return Status::Ok();
+        });
+    if (!status) return status.error();
+    return face;
+  });
+}
+
+Expected<PersonId> SqlRecognitionStore::create_person(FaceId feature_face) {
+  return db_.write([&](store::Connection& c) -> Expected<PersonId> {
+    const std::int64_t now = store::now_ms();
+    Status inserted = exec(c, "INSERT INTO person (created_at, updated_at, feature_face_id) VALUES (?, ?, ?)",
+                           [&](store::Statement& s) { s.bind(1, now).bind(2, now).bind(3, feature_face); });
+    if (!inserted) return inserted.error();
+    return c.last_insert_rowid();
+  });
+}
+
+Status SqlRecognitionStore::assign_face(FaceId face, PersonId person) {
+  return db_.write([&](store::Connection& c) -> Status {
+    return exec(c, "UPDATE asset_face SET person_id = ?, updated_at = ? WHERE id = ?",
+                [&](store::Statement& s) { s.bind(1, person).bind(2, store::now_ms()).bind(3, face); });
+  });
+}
+
+}  // namespace focal::people::detail

@@ -1,0 +1,38 @@
+// Internal: AssetFilter → SQL over the library tables (asset `a`, asset_exif `e`), shared by smart and
+// keyword search.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "search/search.h"
+#include "store/database.h"
+
+namespace focal::search::detail {
+
+struct FilterSql {
+  std::string where;  // " AND ..." clauses (empty when nothing restricts)
+  std::vector<std::variant<std::int64_t, std::string>> params;
+  // Binds params starting at `first`; returns the next free index.
+  int bind(store::Statement& statement, int first) const;
+};
+
+// Visibility/deleted plus the column filters (not person ids or allowed ids, which are sets applied in C++).
+FilterSql filter_sql(const AssetFilter& filter);
+
+// True when the filter restricts more than the default visibility/deleted exclusion.
+bool has_column_filters(const AssetFilter& filter);
+
+// The id set that passes filter_sql (optionally also restricted to `allowed`), or, for default filters, the
+// ids excluded by visibility/deleted (few) so callers can filter with a cheap negative test.
+Expected<std::unordered_set<std::int64_t>> matching_ids(store::Connection& connection,
+                                                        const AssetFilter& filter);
+Expected<std::unordered_set<std::int64_t>> excluded_ids(store::Connection& connection,
+                                                        const AssetFilter& filter);
+
+// Combines allowed ids, person ids (via the resolver) into one optional set; nullopt when neither is given.
+Expected<std::optional<std::unordered_set<std::int64_t>>> restriction_set(
+    const AssetFilter& filter, const PersonAssetsResolver& resolver);
+
+}  // namespace focal::search::detail

@@ -1,0 +1,206 @@
+#include <array>
+#include <cstdio>
+#include <ctime>
+
+#include "core/logging.h"
+#include "jobs/jobs.h"
+#include "search/asset_filter_sql.h"
+#include "search/search.h"
+#include "store/database.h"
+
+namespace focal::search {
+namespace {
+
+constexpr int kMaxPageSize = 1000;
+constexpr std::array<const char*, 12> kMonths = {"january",   "february", "march",    "april",
+                                                 "may",       "june",     "july",     "august",
+                                                 "september", "october",  "november", "december"};
+
+// A word is searchable when it holds a letter or digit (FTS5's unicode61 drops everything else, and an empty
+// phrase would match nothing). Non-ASCII bytes count as letters: the tokenizer decides.
+bool has_token_chars(std::string_view word) {
+  for (unsigned char c : word)
+    if (c >= 0x80 || std::isalnum(c)) return true;
+  return false;
+}
+
+// "YYYY-MM-DD..." → "YYYY-MM-DD YYYY month mon" so that "2023", "july" and "2023-07-14" all match.
+std::string date_words(int year, int month, int day) {
+  if (month < 1 || month > 12) return {};
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d %04d ", year, month, day, year);
+  const std::string name = kMonths[static_cast<std::size_t>(month - 1)];
+  return buffer + name + " " + name.substr(0, 3);
+}
+
+std::string dates_text(const std::optional<std::string>& date_time_original,
+                       std::int64_t file_created_at_ms) {
+  int year = 0, month = 0, day = 0;
+  if (date_time_original && std::sscanf(date_time_original->c_str(), "%d-%d-%d", &year, &month, &day) == 3)
+    return date_words(year, month, day);
+  const std::time_t seconds = static_cast<std::time_t>(file_created_at_ms / 1000);
+  std::tm utc{};
+  if (gmtime_r(&seconds, &utc) == nullptr) return {};
+  return date_words(utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday);
+}
+
+std::string optional_text(const store::Statement& row, int column) {
+  return row.is_null(column) ? std::string() : row.text(column);
+}
+
+}  // namespace
+
+std::string fts5_query(std::string_view text) {
+  std::vector<std::string> words;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
+    std::size_t end = start;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+    if (end > start && has_token_chars(text.substr(start, end - start)))
+      words.emplace_back(text.substr(start, end - start));
+    start = end;
+  }
+  std::string query;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) query += ' ';
+    query += '"';
+    for (char c : words[i]) {
+      if (c == '"') query += '"';  // FTS5 string literal: a quote is doubled
+      query += c;
+    }
+    query += '"';
+    if (i + 1 == words.size()) query += '*';  // prefix match on the last word (search-as-you-type)
+  }
+  return query;
+}
+
+Status KeywordSearch::index_asset(store::Connection& connection, std::int64_t asset_id) {
+  auto select = connection.prepare(
+      "SELECT a.original_file_name, e.description, e.make, e.model, e.lens_model, e.date_time_original, "
+      "a.file_created_at FROM asset a LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE a.id = ?1");
+  if (!select) return select.error();
+  select->bind(1, asset_id);
+  auto row = select->step();
+  if (!row) return row.error();
+  auto remove = connection.prepare("DELETE FROM keyword_search WHERE rowid = ?1");
+  if (!remove) return remove.error();
+  remove->bind(1, asset_id);
+  if (Status removed = remove->run(); !removed) return removed;
+  if (!*row) return {};  // the asset is gone: its row is removed
+  const std::string camera =
+      optional_text(*select, 2) + " " + optional_text(*select, 3) + " " + optional_text(*select, 4);
+  const std::optional<std::string> taken =
+      select->is_null(5) ? std::nullopt : std::optional<std::string>(select->text(5));
+  const std::string dates = dates_text(taken, select->int64(6));
+  auto insert = connection.prepare(
+      "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr) VALUES (?1, ?2, ?3, ?4, "
+      "?5, '')");
+  if (!insert) return insert.error();
+  insert->bind(1, asset_id)
+      .bind(2, std::string_view(select->text(0)))
+      .bind(3, std::string_view(optional_text(*select, 1)))
+      .bind(4, std::string_view(camera))
+      .bind(5, std::string_view(dates));
+  return insert->run();
+}
+
+Status KeywordSearch::index_asset(std::int64_t asset_id) {
+  return db_.write([&](store::Connection& connection) { return index_asset(connection, asset_id); });
+}
+
+Status KeywordSearch::remove(std::int64_t asset_id) {
+  return db_.write([&](store::Connection& connection) -> Status {
+    auto statement = connection.prepare("DELETE FROM keyword_search WHERE rowid = ?1");
+    if (!statement) return statement.error();
+    statement->bind(1, asset_id);
+    return statement->run();
+  });
+}
+
+Status KeywordSearch::reindex_all() {
+  auto ids = db_.read([](store::Connection& connection) -> Expected<std::vector<std::int64_t>> {
+    auto statement = connection.prepare("SELECT id FROM asset ORDER BY id");
+    if (!statement) return statement.error();
+    std::vector<std::int64_t> out;
+    while (true) {
+      auto row = statement->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(statement->int64(0));
+    }
+    return out;
+  });
+  if (!ids) return ids.error();
+  Status cleared =
+      db_.write([](store::Connection& connection) { return connection.exec("DELETE FROM keyword_search"); });
+  if (!cleared) return cleared;
+  constexpr std::size_t kChunk = 500;  // short write transactions: other writers interleave
+  for (std::size_t begin = 0; begin < ids->size(); begin += kChunk) {
+    Status chunk = db_.write([&](store::Connection& connection) -> Status {
+      for (std::size_t i = begin; i < std::min(ids->size(), begin + kChunk); ++i)
+        if (Status indexed = index_asset(connection, (*ids)[i]); !indexed) return indexed;
+      return {};
+    });
+    if (!chunk) return chunk;
+  }
+  return {};
+}
+
+void KeywordSearch::register_jobs(jobs::JobQueue& queue) {
+  queue.on_done(jobs::job::kAssetExtractMetadata, [this](const jobs::Job& job, jobs::JobOutcome) {
+    const auto id = job.data.find("id");
+    if (id != job.data.end() && id->is_number_integer()) {
+      if (Status indexed = index_asset(id->get<std::int64_t>()); !indexed)
+        spdlog::warn("Keyword index of asset {} not updated: {}", id->get<std::int64_t>(),
+                     indexed.error().message);
+    }
+    return std::vector<jobs::JobRequest>{};
+  });
+}
+
+Expected<SearchPage> KeywordSearch::search(const KeywordSearchRequest& request) const {
+  if (request.page < 1) return bad_request("page must be a positive integer");
+  if (request.size < 1 || request.size > kMaxPageSize) return bad_request("size must be between 1 and 1000");
+  const std::string match = fts5_query(request.query);
+  if (match.empty()) return bad_request("query must contain a word");
+  auto restriction = detail::restriction_set(request.filter, person_resolver_);
+  if (!restriction) return restriction.error();
+  const std::optional<std::unordered_set<std::int64_t>>& allowed = *restriction;
+
+  const detail::FilterSql filter = detail::filter_sql(request.filter);
+  const std::size_t offset =
+      static_cast<std::size_t>(request.page - 1) * static_cast<std::size_t>(request.size);
+  const std::size_t want = offset + static_cast<std::size_t>(request.size) + 1;
+  // bm25 weights: file name, description, camera, dates, OCR text.
+  std::string sql =
+      "SELECT k.rowid, bm25(keyword_search, 4.0, 2.0, 1.0, 1.0, 1.0) AS rank FROM keyword_search k "
+      "JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = a.id "
+      "WHERE keyword_search MATCH ?1" +
+      filter.where + " ORDER BY rank, a.file_created_at DESC, a.id";
+  // Without a restriction set SQL pages; with one, rows are filtered here and paged after.
+  if (!allowed) sql += " LIMIT " + std::to_string(want);
+  return db_.read([&](store::Connection& connection) -> Expected<SearchPage> {
+    auto statement = connection.prepare(sql);
+    if (!statement) return statement.error();
+    statement->bind(1, std::string_view(match));
+    filter.bind(*statement, 2);
+    std::vector<SearchHit> hits;
+    while (hits.size() < want) {
+      auto row = statement->step();
+      if (!row) return bad_request("Invalid search query: " + row.error().message);
+      if (!*row) break;
+      const std::int64_t id = statement->int64(0);
+      if (allowed && !allowed->contains(id)) continue;
+      hits.push_back({id, static_cast<float>(statement->real(1))});
+    }
+    SearchPage page;
+    for (std::size_t i = offset;
+         i < hits.size() && page.items.size() < static_cast<std::size_t>(request.size); ++i)
+      page.items.push_back(hits[i]);
+    if (hits.size() > offset + static_cast<std::size_t>(request.size)) page.next_page = request.page + 1;
+    return page;
+  });
+}
+
+}  // namespace focal::search

@@ -1,0 +1,181 @@
+// Smart search (CLIP embeddings, spec §2) and keyword search (SQLite FTS5) for the library server.
+//
+// Schema of component "search" (only this component writes these tables; others may read them):
+//   smart_search(asset_id INTEGER PRIMARY KEY REFERENCES asset(id) ON DELETE CASCADE,
+//                model TEXT NOT NULL,      -- normalized CLIP model name that produced the embedding
+//                dim INTEGER NOT NULL,     -- embedding length
+//                embedding BLOB NOT NULL)  -- dim little-endian float32 (store::Statement::bind_floats)
+//   keyword_search: FTS5(filename, description, camera, dates, ocr; rowid = asset id) with tokenizer
+//                   `unicode61 remove_diacritics 2` (case- and accent-insensitive), one row per asset.
+//
+// Model changes (spec §2.2): rows carry their model; only rows of the active clip.modelName are searched, and
+// "missing" (SmartSearchQueueAll{force:false}) re-queues assets without a row for the active model. Unlike
+// Immich, switching models keeps the old embeddings (switching back needs no re-encoding); "All" (force)
+// deletes all rows.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "core/error.h"
+#include "search/vector_index.h"
+
+namespace focal::store {
+class Database;
+class Connection;
+}  // namespace focal::store
+namespace focal::settings {
+class SettingsStore;
+}
+namespace focal::ml {
+class MlClient;
+}
+namespace focal::library {
+class AssetRepository;
+}
+namespace focal::jobs {
+class JobQueue;
+}
+
+namespace focal::search {
+
+// Migrations of component "search" (after "library": smart_search references asset).
+Status migrate(store::Database& db);
+
+// Filters shared by smart and keyword search (spec §2.4 semantics: equality on exif fields, inclusive dates).
+struct AssetFilter {
+  std::optional<std::int64_t> taken_after_ms;   // inclusive, ms since epoch
+  std::optional<std::int64_t> taken_before_ms;  // inclusive
+  std::optional<std::string> make;
+  std::optional<std::string> model;
+  std::optional<std::string> lens_model;
+  std::optional<std::string> type;       // asset.type ("IMAGE" / "VIDEO")
+  std::optional<std::string> file_type;  // asset.file_type ("jpeg", "png", ...)
+  std::vector<std::int64_t> person_ids;  // the asset must contain all of them (resolved by the people hook)
+  // Only these assets (e.g. computed by another component); combined with everything else.
+  std::optional<std::unordered_set<std::int64_t>> allowed_asset_ids;
+  bool with_deleted = false;    // trashed assets are excluded unless set
+  bool include_hidden = false;  // hidden assets (visibility 'hidden') are excluded unless set
+};
+
+struct SearchHit {
+  std::int64_t asset_id = 0;
+  float distance = 0;  // smart: cosine distance; keyword: bm25 rank (lower is better)
+};
+
+struct SearchPage {
+  std::vector<SearchHit> items;
+  std::optional<int> next_page;  // page + 1 when more results exist
+};
+
+struct SmartSearchRequest {
+  std::string query;                           // trimmed text; or
+  std::optional<std::int64_t> query_asset_id;  // "similar photos"
+  std::string language;                        // UI locale (nllb models)
+  int page = 1;                                // >= 1
+  int size = 100;                              // 1..1000
+  AssetFilter filter;
+};
+
+// Resolves person ids to the set of assets that contain ALL of them (the people component registers it).
+using PersonAssetsResolver =
+    std::function<Expected<std::unordered_set<std::int64_t>>(std::span<const std::int64_t> person_ids)>;
+
+enum class IndexOutcome { kSuccess, kSkipped, kFailed };
+
+struct SmartSearchOptions {
+  IndexOptions index;             // dimension is taken from the active model
+  std::size_t query_cache = 100;  // LRU of text-query embeddings (Immich: 100)
+};
+
+class SmartSearchService {
+ public:
+  // Loads the active model's embeddings into the in-memory index and subscribes to settings changes (a CLIP
+  // model change rebuilds the index for the new model). `db` must be migrated.
+  // All references must outlive the service.
+  static Expected<std::unique_ptr<SmartSearchService>> open(store::Database& db,
+                                                            settings::SettingsStore& settings,
+                                                            ml::MlClient& ml,
+                                                            const library::AssetRepository& assets,
+                                                            SmartSearchOptions options = {});
+  // Registers SmartSearch and SmartSearchQueueAll (queue smartSearch) and the spec §1.3 follow-up:
+  // SmartSearch done (success or skipped) with source "upload" → AssetDetectDuplicates{id, source} (handled
+  // by duplicates).
+  void register_jobs(jobs::JobQueue& queue);
+  ~SmartSearchService();
+  SmartSearchService(const SmartSearchService&) = delete;
+  SmartSearchService& operator=(const SmartSearchService&) = delete;
+
+  // POST /search/smart: 400 "Smart search is not enabled" when ML/CLIP is off; 400 "Either `query` or
+  // `queryAssetId` must be set"; 400 "Asset <id> has no embedding"; 400 for page < 1 or size outside 1..1000.
+  // Nearest first (ties by asset id), no distance cutoff (as Immich).
+  Expected<SearchPage> search(const SmartSearchRequest& request);
+  // k nearest assets of the active model to `embedding` among those passing `filter` (duplicates use this).
+  Expected<std::vector<Neighbor>> nearest(std::span<const float> embedding, std::size_t k,
+                                          const SearchFilter& filter = {}) const;
+  // The stored embedding of an asset for the active model (nullopt when none).
+  Expected<std::optional<std::vector<float>>> embedding(std::int64_t asset_id) const;
+
+  // The SmartSearch job body (spec §2.1): skipped when the feature is off or the asset is hidden; failed when
+  // the asset or its preview is missing; kUnavailable when no ML node answered (the job is retried).
+  Expected<IndexOutcome> index_asset(std::int64_t asset_id);
+  // SmartSearchQueueAll: force deletes every embedding first; returns the asset ids to queue (assets with a
+  // preview, not hidden, not deleted; without force only those lacking an embedding of the active model).
+  Expected<std::vector<std::int64_t>> assets_to_index(bool force);
+
+  Status upsert(std::int64_t asset_id, std::span<const float> embedding);  // for the active model
+  Status remove(std::int64_t asset_id);
+  // Re-reads the active model's embeddings from the store (another process may have written some).
+  Status reload();
+
+  void set_person_assets_resolver(PersonAssetsResolver resolver);
+
+ private:
+  struct Impl;
+  explicit SmartSearchService(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct KeywordSearchRequest {
+  std::string
+      query;  // words; every word must match (prefix match on the last word); FTS syntax is not interpreted
+  int page = 1;
+  int size = 250;  // 1..1000
+  AssetFilter filter;
+};
+
+// Keyword search over file name, description, camera make/model/lens, dates (YYYY-MM-DD, year, month name)
+// and, later, OCR text. Works with ML off. Order: best bm25 match first, then newest.
+class KeywordSearch {
+ public:
+  explicit KeywordSearch(store::Database& db) : db_(db) {}
+  // (Re)builds the row of one asset from the library tables; call after metadata extraction. Idempotent.
+  Status index_asset(std::int64_t asset_id);
+  // Same, inside the caller's write transaction.
+  static Status index_asset(store::Connection& connection, std::int64_t asset_id);
+  Status remove(std::int64_t asset_id);
+  // Rebuilds every row (start-up repair, schema changes).
+  Status reindex_all();
+  // Keeps the index in sync: an on_done hook of AssetExtractMetadata re-indexes the asset (errors are logged;
+  // the next metadata run or reindex_all repairs them).
+  void register_jobs(jobs::JobQueue& queue);
+  Expected<SearchPage> search(const KeywordSearchRequest& request) const;
+
+  void set_person_assets_resolver(PersonAssetsResolver resolver) { person_resolver_ = std::move(resolver); }
+
+ private:
+  store::Database& db_;
+  PersonAssetsResolver person_resolver_;
+};
+
+// Quotes user text for an FTS5 MATCH: each word becomes a "..." string (quotes doubled), the last one a
+// prefix query; empty when the text has no words.
+std::string fts5_query(std::string_view text);
+
+}  // namespace focal::search

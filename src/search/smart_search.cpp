@@ -1,0 +1,459 @@
+#include <fstream>
+#include <list>
+#include <mutex>
+#include <shared_mutex>
+#include <sstream>
+#include <unordered_map>
+
+#include "core/logging.h"
+#include "jobs/jobs.h"
+#include "library/library.h"
+#include "ml_client/ml_client.h"
+#include "search/asset_filter_sql.h"
+#include "search/search.h"
+#include "settings/settings.h"
+#include "store/database.h"
+
+namespace focal::search {
+namespace {
+
+// Component "search" schema history (documented in search.h).
+constexpr store::Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE smart_search (
+  asset_id INTEGER PRIMARY KEY REFERENCES asset (id) ON DELETE CASCADE,
+  model TEXT NOT NULL,
+  dim INTEGER NOT NULL,
+  embedding BLOB NOT NULL
+);
+CREATE INDEX smart_search_model_idx ON smart_search (model);
+CREATE VIRTUAL TABLE keyword_search USING fts5(
+  filename, description, camera, dates, ocr,
+  tokenize = 'unicode61 remove_diacritics 2'
+);
+)sql"},
+};
+
+constexpr int kMaxPageSize = 1000;
+constexpr std::size_t kQueueBatch = 1000;  // Immich's JOBS_ASSET_PAGINATION_SIZE
+
+std::string trim(std::string_view text) {
+  const auto begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) return {};
+  const auto end = text.find_last_not_of(" \t\r\n");
+  return std::string(text.substr(begin, end - begin + 1));
+}
+
+Expected<std::string> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return not_found("cannot read " + path.string());
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in && !in.eof()) return internal_error("error reading " + path.string());
+  return bytes.str();
+}
+
+// Least-recently-used cache of text-query embeddings (Immich: 100 entries keyed by model + query + language).
+class QueryCache {
+ public:
+  explicit QueryCache(std::size_t capacity) : capacity_(capacity) {}
+  std::optional<std::vector<float>> find(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    auto found = map_.find(key);
+    if (found == map_.end()) return std::nullopt;
+    order_.splice(order_.begin(), order_, found->second);
+    return found->second->second;
+  }
+  void put(const std::string& key, std::vector<float> value) {
+    if (capacity_ == 0) return;
+    std::lock_guard lock(mutex_);
+    if (auto found = map_.find(key); found != map_.end()) {
+      found->second->second = std::move(value);
+      order_.splice(order_.begin(), order_, found->second);
+      return;
+    }
+    order_.emplace_front(key, std::move(value));
+    map_[key] = order_.begin();
+    if (map_.size() > capacity_) {
+      map_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+
+ private:
+  using Entry = std::pair<std::string, std::vector<float>>;
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::list<Entry> order_;
+  std::unordered_map<std::string, std::list<Entry>::iterator> map_;
+};
+
+}  // namespace
+
+Status migrate(store::Database& db) { return db.migrate("search", kMigrations); }
+
+struct SmartSearchService::Impl {
+  store::Database& db;
+  settings::SettingsStore& settings;
+  ml::MlClient& ml;
+  const library::AssetRepository& assets;
+  SmartSearchOptions options;
+  QueryCache cache;
+  int listener_id = 0;
+
+  mutable std::shared_mutex index_mutex;  // guards the index pointer and active model
+  std::string active_model;               // normalized name
+  std::unique_ptr<VectorIndex> index;
+
+  std::mutex resolver_mutex;
+  PersonAssetsResolver person_resolver;
+
+  Impl(store::Database& database, settings::SettingsStore& settings_store, ml::MlClient& client,
+       const library::AssetRepository& repository, SmartSearchOptions opts)
+      : db(database),
+        settings(settings_store),
+        ml(client),
+        assets(repository),
+        options(opts),
+        cache(opts.query_cache) {}
+
+  // Loads every stored embedding of `model` into a fresh index and makes it active.
+  Status load(const std::string& model_name) {
+    const std::string model = settings::normalize_clip_model_name(model_name);
+    const auto dimension = settings::clip_model_dimension(model);
+    if (!dimension) return bad_request("Unknown CLIP model: " + model_name);
+    IndexOptions index_options = options.index;
+    index_options.dimension = static_cast<std::size_t>(*dimension);
+    auto fresh = make_index(index_options);
+    std::vector<VectorId> ids;
+    std::vector<float> rows;
+    Status loaded = db.read([&](store::Connection& connection) -> Status {
+      auto statement =
+          connection.prepare("SELECT asset_id, embedding FROM smart_search WHERE model = ?1 AND dim = ?2");
+      if (!statement) return statement.error();
+      statement->bind(1, std::string_view(model)).bind(2, *dimension);
+      while (true) {
+        auto row = statement->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        auto vector = store::floats_of_dim(*statement, 1, static_cast<std::size_t>(*dimension));
+        if (!vector) {
+          spdlog::warn("smart_search: skipping asset {}: {}", statement->int64(0), vector.error().message);
+          continue;
+        }
+        ids.push_back(statement->int64(0));
+        rows.insert(rows.end(), vector->begin(), vector->end());
+      }
+      return {};
+    });
+    if (!loaded) return loaded;
+    if (Status added = fresh->upsert_many(ids, rows); !added) return added;
+    std::unique_lock lock(index_mutex);
+    active_model = model;
+    index = std::move(fresh);
+    spdlog::info("Smart search: {} embeddings of {} loaded", ids.size(), model);
+    return {};
+  }
+
+  std::pair<std::string, VectorIndex*> active() const {
+    std::shared_lock lock(index_mutex);
+    return {active_model, index.get()};
+  }
+
+  Status upsert(std::int64_t asset_id, const std::string& model, std::span<const float> embedding) {
+    Status written = db.write([&](store::Connection& connection) -> Status {
+      auto statement = connection.prepare(
+          "INSERT INTO smart_search (asset_id, model, dim, embedding) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (asset_id) DO UPDATE SET model = excluded.model, dim = excluded.dim, "
+          "embedding = excluded.embedding");
+      if (!statement) return statement.error();
+      statement->bind(1, asset_id)
+          .bind(2, std::string_view(model))
+          .bind(3, static_cast<std::int64_t>(embedding.size()))
+          .bind_floats(4, embedding);
+      return statement->run();
+    });
+    if (!written) return written;
+    std::shared_lock lock(index_mutex);
+    if (model != active_model) {
+      index->remove(asset_id);  // the asset's row now belongs to another model
+      return {};
+    }
+    return index->upsert(asset_id, embedding);
+  }
+};
+
+SmartSearchService::SmartSearchService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SmartSearchService::~SmartSearchService() {
+  if (impl_) impl_->settings.unsubscribe(impl_->listener_id);
+}
+
+Expected<std::unique_ptr<SmartSearchService>> SmartSearchService::open(store::Database& db,
+                                                                       settings::SettingsStore& settings,
+                                                                       ml::MlClient& ml,
+                                                                       const library::AssetRepository& assets,
+                                                                       SmartSearchOptions options) {
+  auto impl = std::make_unique<Impl>(db, settings, ml, assets, options);
+  if (Status loaded = impl->load(settings.get().machine_learning.clip.model_name); !loaded)
+    return loaded.error();
+  Impl* raw = impl.get();
+  impl->listener_id =
+      settings.subscribe([raw](const settings::SystemConfig& before, const settings::SystemConfig& after) {
+        const auto& old_model = before.machine_learning.clip.model_name;
+        const auto& new_model = after.machine_learning.clip.model_name;
+        if (settings::normalize_clip_model_name(old_model) == settings::normalize_clip_model_name(new_model))
+          return;
+        // spec §2.2: embeddings of another model are invalid; focal keeps the rows (re-encoding replaces
+        // them) but only searches the active model's.
+        spdlog::info("CLIP model changed from {} to {}: run Smart Search \"Missing\" to encode the library",
+                     old_model, new_model);
+        if (Status loaded = raw->load(new_model); !loaded)
+          spdlog::error("Smart search: cannot load embeddings of {}: {}", new_model, loaded.error().message);
+      });
+  return std::unique_ptr<SmartSearchService>(new SmartSearchService(std::move(impl)));
+}
+
+Status SmartSearchService::reload() {
+  return impl_->load(impl_->settings.get().machine_learning.clip.model_name);
+}
+
+void SmartSearchService::set_person_assets_resolver(PersonAssetsResolver resolver) {
+  std::lock_guard lock(impl_->resolver_mutex);
+  impl_->person_resolver = std::move(resolver);
+}
+
+Status SmartSearchService::upsert(std::int64_t asset_id, std::span<const float> embedding) {
+  const auto [model, index] = impl_->active();
+  if (embedding.size() != index->dimension())
+    return bad_request("Embedding has dimension " + std::to_string(embedding.size()) + ", " + model +
+                       " expects " + std::to_string(index->dimension()));
+  return impl_->upsert(asset_id, model, embedding);
+}
+
+Status SmartSearchService::remove(std::int64_t asset_id) {
+  Status removed = impl_->db.write([&](store::Connection& connection) -> Status {
+    auto statement = connection.prepare("DELETE FROM smart_search WHERE asset_id = ?1");
+    if (!statement) return statement.error();
+    statement->bind(1, asset_id);
+    return statement->run();
+  });
+  if (!removed) return removed;
+  std::shared_lock lock(impl_->index_mutex);
+  impl_->index->remove(asset_id);
+  return {};
+}
+
+Expected<std::optional<std::vector<float>>> SmartSearchService::embedding(std::int64_t asset_id) const {
+  std::shared_lock lock(impl_->index_mutex);
+  return impl_->index->get(asset_id);
+}
+
+Expected<std::vector<Neighbor>> SmartSearchService::nearest(std::span<const float> embedding, std::size_t k,
+                                                            const SearchFilter& filter) const {
+  std::shared_lock lock(impl_->index_mutex);
+  return impl_->index->search(embedding, k, filter);
+}
+
+Expected<SearchPage> SmartSearchService::search(const SmartSearchRequest& request) {
+  // The endpoint reads the config fresh (spec §7.1); another process may have changed it.
+  auto config = impl_->settings.reload();
+  if (!config) return config.error();
+  if (!settings::smart_search_enabled(*config)) return bad_request("Smart search is not enabled");
+  if (request.page < 1) return bad_request("page must be a positive integer");
+  if (request.size < 1 || request.size > kMaxPageSize) return bad_request("size must be between 1 and 1000");
+
+  // Query vector.
+  std::vector<float> query;
+  const std::string text = trim(request.query);
+  const std::string& model_name = config->machine_learning.clip.model_name;
+  if (!text.empty()) {
+    const std::string key = model_name + '\n' + request.language + '\n' + text;
+    if (auto cached = impl_->cache.find(key)) {
+      query = std::move(*cached);
+    } else {
+      auto embedded = impl_->ml.clip_text(model_name, text, request.language);
+      if (!embedded) return embedded.error();
+      query = std::move(*embedded);
+      impl_->cache.put(key, query);
+    }
+  } else if (request.query_asset_id) {
+    auto stored = embedding(*request.query_asset_id);
+    if (!stored) return stored.error();
+    if (!*stored)
+      return bad_request("Asset " + std::to_string(*request.query_asset_id) + " has no embedding");
+    query = std::move(**stored);
+  } else {
+    return bad_request("Either `query` or `queryAssetId` must be set");
+  }
+
+  // Filters: a restriction set (people, explicit ids), the SQL column filters as an allowed set, and
+  // otherwise only the (few) hidden/deleted assets as an exclusion set.
+  PersonAssetsResolver resolver;
+  {
+    std::lock_guard lock(impl_->resolver_mutex);
+    resolver = impl_->person_resolver;
+  }
+  auto restriction = detail::restriction_set(request.filter, resolver);
+  if (!restriction) return restriction.error();
+  std::optional<std::unordered_set<std::int64_t>> allowed = std::move(*restriction);
+  std::unordered_set<std::int64_t> excluded;
+  Status filtered = impl_->db.read([&](store::Connection& connection) -> Status {
+    if (detail::has_column_filters(request.filter)) {
+      auto matching = detail::matching_ids(connection, request.filter);
+      if (!matching) return matching.error();
+      if (allowed)
+        std::erase_if(*allowed, [&](std::int64_t id) { return !matching->contains(id); });
+      else
+        allowed = std::move(*matching);
+    } else {
+      auto hidden = detail::excluded_ids(connection, request.filter);
+      if (!hidden) return hidden.error();
+      excluded = std::move(*hidden);
+    }
+    return {};
+  });
+  if (!filtered) return filtered.error();
+
+  SearchFilter filter;
+  if (allowed) filter.allowed = &*allowed;
+  if (!excluded.empty()) filter.accept = [&excluded](VectorId id) { return !excluded.contains(id); };
+  if (allowed && !excluded.empty())
+    std::erase_if(*allowed, [&](std::int64_t id) { return excluded.contains(id); });
+
+  const std::size_t offset =
+      static_cast<std::size_t>(request.page - 1) * static_cast<std::size_t>(request.size);
+  const std::size_t want = offset + static_cast<std::size_t>(request.size) + 1;  // +1: is there a next page?
+  auto neighbors = nearest(query, want, filter);
+  if (!neighbors) return neighbors.error();
+
+  SearchPage page;
+  for (std::size_t i = offset;
+       i < neighbors->size() && page.items.size() < static_cast<std::size_t>(request.size); ++i)
+    page.items.push_back({(*neighbors)[i].id, (*neighbors)[i].distance});
+  if (neighbors->size() > offset + static_cast<std::size_t>(request.size)) page.next_page = request.page + 1;
+  return page;
+}
+
+Expected<IndexOutcome> SmartSearchService::index_asset(std::int64_t asset_id) {
+  const settings::SystemConfig config = impl_->settings.get();
+  if (!settings::smart_search_enabled(config)) return IndexOutcome::kSkipped;
+  auto asset = impl_->assets.get(asset_id);
+  if (!asset) return asset.error();
+  if (!*asset) {
+    spdlog::warn("SmartSearch: asset {} not found", asset_id);
+    return IndexOutcome::kFailed;
+  }
+  if ((*asset)->visibility == library::Visibility::kHidden) return IndexOutcome::kSkipped;
+  auto preview = impl_->assets.preview_path(asset_id);
+  if (!preview) return preview.error();
+  if (!*preview) {
+    spdlog::warn("SmartSearch: asset {} has no preview", asset_id);
+    return IndexOutcome::kFailed;
+  }
+  auto bytes = read_file(**preview);
+  if (!bytes) {
+    spdlog::warn("SmartSearch: asset {}: {}", asset_id, bytes.error().message);
+    return IndexOutcome::kFailed;
+  }
+  const std::string model = settings::normalize_clip_model_name(config.machine_learning.clip.model_name);
+  auto embedding = impl_->ml.clip_image(config.machine_learning.clip.model_name, *bytes);
+  if (!embedding) return embedding.error();
+  const auto dimension = settings::clip_model_dimension(model);
+  if (!dimension || embedding->size() != static_cast<std::size_t>(*dimension))
+    return internal_error("CLIP model " + model + " returned " + std::to_string(embedding->size()) +
+                          " values, expected " + std::to_string(dimension.value_or(0)));
+  // spec §2.1 step 3: the model may have changed while ML was busy; drop the stale vector.
+  if (settings::normalize_clip_model_name(impl_->settings.get().machine_learning.clip.model_name) != model)
+    return IndexOutcome::kSkipped;
+  if (Status stored = impl_->upsert(asset_id, model, *embedding); !stored) return stored.error();
+  return IndexOutcome::kSuccess;
+}
+
+Expected<std::vector<std::int64_t>> SmartSearchService::assets_to_index(bool force) {
+  const std::string model =
+      settings::normalize_clip_model_name(impl_->settings.get().machine_learning.clip.model_name);
+  if (force) {
+    Status cleared = impl_->db.write(
+        [](store::Connection& connection) { return connection.exec("DELETE FROM smart_search"); });
+    if (!cleared) return cleared.error();
+    std::shared_lock lock(impl_->index_mutex);
+    impl_->index->clear();
+  }
+  return impl_->db.read([&](store::Connection& connection) -> Expected<std::vector<std::int64_t>> {
+    std::string sql =
+        "SELECT a.id FROM asset a "
+        "JOIN asset_file f ON f.asset_id = a.id AND f.type = 'preview' "
+        "JOIN asset_job_status j ON j.asset_id = a.id "
+        "WHERE a.deleted_at IS NULL AND a.visibility != 'hidden'";
+    if (!force)
+      sql += " AND NOT EXISTS (SELECT 1 FROM smart_search s WHERE s.asset_id = a.id AND s.model = ?1)";
+    sql += " ORDER BY a.id";
+    auto statement = connection.prepare(sql);
+    if (!statement) return statement.error();
+    if (!force) statement->bind(1, std::string_view(model));
+    std::vector<std::int64_t> ids;
+    while (true) {
+      auto row = statement->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      ids.push_back(statement->int64(0));
+    }
+    return ids;
+  });
+}
+
+void SmartSearchService::register_jobs(jobs::JobQueue& queue) {
+  queue.register_handler(jobs::job::kSmartSearch, jobs::queue::kSmartSearch,
+                         [this](const jobs::Job& job) -> Expected<jobs::JobOutcome> {
+                           const auto id = job.data.find("id");
+                           if (id == job.data.end() || !id->is_number_integer())
+                             return bad_request("SmartSearch: job data has no integer id");
+                           auto outcome = index_asset(id->get<std::int64_t>());
+                           if (!outcome) return outcome.error();
+                           switch (*outcome) {
+                             case IndexOutcome::kSuccess:
+                               return jobs::JobOutcome::kSuccess;
+                             case IndexOutcome::kSkipped:
+                               return jobs::JobOutcome::kSkipped;
+                             case IndexOutcome::kFailed:
+                               break;
+                           }
+                           return jobs::JobOutcome::kFailed;
+                         });
+  queue.register_handler(jobs::job::kSmartSearchQueueAll, jobs::queue::kSmartSearch,
+                         [this, &queue](const jobs::Job& job) -> Expected<jobs::JobOutcome> {
+                           auto config =
+                               impl_->settings.reload();  // queue-all jobs read the config fresh (spec §7.1)
+                           if (!config) return config.error();
+                           if (!settings::smart_search_enabled(*config)) return jobs::JobOutcome::kSkipped;
+                           const bool force = job.data.value("force", false);
+                           auto ids = assets_to_index(force);
+                           if (!ids) return ids.error();
+                           std::vector<jobs::JobRequest> batch;
+                           for (std::size_t i = 0; i < ids->size(); ++i) {
+                             jobs::JobRequest request;
+                             request.name = jobs::job::kSmartSearch;
+                             request.data = {{"id", (*ids)[i]}};
+                             batch.push_back(std::move(request));
+                             if (batch.size() == kQueueBatch || i + 1 == ids->size()) {
+                               if (Status queued = queue.enqueue_all(batch); !queued) return queued.error();
+                               batch.clear();
+                             }
+                           }
+                           return jobs::JobOutcome::kSuccess;
+                         });
+  // spec §1.3 step 5: duplicate detection follows smart search for uploads, even when it was skipped.
+  queue.on_done(jobs::job::kSmartSearch, [](const jobs::Job& job, jobs::JobOutcome) {
+    std::vector<jobs::JobRequest> next;
+    if (job.data.value("source", std::string()) == "upload") {
+      jobs::JobRequest request;
+      request.name = jobs::job::kAssetDetectDuplicates;
+      request.data = {{"id", job.data.at("id")}, {"source", "upload"}};
+      next.push_back(std::move(request));
+    }
+    return next;
+  });
+}
+
+}  // namespace focal::search

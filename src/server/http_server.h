@@ -1,0 +1,54 @@
+// The library server's HTTP front: cpp-httplib (docs/adr/0001-http-server.md) serving an Api route table.
+//
+// Every request is matched against the table, authenticated (unless its route is public) BEFORE its body is
+// read, so an anonymous client cannot make the server buffer an upload; bodies are bounded (uploads by
+// max_upload_bytes, everything else by max_json_bytes); every error is Immich's JSON error body.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+#include "server/api.h"
+
+namespace focal::server {
+
+struct HttpServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 2283;  // 0 picks a free port
+  int http_threads = 16;
+  int keepalive_timeout_s = 5;
+  std::size_t max_upload_bytes = std::size_t{512} << 20;  // multipart/form-data bodies
+  std::size_t max_json_bytes = std::size_t{1} << 20;      // every other body
+};
+
+// Resolves the credentials of a request (Authorization: Bearer, the immich_access_token cookie, x-api-key);
+// returns kUnauthorized when there are none or they are invalid.
+using Authenticator = std::function<Expected<Caller>(const ApiRequest&)>;
+
+// Immich's error body: {"message": ..., "statusCode": N, "error": "<reason phrase>"}.
+nlohmann::json error_body(const Error& error);
+std::string reason_phrase(int status);
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerConfig config, const Api& api, Authenticator authenticate);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds the socket; returns the bound port, or an error naming host and port.
+  Expected<int> bind();
+  // Serves until stop(); in-flight requests finish before it returns.
+  void serve();
+  // Thread-safe; makes serve() return.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace focal::server

@@ -1,0 +1,146 @@
+// POST /api/search/smart (CLIP, spec §2.3) and POST /api/search/metadata (keyword search, spec §2.4).
+#include "library/library.h"
+#include "search/search.h"
+#include "server/asset_json.h"
+#include "server/routes.h"
+
+namespace focal::server {
+namespace {
+
+using nlohmann::json;
+
+Expected<std::optional<std::int64_t>> optional_date(const json& body, std::string_view key) {
+  auto text = optional_string(body, key);
+  if (!text) return text.error();
+  if (!*text) return std::optional<std::int64_t>{};
+  auto ms = parse_iso_time(**text);
+  if (!ms) return bad_request(std::string(key) + " must be an ISO 8601 date string");
+  return std::optional<std::int64_t>{*ms};
+}
+
+// The filters both searches share (spec §2.3 list, the subset focal stores).
+Expected<search::AssetFilter> parse_filter(const json& body) {
+  search::AssetFilter filter;
+  auto after = optional_date(body, "takenAfter");
+  if (!after) return after.error();
+  filter.taken_after_ms = *after;
+  auto before = optional_date(body, "takenBefore");
+  if (!before) return before.error();
+  filter.taken_before_ms = *before;
+  for (auto [key, into] : {std::pair<const char*, std::optional<std::string>*>{"make", &filter.make},
+                           {"model", &filter.model},
+                           {"lensModel", &filter.lens_model},
+                           {"fileType", &filter.file_type}}) {
+    auto value = optional_string(body, key);
+    if (!value) return value.error();
+    *into = *value;
+  }
+  auto type = optional_string(body, "type");
+  if (!type) return type.error();
+  if (*type) {
+    if (**type != "IMAGE" && **type != "VIDEO" && **type != "OTHER") {
+      return bad_request("type must be one of IMAGE, VIDEO, OTHER");
+    }
+    filter.type = **type;
+  }
+  auto people = optional_ids(body, "personIds");
+  if (!people) return people.error();
+  if (*people) filter.person_ids = **people;
+  auto deleted = optional_bool(body, "withDeleted");
+  if (!deleted) return deleted.error();
+  filter.with_deleted = deleted->value_or(false);
+  return filter;
+}
+
+Expected<int> page_param(const json& body, std::string_view key, int fallback, int max) {
+  auto value = optional_int(body, key, 1, max);
+  if (!value) return value.error();
+  return static_cast<int>(value->value_or(fallback));
+}
+
+Expected<json> page_json(const search::SearchPage& page, const library::LibraryService& library) {
+  json items = json::array();
+  for (const auto& hit : page.items) {
+    auto asset = library.assets().get(hit.asset_id);
+    if (!asset) return asset.error();
+    if (!*asset) continue;  // deleted between ranking and loading
+    auto exif = library.assets().exif(hit.asset_id);
+    if (!exif) return exif.error();
+    items.push_back(detail::asset_json(**asset, *exif));
+  }
+  const auto count = items.size();
+  return json{{"albums", {{"total", 0}, {"count", 0}, {"items", json::array()}, {"facets", json::array()}}},
+              {"assets",
+               {{"total", count},
+                {"count", count},
+                {"items", std::move(items)},
+                {"facets", json::array()},
+                {"nextPage", page.next_page ? json(std::to_string(*page.next_page)) : json(nullptr)}}}};
+}
+
+}  // namespace
+
+void register_search_routes(Api& api, search::SmartSearchService& smart, search::KeywordSearch& keyword,
+                            library::LibraryService& library) {
+  api.post("/api/search/smart", [&smart, &library](const ApiRequest& req) -> Expected<ApiResponse> {
+    auto body = req.json_body();
+    if (!body) return body.error();
+    search::SmartSearchRequest request;
+    auto query = optional_string(*body, "query");
+    if (!query) return query.error();
+    request.query = query->value_or("");
+    if (const auto it = body->find("queryAssetId"); it != body->end() && !it->is_null()) {
+      auto ids = optional_ids(json{{"queryAssetId", json::array({*it})}}, "queryAssetId");
+      if (!ids) return bad_request("queryAssetId must be a positive integer id");
+      request.query_asset_id = (**ids)[0];
+    }
+    auto language = optional_string(*body, "language");
+    if (!language) return language.error();
+    request.language = language->value_or("");
+    auto page = page_param(*body, "page", 1, 1'000'000);
+    if (!page) return page.error();
+    request.page = *page;
+    auto size = page_param(*body, "size", 100, 1000);
+    if (!size) return size.error();
+    request.size = *size;
+    auto filter = parse_filter(*body);
+    if (!filter) return filter.error();
+    request.filter = std::move(*filter);
+    auto result = smart.search(request);
+    if (!result) return result.error();
+    auto out = page_json(*result, library);
+    if (!out) return out.error();
+    return ApiResponse::json(*out);
+  });
+
+  // Keyword search: `query` (focal) or Immich's `originalFileName` / `description`, matched as words against
+  // file name, description, camera, place and dates.
+  api.post("/api/search/metadata", [&keyword, &library](const ApiRequest& req) -> Expected<ApiResponse> {
+    auto body = req.json_body();
+    if (!body) return body.error();
+    search::KeywordSearchRequest request;
+    std::string words;
+    for (const char* key : {"query", "originalFileName", "description"}) {
+      auto value = optional_string(*body, key);
+      if (!value) return value.error();
+      if (*value && !(*value)->empty()) words += (words.empty() ? "" : " ") + **value;
+    }
+    request.query = words;
+    auto page = page_param(*body, "page", 1, 1'000'000);
+    if (!page) return page.error();
+    request.page = *page;
+    auto size = page_param(*body, "size", 250, 1000);
+    if (!size) return size.error();
+    request.size = *size;
+    auto filter = parse_filter(*body);
+    if (!filter) return filter.error();
+    request.filter = std::move(*filter);
+    auto result = keyword.search(request);
+    if (!result) return result.error();
+    auto out = page_json(*result, library);
+    if (!out) return out.error();
+    return ApiResponse::json(*out);
+  });
+}
+
+}  // namespace focal::server

@@ -1,0 +1,116 @@
+// Server information (ping, version, feature flags from the system config, spec §7.1) and the system config.
+#include <charconv>
+
+#include "server/routes.h"
+#include "settings/settings.h"
+
+namespace focal::server {
+namespace {
+
+using nlohmann::json;
+
+json version_json(const std::string& version) {
+  int parts[3] = {0, 0, 0};
+  std::size_t start = 0;
+  for (int& part : parts) {
+    const auto end = std::min(version.find('.', start), version.size());
+    std::from_chars(version.data() + start, version.data() + end, part);
+    if (end == version.size()) break;
+    start = end + 1;
+  }
+  return {{"major", parts[0]}, {"minor", parts[1]}, {"patch", parts[2]}};
+}
+
+json features_json(const settings::SystemConfig& config) {
+  return {{"smartSearch", settings::smart_search_enabled(config)},
+          {"facialRecognition", settings::facial_recognition_enabled(config)},
+          {"duplicateDetection", settings::duplicate_detection_enabled(config)},
+          {"ocr", false},  // no OCR backend in focal-ml yet
+          {"search", true},
+          {"importFaces", false},
+          {"oauth", false},
+          {"passwordLogin", true},
+          {"configFile", false},
+          {"trash", true},
+          {"sidecar", false},
+          {"map", false},
+          {"reverseGeocoding", false},
+          {"email", false}};
+}
+
+}  // namespace
+
+void register_server_routes(Api& api, settings::SettingsStore& settings, const ServerInfo& info) {
+  api.get(
+      "/api/server/ping",
+      [](const ApiRequest&) -> Expected<ApiResponse> {
+        return ApiResponse::json({{"res", "pong"}});
+      },
+      Access::kPublic);
+
+  api.get(
+      "/api/server/version",
+      [version = info.version](const ApiRequest&) -> Expected<ApiResponse> {
+        return ApiResponse::json(version_json(version));
+      },
+      Access::kPublic);
+
+  api.get(
+      "/api/server/features",
+      [&settings](const ApiRequest&) -> Expected<ApiResponse> {
+        return ApiResponse::json(features_json(settings.get()));
+      },
+      Access::kPublic);
+
+  api.get(
+      "/api/server/config",
+      [initialized = info.is_initialized](const ApiRequest&) -> Expected<ApiResponse> {
+        return ApiResponse::json({{"isInitialized", initialized ? initialized() : true},
+                                  {"isOnboarded", true},
+                                  {"loginPageMessage", ""},
+                                  {"externalDomain", ""}});
+      },
+      Access::kPublic);
+
+  api.get("/api/server/about", [version = info.version](const ApiRequest&) -> Expected<ApiResponse> {
+    return ApiResponse::json({{"version", "v" + version}, {"licensed", false}, {"build", "focal"}});
+  });
+
+  api.get(
+      "/api/system-config",
+      [&settings](const ApiRequest&) -> Expected<ApiResponse> {
+        auto fresh = settings.reload();
+        if (!fresh) return fresh.error();
+        return ApiResponse::json(settings::to_json(*fresh));
+      },
+      Access::kAdmin);
+
+  api.get(
+      "/api/system-config/defaults",
+      [&settings](const ApiRequest&) -> Expected<ApiResponse> {
+        return ApiResponse::json(settings::to_json(settings.defaults()));
+      },
+      Access::kAdmin);
+
+  // Immich's client sends the whole config; a partial body is merged over the defaults the same way. Unknown
+  // keys are refused (a typo must not be silently ignored), naming the key.
+  api.put(
+      "/api/system-config",
+      [&settings](const ApiRequest& req) -> Expected<ApiResponse> {
+        auto body = req.json_body();
+        if (!body) return body.error();
+        std::vector<std::string> unknown;
+        auto config = settings::from_json(*body, settings.defaults(), &unknown);
+        if (!config) return config.error();
+        if (!unknown.empty()) {
+          std::string keys;
+          for (const auto& key : unknown) keys += (keys.empty() ? "" : ", ") + key;
+          return bad_request("Unknown configuration key(s): " + keys);
+        }
+        if (auto st = settings.update(*config); !st) return st.error();
+        return ApiResponse::json(settings::to_json(settings.get()));
+      },
+      Access::kAdmin);
+}
+
+}  // namespace focal::server

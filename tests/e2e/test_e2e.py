@@ -1,0 +1,287 @@
+"""focal end to end: focal-ml (generated random-weight models) + `focal serve` + the CLI on temporary data dirs.
+
+Random weights: the checks are about structure, counts, durability and determinism, never semantic quality.
+Pass/fail never depends on timing: kills happen at observed points, and every wait is on a condition.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from openapi_spec_validator import validate as validate_spec
+
+from conftest import BROKEN_FILES, DUPLICATE_COPY, GOOD_PHOTOS, UPLOAD_PHOTO
+from harness import SPEC_PATH, ApiClient, db_rows, free_port, wait_until
+
+ADMIN = {"email": "admin@example.com", "password": "correct horse battery", "name": "Admin"}
+QUERY = "dog on a beach"
+
+
+def test_openapi_document_is_valid():
+    validate_spec(yaml.safe_load(SPEC_PATH.read_text()))
+
+
+def sign_up(api: ApiClient) -> None:
+    assert api.post("/api/auth/admin-sign-up", ADMIN, auth=False).status == 201
+    login = api.post("/api/auth/login", {"email": ADMIN["email"], "password": ADMIN["password"]}, auth=False)
+    assert login.status == 201
+    assert "immich_access_token=" in login.headers.get("set-cookie", "")
+    api.token = login.json()["accessToken"]
+
+
+def results_by_file(data_dir) -> dict:
+    """Per original file name: status, whether it has a preview, its embedding bytes and its face count."""
+    rows = db_rows(
+        data_dir,
+        """SELECT a.original_file_name, a.status,
+                  (SELECT COUNT(*) FROM asset_file f WHERE f.asset_id = a.id AND f.type = 'preview'),
+                  (SELECT embedding FROM smart_search s WHERE s.asset_id = a.id),
+                  (SELECT COUNT(*) FROM asset_face f WHERE f.asset_id = a.id AND f.deleted_at IS NULL)
+           FROM asset a""",
+    )
+    # Which of two same-content files becomes the asset depends on the scan order: name it by the original.
+    canonical = {DUPLICATE_COPY[1]: DUPLICATE_COPY[0]}
+    return {canonical.get(name, name): {"status": status, "preview": preview, "embedding": emb, "faces": faces}
+            for name, status, preview, emb, faces in rows}
+
+
+def check_library(data_dir, expected_good: set[str]) -> dict:
+    """Every good photo is ready with a preview and exactly one embedding; broken files are recorded as such."""
+    results = results_by_file(data_dir)
+    assert set(results) == expected_good | set(BROKEN_FILES), sorted(results)
+    for name in expected_good:
+        r = results[name]
+        assert r["status"] == "ready" and r["preview"] == 1, (name, r["status"], r["preview"])
+        assert r["embedding"] is not None and len(r["embedding"]) % 4 == 0 and len(r["embedding"]) > 0, name
+    for name in BROKEN_FILES:
+        assert results[name]["status"] in ("corrupt", "unsupported"), (name, results[name]["status"])
+        assert results[name]["embedding"] is None, name
+    # One embedding row per asset (upserts), face embeddings one per face.
+    assert db_rows(data_dir, "SELECT COUNT(*) FROM smart_search")[0][0] == len(expected_good)
+    faces = db_rows(data_dir, "SELECT COUNT(*) FROM asset_face WHERE deleted_at IS NULL")[0][0]
+    face_vectors = db_rows(
+        data_dir, "SELECT COUNT(*) FROM face_search s JOIN asset_face f ON f.id = s.face_id WHERE f.deleted_at IS NULL"
+    )[0][0]
+    assert face_vectors == faces
+    return results
+
+
+@pytest.fixture(scope="module")
+def reference(stack, photos):
+    """Run A: a normal server run; its per-file results are the reference the crash runs must reproduce."""
+    ml_port = free_port()
+    ml = stack.start_ml(ml_port, "ml-a")
+    data_dir = stack.workdir / "data-a"
+    env = stack.focal_env(data_dir, ml_port)
+    serve, port = stack.start_serve(env, "serve-a")
+    api = ApiClient(port)
+    yield {"stack": stack, "ml": ml, "ml_port": ml_port, "serve": serve, "api": api, "env": env,
+           "data_dir": data_dir, "photos": photos}
+    serve_rc = serve.stop()
+    ml.stop()
+    assert serve_rc == 0, f"focal serve exited {serve_rc} on SIGTERM:\n{serve.log_tail()}"
+
+
+def test_api_import_jobs_search(reference, testdata):
+    api, data_dir, stack, env = reference["api"], reference["data_dir"], reference["stack"], reference["env"]
+
+    # Public routes answer without credentials; everything else needs them.
+    assert api.get("/api/server/ping", auth=False).json() == {"res": "pong"}
+    assert api.get("/api/server/features", auth=False).json()["smartSearch"] is True
+    assert api.get("/api/server/config", auth=False).json()["isInitialized"] is False
+    assert api.get("/api/queues", auth=False).status == 401
+    assert api.post("/api/search/smart", {"query": "x"}, auth=False).status == 401
+    sign_up(api)
+    assert api.get("/api/server/config").json()["isInitialized"] is True
+    key = api.post("/api/api-keys", {"name": "e2e"})
+    assert key.status == 201
+    assert api.get("/api/users/me", headers={"x-api-key": key.json()["secret"]}, auth=False).status == 200
+
+    # Import the folder through the API.
+    library = api.post("/api/libraries", {"importPath": str(reference["photos"])})
+    assert library.status == 201, library.body
+    scan = api.post(f"/api/libraries/{library.json()['id']}/scan")
+    assert scan.status == 200, scan.body
+    report = scan.json()
+    assert report["duplicates"] == 1, report
+    assert report["imported"] == len(GOOD_PHOTOS) + len(BROKEN_FILES), report
+    assert report["filesSeen"] == len(GOOD_PHOTOS) + len(BROKEN_FILES) + 2, report  # + copy + notes.txt
+
+    queues = api.wait_idle(timeout=120)
+    for name, stats in queues.items():
+        assert stats["failed"] == 0, (name, stats)
+    assert queues["smartSearch"]["completed"] >= len(GOOD_PHOTOS), queues["smartSearch"]
+    assert queues["faceDetection"]["completed"] >= len(GOOD_PHOTOS), queues["faceDetection"]
+    assert queues["metadataExtraction"]["completed"] >= len(GOOD_PHOTOS)
+    results = check_library(data_dir, set(GOOD_PHOTOS))
+    reference["results"] = results
+
+    # Asset listing (cursor paging), details, thumbnails with the right content types.
+    listed, after = [], 0
+    while True:
+        page = api.get(f"/api/assets?size=7&after={after}").json()
+        listed += page["items"]
+        if page["nextAfter"] is None:
+            break
+        after = page["nextAfter"]
+    assert len(listed) == len(GOOD_PHOTOS) + len(BROKEN_FILES)
+    by_name = {a["originalFileName"]: a for a in listed}
+    by_name.setdefault(DUPLICATE_COPY[0], by_name.get(DUPLICATE_COPY[1]))
+    canon = api.get(f"/api/assets/{by_name['camera-Canon_40D.jpg']['id']}").json()
+    assert canon["exifInfo"]["make"] == "Canon"
+    thumb = api.get(f"/api/assets/{canon['id']}/thumbnail")
+    assert thumb.status == 200 and thumb.headers["content-type"] == "image/webp"
+    assert thumb.body[:4] == b"RIFF" and thumb.body[8:12] == b"WEBP"
+    preview = api.get(f"/api/assets/{canon['id']}/thumbnail?size=preview")
+    assert preview.status == 200 and preview.headers["content-type"] == "image/jpeg"
+    assert preview.body[:2] == b"\xff\xd8"
+    broken = by_name[BROKEN_FILES[0]]
+    assert api.get(f"/api/assets/{broken['id']}/thumbnail").status == 404
+    assert api.get("/api/assets/999999").status == 404
+    assert api.get("/api/assets/abc").status == 400
+
+    # Smart search: structure, paging and determinism.
+    first = api.post("/api/search/smart", {"query": QUERY, "size": 5})
+    assert first.status == 200, first.body
+    ids = [a["id"] for a in first.json()["assets"]["items"]]
+    assert len(ids) == 5 and len(set(ids)) == 5
+    assert first.json()["assets"]["nextPage"] == "2"
+    again = api.post("/api/search/smart", {"query": QUERY, "size": 5}).json()
+    assert [a["id"] for a in again["assets"]["items"]] == ids
+    page2 = api.post("/api/search/smart", {"query": QUERY, "size": 5, "page": 2}).json()
+    assert not set(ids) & {a["id"] for a in page2["assets"]["items"]}
+    everything = api.post("/api/search/smart", {"query": QUERY, "size": 1000}).json()["assets"]
+    assert everything["count"] == len(GOOD_PHOTOS) and everything["nextPage"] is None
+    similar = api.post("/api/search/smart", {"queryAssetId": canon["id"], "size": 1}).json()
+    assert similar["assets"]["items"][0]["id"] == canon["id"]  # its own embedding is nearest
+
+    # Keyword search (EXIF make, file names).
+    canon_hits = api.post("/api/search/metadata", {"query": "canon"}).json()["assets"]["items"]
+    assert canon["id"] in [a["id"] for a in canon_hits]
+    corgi_hits = api.post("/api/search/metadata", {"originalFileName": "corgi"}).json()["assets"]["items"]
+    assert [a["id"] for a in corgi_hits] == [by_name[DUPLICATE_COPY[0]]["id"]]
+
+    # The CLI on the same data dir while the server runs gives the same answers.
+    cli = json.loads(stack.cli(env, "search", QUERY, "--limit", "5", "--json").stdout)
+    assert cli["mode"] == "smart" and [r["assetId"] for r in cli["results"]] == ids
+    cli_kw = json.loads(stack.cli(env, "search", "corgi", "--keyword", "--json").stdout)
+    assert [r["assetId"] for r in cli_kw["results"]] == [by_name[DUPLICATE_COPY[0]]["id"]]
+
+    # Bad input is a 4xx with a message, never a 500.
+    r = api.post("/api/search/smart", {})
+    assert r.status == 400 and "query" in r.json()["message"]
+    assert api.post("/api/search/smart", {"query": "x", "size": 0}).status == 400
+    assert api.post("/api/search/smart", {"query": "x", "takenAfter": "yesterday"}).status == 400
+    assert api.request("POST", "/api/search/smart", raw=b"{not json").status == 400
+    assert api.put("/api/jobs/noSuchQueue", {"command": "start"}).status == 400
+    assert api.put("/api/jobs/smartSearch", {"command": "explode"}).status == 400
+    bad = api.put("/api/system-config", {"machineLearning": {"facialRecognition": {"minScore": 7}}})
+    assert bad.status == 400 and "minScore" in bad.json()["message"]
+    unknown = api.put("/api/system-config", {"machineLearning": {"clipp": {}}})
+    assert unknown.status == 400 and "clipp" in unknown.json()["message"]
+
+    # Upload: new content is created, the same content again is a duplicate; its jobs run.
+    content = (testdata / "photos" / UPLOAD_PHOTO).read_bytes()
+    created = api.upload(UPLOAD_PHOTO, content)
+    assert created.status == 201 and created.json()["status"] == "created", created.body
+    dup = api.upload("again.jpg", content)
+    assert dup.status == 200 and dup.json() == {"id": created.json()["id"], "status": "duplicate"}
+    api.wait_idle(timeout=60)
+    assert db_rows(data_dir, "SELECT COUNT(*) FROM smart_search WHERE asset_id = ?", (created.json()["id"],))[0][0] == 1
+
+    # Start "missing" on an idle queue: nothing left to do, counts stay.
+    before = db_rows(data_dir, "SELECT COUNT(*) FROM smart_search")[0][0]
+    started = api.put("/api/jobs/smartSearch", {"command": "start", "force": False})
+    assert started.status == 200, started.body
+    api.wait_idle(timeout=60)
+    assert db_rows(data_dir, "SELECT COUNT(*) FROM smart_search")[0][0] == before
+
+    # Config through the CLI is seen by the server (shared database).
+    got = stack.cli(env, "config", "get", "machineLearning.clip.modelName").stdout.strip()
+    assert got == "ViT-B-32__openai"
+    stack.cli(env, "config", "set", "job.smartSearch.concurrency", "3")
+    assert api.get("/api/system-config").json()["job"]["smartSearch"]["concurrency"] == 3
+    bad_cli = stack.cli(env, "config", "set", "machineLearning.facialRecognition.minScore", "7", check=False)
+    assert bad_cli.returncode != 0 and "minScore" in bad_cli.stderr
+    queues_cli = json.loads(stack.cli(env, "jobs", "--json").stdout)
+    assert {q["name"] for q in queues_cli} >= {"smartSearch", "faceDetection", "metadataExtraction"}
+    # People, faces and duplicates routes are mounted and match the document.
+    assert api.get("/api/people?withHidden=true&minimumFaces=1").status == 200
+    faces = api.get(f"/api/faces?id={by_name['group-obama-biden.jpg']['id']}")
+    assert faces.status == 200 and len(faces.json()) == reference["results"]["group-obama-biden.jpg"]["faces"]
+    assert api.get("/api/faces").status == 400
+    assert api.get("/api/duplicates").status == 200
+    assert api.get("/api/search/person?name=a").status == 200
+    assert api.validated > 40  # responses were checked against docs/openapi.yaml
+
+
+def test_ml_outage_and_kill9_lose_nothing(reference, stack, photos):
+    """Run B: focal-ml is killed while jobs run (they retry, nothing is dropped) and focal serve is killed with
+    SIGKILL mid-run (leases expire, jobs resume); the end state equals run A: one embedding per asset, identical
+    vectors and face counts (no duplicates, nothing lost)."""
+    if "results" not in reference:
+        pytest.skip("needs the reference run")
+    ml_port = free_port()
+    ml = stack.start_ml(ml_port, "ml-b")
+    data_dir = stack.workdir / "data-b"
+    env = stack.focal_env(data_dir, ml_port)
+    serve, port = stack.start_serve(env, "serve-b")
+    api = ApiClient(port)
+    try:
+        sign_up(api)
+        # The CLI imports (no server needed for that); the running server's workers process the jobs.
+        out = stack.cli(env, "import", str(photos)).stdout
+        assert f"{len(GOOD_PHOTOS) + len(BROKEN_FILES)} new" in out, out
+
+        def embeddings() -> int:
+            return db_rows(data_dir, "SELECT COUNT(*) FROM smart_search")[0][0]
+
+        wait_until(lambda: embeddings() >= 3, 90, "the first embeddings")
+        ml.kill9()
+        # With ML down, the CLI's smart search falls back to keyword search with a message.
+        fallback = stack.cli(env, "search", "corgi", "--json")
+        assert json.loads(fallback.stdout)["mode"] == "keyword" and "falling back" in fallback.stderr
+        assert api.post("/api/search/smart", {"query": "corgi"}).status in (400, 503)
+        ml = stack.start_ml(ml_port, "ml-b2")
+
+        done_before_kill = embeddings()
+        wait_until(lambda: embeddings() > done_before_kill or api.queues()["smartSearch"]["waiting"] == 0, 90,
+                   "progress after the ML restart")
+        serve.kill9()
+        serve, port = stack.start_serve(env, "serve-b2")
+        api = ApiClient(port, api.token)
+        queues = api.wait_idle(timeout=120)
+        for name, stats in queues.items():
+            assert stats["failed"] == 0, (name, stats)
+        results = check_library(data_dir, set(GOOD_PHOTOS))
+        for name, ref in reference["results"].items():
+            got = results[name]
+            assert got["status"] == ref["status"], name
+            assert got["embedding"] == ref["embedding"], f"{name}: embedding differs from the reference run"
+            assert got["faces"] == ref["faces"], f"{name}: {got['faces']} faces, reference {ref['faces']}"
+    finally:
+        rc = serve.stop()
+        ml.stop()
+    assert rc == 0, serve.log_tail()
+
+
+def test_cli_import_wait_without_server(reference, stack, testdata, tmp_path):
+    """`focal import --wait` runs every job in the foreground; no server involved."""
+    folder = tmp_path / "few"
+    folder.mkdir()
+    names = GOOD_PHOTOS[:4]
+    for name in names:
+        (folder / name).write_bytes((testdata / "photos" / name).read_bytes())
+    data_dir = tmp_path / "data-c"
+    env = stack.focal_env(data_dir, reference["ml_port"])
+    run = stack.cli(env, "import", str(folder), "--wait")
+    assert "Processed" in run.stdout and "0 failed" in run.stdout, run.stdout
+    results = results_by_file(data_dir)
+    assert set(results) == set(names)
+    for name in names:
+        assert results[name]["embedding"] == reference["results"][name]["embedding"], name
+        assert results[name]["faces"] == reference["results"][name]["faces"], name
+    listing = json.loads(stack.cli(env, "jobs", "--json").stdout)
+    assert all(q["statistics"]["waiting"] + q["statistics"]["active"] == 0 for q in listing)

@@ -1,0 +1,415 @@
+#include "ml_client/ml_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "settings/settings.h"
+#include "store/database.h"
+
+namespace focal::ml {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// What a fake ML node saw in one /predict request.
+struct SeenRequest {
+  std::string path;
+  std::string entries;
+  std::string image;
+  std::string image_filename;
+  std::string text;
+  bool has_text = false;
+  std::string api_key;
+  std::string content_type;
+};
+
+// An Immich-compatible ML node in-process: /ping and /predict (optionally under a path prefix), answering
+// like focal-ml, or slowly, or with a configured body.
+class FakeMlServer {
+ public:
+  enum class Mode { kHealthy, kSlow };
+
+  explicit FakeMlServer(Mode mode, std::string prefix = "", int port = 0)
+      : mode_(mode), prefix_(std::move(prefix)) {
+    server_.Get(prefix_ + "/ping", [this](const httplib::Request&, httplib::Response& res) {
+      ++pings_;
+      if (mode_ == Mode::kSlow) wait_long();
+      res.set_content("pong", "text/plain");
+    });
+    server_.Post(prefix_ + "/predict", [this](const httplib::Request& req, httplib::Response& res) {
+      SeenRequest seen;
+      seen.path = req.path;
+      seen.content_type = req.get_header_value("Content-Type");
+      seen.api_key = req.get_header_value("x-api-key");
+      if (req.has_file("entries")) seen.entries = req.get_file_value("entries").content;
+      if (req.has_file("image")) {
+        seen.image = req.get_file_value("image").content;
+        seen.image_filename = req.get_file_value("image").filename;
+      }
+      if (req.has_file("text")) {
+        seen.text = req.get_file_value("text").content;
+        seen.has_text = true;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        requests_.push_back(seen);
+      }
+      if (mode_ == Mode::kSlow) wait_long();
+      std::lock_guard lock(mutex_);
+      res.status = status_;
+      res.set_content(body_.empty() ? default_body(seen) : body_, "application/json");
+    });
+    port_ = port == 0 ? server_.bind_to_any_port("127.0.0.1")
+                      : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (port_ > 0 && !server_.is_running()) std::this_thread::sleep_for(1ms);
+  }
+  ~FakeMlServer() { shut_down(); }
+
+  void shut_down() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + prefix_; }
+  std::vector<SeenRequest> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  int pings() const { return pings_; }
+  void respond(int status, std::string body) {
+    std::lock_guard lock(mutex_);
+    status_ = status;
+    body_ = std::move(body);
+  }
+
+ private:
+  // Sleeps far beyond the client's timeouts, but ends at once on shutdown.
+  void wait_long() {
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, 5s, [this] { return stopping_; });
+  }
+
+  static std::string default_body(const SeenRequest& seen) {
+    const json entries = json::parse(seen.entries, nullptr, false);
+    if (entries.contains("clip")) {
+      json body = {{"clip", "[0.5,-0.25,1.0,0.125]"}};
+      if (entries["clip"].contains("visual")) {
+        body["imageHeight"] = 10;
+        body["imageWidth"] = 20;
+      }
+      return body.dump();
+    }
+    std::string embedding = "[";
+    for (int i = 0; i < 512; ++i) embedding += (i ? "," : "") + std::to_string(i % 7 - 3);
+    embedding += "]";
+    return json{{"facial-recognition",
+                 {{{"boundingBox", {{"x1", 1}, {"y1", 2.4}, {"x2", 30}, {"y2", 40.6}}},
+                   {"embedding", embedding},
+                   {"score", 0.875}}}},
+                {"imageHeight", 480},
+                {"imageWidth", 640}}
+        .dump();
+  }
+
+  Mode mode_;
+  std::string prefix_;
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = -1;
+  std::atomic<int> pings_{0};
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::vector<SeenRequest> requests_;
+  int status_ = 200;
+  std::string body_;
+};
+
+// A port nothing listens on: bind a socket to an ephemeral port, note it, close the socket.
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Captures log lines of the default logger for the test's lifetime.
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
+    sink->set_pattern("%l %v");
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::string text() {
+    spdlog::default_logger()->flush();
+    return stream_.str();
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream stream_;
+};
+
+ClientOptions options_for(std::vector<std::string> urls) {
+  ClientOptions options;
+  options.urls = std::move(urls);
+  options.ping_timeout = 300ms;
+  options.ping_interval = 50ms;
+  options.request_timeout = 300ms;
+  options.connect_timeout = 300ms;
+  return options;
+}
+
+TEST(MlClientTest, FallsBackToTheHealthyNodeInOrder) {
+  LogCapture log;
+  const std::string down = "http://127.0.0.1:" + std::to_string(closed_port());
+  FakeMlServer slow(FakeMlServer::Mode::kSlow);
+  FakeMlServer healthy(FakeMlServer::Mode::kHealthy);
+  HttpMlClient client(options_for({down, slow.url(), healthy.url()}));
+
+  // Never pinged: nobody is healthy, so the first request tries all in configured order.
+  EXPECT_FALSE(client.is_healthy(healthy.url()));
+  auto first = client.clip_text("ViT-B-32__openai", "a dog", "");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first, (std::vector<float>{0.5f, -0.25f, 1.0f, 0.125f}));
+  EXPECT_EQ(slow.requests().size(), 1u);  // tried (and timed out) before the healthy node
+  EXPECT_FALSE(client.is_healthy(down));
+  EXPECT_FALSE(client.is_healthy(slow.url()));
+  EXPECT_TRUE(client.is_healthy(healthy.url()));
+
+  // Healthy nodes first: the next request goes straight to the healthy node.
+  auto second = client.clip_image("ViT-B-32__openai", "\xff\xd8jpeg-bytes");
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(slow.requests().size(), 1u);
+  EXPECT_EQ(healthy.requests().size(), 2u);
+
+  const std::string text = log.text();
+  EXPECT_NE(text.find("Machine learning request to \"" + down + "\" failed: "), std::string::npos) << text;
+  EXPECT_NE(text.find("Machine learning request to \"" + slow.url() + "\" failed: "), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Machine learning server became unhealthy (" + down + ")"), std::string::npos) << text;
+  EXPECT_NE(text.find("Machine learning server became healthy (" + healthy.url() + ")"), std::string::npos)
+      << text;
+}
+
+TEST(MlClientTest, HealthChecksOrderRequestsAndRecoveryIsSeen) {
+  LogCapture log;
+  const int down_port = closed_port();
+  const std::string down = "http://127.0.0.1:" + std::to_string(down_port);
+  FakeMlServer healthy(FakeMlServer::Mode::kHealthy);
+  HttpMlClient client(options_for({down, healthy.url()}));
+  client.check_health_now();
+  EXPECT_FALSE(client.is_healthy(down));
+  EXPECT_TRUE(client.is_healthy(healthy.url()));
+  ASSERT_TRUE(client.clip_text("ViT-B-32__openai", "x", "").ok());
+  EXPECT_EQ(healthy.requests().size(), 1u);
+
+  // The down node comes back: after a ping round it is healthy and, being first in the list, gets the
+  // traffic.
+  FakeMlServer revived(FakeMlServer::Mode::kHealthy, "", down_port);
+  ASSERT_EQ(revived.port(), down_port);
+  client.check_health_now();
+  EXPECT_TRUE(client.is_healthy(down));
+  ASSERT_TRUE(client.clip_text("ViT-B-32__openai", "y", "").ok());
+  EXPECT_EQ(revived.requests().size(), 1u);
+  EXPECT_EQ(healthy.requests().size(), 1u);
+  const std::string text = log.text();
+  EXPECT_NE(text.find("warning Machine learning server became unhealthy (" + down + ")"), std::string::npos);
+  EXPECT_NE(text.find("info Machine learning server became healthy (" + down + ")"), std::string::npos);
+  // Transitions only: exactly one "unhealthy" line for the down node despite two ping rounds and a request.
+  EXPECT_EQ(text.find("became unhealthy (" + down + ")"), text.rfind("became unhealthy (" + down + ")"))
+      << text;
+}
+
+TEST(MlClientTest, BackgroundThreadPingsAndStops) {
+  FakeMlServer healthy(FakeMlServer::Mode::kHealthy);
+  HttpMlClient client(options_for({healthy.url()}));
+  client.start();
+  for (int i = 0; i < 200 && healthy.pings() < 3; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_GE(healthy.pings(), 3);  // immediate round plus rounds every 50 ms
+  EXPECT_TRUE(client.is_healthy(healthy.url()));
+  client.stop();
+  const int after_stop = healthy.pings();
+  std::this_thread::sleep_for(150ms);
+  EXPECT_EQ(healthy.pings(), after_stop);
+}
+
+TEST(MlClientTest, AllUrlsDownIsUnavailableWithImmichsMessage) {
+  const std::string a = "http://127.0.0.1:" + std::to_string(closed_port());
+  FakeMlServer failing(FakeMlServer::Mode::kHealthy);
+  failing.respond(500, R"({"detail":"boom"})");
+  HttpMlClient client(options_for({a, failing.url()}));
+  LogCapture log;
+  auto result = client.clip_text("ViT-B-32__openai", "cat", "de");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(
+      result.error().message,
+      R"(Machine learning request '{"clip":{"textual":{"modelName":"ViT-B-32__openai","options":{"language":"de"}}}}' failed for all URLs)");
+  EXPECT_NE(log.text().find("Machine learning request to \"" + failing.url() +
+                            "\" failed with status 500: {\"detail\":\"boom\"}"),
+            std::string::npos)
+      << log.text();
+}
+
+TEST(MlClientTest, RequestsAreByteCompatibleWithImmich) {
+  FakeMlServer node(FakeMlServer::Mode::kHealthy, "/ml");
+  ClientOptions options = options_for({node.url() + "/"});  // a sub-path: ping/predict resolve relative to it
+  options.api_key = "secret";
+  HttpMlClient client(options);
+  client.check_health_now();
+  EXPECT_TRUE(client.is_healthy(node.url() + "/"));
+
+  const std::string jpeg = std::string("\xff\xd8\xff") + '\0' + "binary" + '\0' + "bytes";
+  ASSERT_TRUE(client.clip_image("ViT-B-32__openai", jpeg).ok());
+  ASSERT_TRUE(client.clip_text("ViT-B-32__openai", "a red car", "").ok());
+  auto faces = client.detect_faces("buffalo_l", "buffalo_l", 0.7, jpeg);
+  ASSERT_TRUE(faces.ok()) << faces.error().message;
+
+  const auto seen = node.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].path, "/ml/predict");
+  EXPECT_NE(seen[0].content_type.find("multipart/form-data; boundary="), std::string::npos);
+  EXPECT_EQ(seen[0].entries, R"({"clip":{"visual":{"modelName":"ViT-B-32__openai"}}})");
+  EXPECT_EQ(seen[0].image, jpeg);
+  EXPECT_EQ(seen[0].image_filename, "blob");
+  EXPECT_FALSE(seen[0].has_text);
+  EXPECT_EQ(seen[0].api_key, "secret");
+  EXPECT_EQ(seen[1].entries, R"({"clip":{"textual":{"modelName":"ViT-B-32__openai","options":{}}}})");
+  EXPECT_EQ(seen[1].text, "a red car");
+  EXPECT_TRUE(seen[1].image.empty());
+  EXPECT_EQ(
+      seen[2].entries,
+      R"({"facial-recognition":{"detection":{"modelName":"buffalo_l","options":{"minScore":0.7}},"recognition":{"modelName":"buffalo_l"}}})");
+
+  EXPECT_EQ(faces->image_width, 640);
+  EXPECT_EQ(faces->image_height, 480);
+  ASSERT_EQ(faces->faces.size(), 1u);
+  EXPECT_EQ(faces->faces[0].box.x1, 1);
+  EXPECT_EQ(faces->faces[0].box.y1, 2);
+  EXPECT_EQ(faces->faces[0].box.y2, 41);
+  EXPECT_FLOAT_EQ(faces->faces[0].score, 0.875f);
+  ASSERT_EQ(faces->faces[0].embedding.size(), 512u);
+  EXPECT_EQ(faces->faces[0].embedding[1], -2.0f);
+}
+
+TEST(MlClientTest, MalformedResponsesAreErrorsNamingTheUrl) {
+  FakeMlServer node(FakeMlServer::Mode::kHealthy);
+  HttpMlClient client(options_for({node.url()}));
+  const std::vector<std::string> bad_bodies = {"not json",
+                                               R"({"clip":"[1,2,"})",
+                                               R"({"clip":"[]"})",
+                                               R"({"clip":["a"]})",
+                                               R"({"clip":{"x":1}})",
+                                               R"({"other":1})",
+                                               "[1,2,3]"};
+  for (const auto& body : bad_bodies) {
+    node.respond(200, body);
+    auto result = client.clip_text("ViT-B-32__openai", "x", "");
+    ASSERT_FALSE(result.ok()) << body;
+    EXPECT_NE(result.error().kind, ErrorKind::kUnavailable) << body;  // a 2xx answer: not retried elsewhere
+    EXPECT_NE(result.error().message.find(node.url()), std::string::npos) << result.error().message;
+  }
+  node.respond(200,
+               R"({"facial-recognition":[{"boundingBox":{"x1":0,"y1":0,"x2":1,"y2":1},"embedding":"[1,2]",
+                        "score":0.9}],"imageWidth":10,"imageHeight":10})");
+  auto faces = client.detect_faces("buffalo_l", "buffalo_l", 0.7, "img");
+  ASSERT_FALSE(faces.ok());
+  EXPECT_NE(faces.error().message.find("expected 512"), std::string::npos) << faces.error().message;
+  node.respond(200, R"({"facial-recognition":[],"imageWidth":0,"imageHeight":10})");
+  EXPECT_FALSE(client.detect_faces("buffalo_l", "buffalo_l", 0.7, "img").ok());
+  node.respond(200, R"({"facial-recognition":[],"imageWidth":10,"imageHeight":10})");
+  auto none = client.detect_faces("buffalo_l", "buffalo_l", 0.7, "img");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->faces.empty());
+}
+
+TEST(MlClientTest, DisabledAndChecksOffAndLiveReconfiguration) {
+  FakeMlServer a(FakeMlServer::Mode::kHealthy);
+  FakeMlServer b(FakeMlServer::Mode::kHealthy);
+  ClientOptions options = options_for({a.url()});
+  options.availability_checks = false;
+  HttpMlClient client(options);
+  EXPECT_TRUE(client.is_healthy(a.url()));  // checks off: every URL counts as healthy
+  ASSERT_TRUE(client.clip_text("m", "x", "").ok());
+  EXPECT_EQ(a.requests().size(), 1u);
+
+  options.urls = {b.url()};
+  client.configure(options);
+  EXPECT_EQ(client.urls(), std::vector<std::string>{b.url()});
+  ASSERT_TRUE(client.clip_text("m", "x", "").ok());
+  EXPECT_EQ(b.requests().size(), 1u);
+  EXPECT_EQ(a.requests().size(), 1u);
+
+  options.enabled = false;
+  client.configure(options);
+  auto off = client.clip_text("m", "x", "");
+  ASSERT_FALSE(off.ok());
+  EXPECT_EQ(off.error().kind, ErrorKind::kBadRequest);
+}
+
+TEST(MlClientTest, FollowsUrlChangesInSettings) {
+  FakeMlServer a(FakeMlServer::Mode::kHealthy);
+  FakeMlServer b(FakeMlServer::Mode::kHealthy);
+  auto db = store::Database::open({.path = ":memory:", .reader_connections = 1});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(settings::migrate(**db).ok());
+  auto store = settings::SettingsStore::open(**db, {{"IMMICH_MACHINE_LEARNING_URL", a.url()}});
+  ASSERT_TRUE(store.ok());
+  HttpMlClient client(ClientOptions{});
+  const int id = follow_settings(client, **store, {});
+  EXPECT_EQ(client.urls(), std::vector<std::string>{a.url()});
+  ASSERT_TRUE((*store)->set_path("machineLearning.urls", b.url()).ok());
+  EXPECT_EQ(client.urls(), std::vector<std::string>{b.url()});
+  ASSERT_TRUE(client.clip_text("ViT-B-32__openai", "x", "").ok());
+  EXPECT_EQ(b.requests().size(), 1u);
+  EXPECT_EQ(a.requests().size(), 0u);
+  (*store)->unsubscribe(id);
+}
+
+TEST(MlClientTest, OptionsFromSettingsAndEnvironment) {
+  settings::SystemConfig config = settings::default_config({{"IMMICH_MACHINE_LEARNING_URL", "http://x:1"}});
+  config.machine_learning.availability_checks.timeout_ms = 1234;
+  const ClientOptions options =
+      client_options(config, {{"FOCAL_ML_API_KEY", "k"}, {"FOCAL_ML_REQUEST_TIMEOUT_MS", "5000"}});
+  EXPECT_EQ(options.urls, std::vector<std::string>{"http://x:1"});
+  EXPECT_EQ(options.ping_timeout, 1234ms);
+  EXPECT_EQ(options.ping_interval, 30000ms);
+  EXPECT_EQ(options.request_timeout, 5000ms);
+  EXPECT_EQ(options.api_key, "k");
+  EXPECT_EQ(client_options(config, {}).request_timeout, 120000ms);
+}
+
+}  // namespace
+}  // namespace focal::ml

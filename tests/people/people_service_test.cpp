@@ -1,0 +1,558 @@
+// PeopleService on a real SQLite database: face detection (with a fake ML client), the recognition jobs on
+// the durable queue, people operations and person thumbnails.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <vips/vips8>
+
+#include "image/decode.h"
+#include "jobs/jobs.h"
+#include "library/library.h"
+#include "ml_client/ml_client.h"
+#include "people/detection.h"
+#include "people/people.h"
+#include "server/api.h"
+#include "server/routes.h"
+#include "settings/settings.h"
+#include "store/database.h"
+#include "synthetic_faces.h"
+
+namespace focal::people {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FakeMl final : public ml::MlClient {
+ public:
+  Expected<std::vector<float>> clip_image(std::string_view, std::string_view) override {
+    return Error{ErrorKind::kUnavailable, "no clip"};
+  }
+  Expected<std::vector<float>> clip_text(std::string_view, std::string_view, std::string_view) override {
+    return Error{ErrorKind::kUnavailable, "no clip"};
+  }
+  Expected<ml::FaceDetection> detect_faces(std::string_view, std::string_view, double min_score,
+                                           std::string_view image) override {
+    ++calls;
+    last_min_score = min_score;
+    if (down) return Error{ErrorKind::kUnavailable, "Machine learning request failed for all URLs"};
+    auto it = results.find(std::string(image));
+    if (it == results.end()) return ml::FaceDetection{1440, 720, {}};
+    return it->second;
+  }
+  std::map<std::string, ml::FaceDetection> results;  // preview bytes -> answer
+  bool down = false;
+  int calls = 0;
+  double last_min_score = 0;
+};
+
+class PeopleServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ASSERT_TRUE(init_image_decoding("focal_people_tests")); }
+
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("focal_people_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    auto db = store::Database::open({dir_ / "focal.db", 2});
+    ASSERT_TRUE(db) << db.error().message;
+    db_ = std::move(*db);
+    ASSERT_TRUE(library::migrate(*db_));
+    ASSERT_TRUE(jobs::migrate(*db_));
+    ASSERT_TRUE(settings::migrate(*db_));
+    ASSERT_TRUE(migrate(*db_));
+    jobs::JobQueueOptions options;
+    options.poll_interval = std::chrono::milliseconds(20);
+    auto queue = jobs::JobQueue::open(*db_, options);
+    ASSERT_TRUE(queue) << queue.error().message;
+    queue_ = std::move(*queue);
+    auto settings = settings::SettingsStore::open(*db_, {});
+    ASSERT_TRUE(settings) << settings.error().message;
+    settings_ = std::move(*settings);
+    assets_ = std::make_unique<library::AssetRepository>(*db_, dir_);
+    auto people = PeopleService::create(*db_, *queue_, *settings_, ml_, *assets_, PeopleOptions{dir_});
+    ASSERT_TRUE(people) << people.error().message;
+    people_ = std::move(*people);
+  }
+
+  void TearDown() override {
+    people_.reset();
+    queue_.reset();
+    settings_.reset();
+    assets_.reset();
+    db_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // An asset of 2880x1440 with a distinct 1440x720 preview; `date` is 'YYYY-MM-DD'.
+  AssetId add_asset(const std::string& date = "2021-06-01", const std::string& visibility = "timeline") {
+    const int n = ++assets_made_;
+    const fs::path preview = dir_ / "thumbs" / (std::to_string(n) + ".jpeg");
+    fs::create_directories(preview.parent_path());
+    vips::VImage image =
+        vips::VImage::black(1440, 720, vips::VImage::option()->set("bands", 3)) + (n * 7 % 200);
+    image.cast(VIPS_FORMAT_UCHAR).jpegsave(preview.c_str());
+    std::ifstream in(preview, std::ios::binary);
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    const std::string bytes = buffer.str();
+    AssetId id = 0;
+    Status written = db_->write([&](store::Connection& c) -> Status {
+      auto s = c.prepare(
+          "INSERT INTO asset (visibility, original_path, original_file_name, checksum, width, height, "
+          "file_created_at, created_at, updated_at, status) VALUES (?, ?, ?, ?, 2880, 1440, "
+          "(unixepoch(?) * 1000), 0, 0, 'ready')");
+      if (!s) return s.error();
+      s->bind(1, visibility)
+          .bind(2, "/photos/" + std::to_string(n) + ".jpg")
+          .bind(3, std::to_string(n) + ".jpg");
+      s->bind(4, "sum" + std::to_string(n)).bind(5, date);
+      if (Status r = s->run(); !r) return r;
+      id = c.last_insert_rowid();
+      auto f = c.prepare("INSERT INTO asset_file (asset_id, type, path) VALUES (?, 'preview', ?)");
+      if (!f) return f.error();
+      f->bind(1, id).bind(2, fs::relative(preview, dir_).string());
+      if (Status r = f->run(); !r) return r;
+      auto j = c.prepare("INSERT INTO asset_job_status (asset_id, metadata_extracted_at) VALUES (?, 1)");
+      if (!j) return j.error();
+      j->bind(1, id);
+      return j->run();
+    });
+    EXPECT_TRUE(written) << written.error().message;
+    previews_[id] = bytes;
+    return id;
+  }
+
+  void set_faces(AssetId asset, std::vector<ml::DetectedFace> faces) {
+    ml_.results[previews_.at(asset)] = ml::FaceDetection{1440, 720, std::move(faces)};
+  }
+
+  static ml::DetectedFace face_at(int x, std::vector<float> embedding, float score = 0.9f) {
+    return ml::DetectedFace{ml::BoundingBox{x, 100, x + 200, 300}, score, std::move(embedding)};
+  }
+
+  void drain() {
+    auto report = queue_->run_until_idle();
+    ASSERT_TRUE(report) << report.error().message;
+  }
+
+  std::int64_t count(const std::string& sql) {
+    auto n = db_->read([&](store::Connection& c) -> Expected<std::int64_t> {
+      auto s = c.prepare(sql);
+      if (!s) return s.error();
+      auto row = s->step();
+      if (!row) return row.error();
+      return s->int64(0);
+    });
+    EXPECT_TRUE(n);
+    return n ? *n : -1;
+  }
+
+  static inline int counter_ = 0;
+  int assets_made_ = 0;
+  fs::path dir_;
+  FakeMl ml_;
+  std::map<AssetId, std::string> previews_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<jobs::JobQueue> queue_;
+  std::unique_ptr<settings::SettingsStore> settings_;
+  std::unique_ptr<library::AssetRepository> assets_;
+  std::unique_ptr<PeopleService> people_;
+};
+
+TEST_F(PeopleServiceTest, DetectionStoresFacesScaledToTheAssetAndQueuesRecognition) {
+  std::mt19937_64 rng(1);
+  AssetId asset = add_asset();
+  set_faces(asset, {face_at(100, synthetic::random_unit(rng)), face_at(700, synthetic::random_unit(rng))});
+  auto found = people_->detect_faces(asset);
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(*found, 2);
+  EXPECT_DOUBLE_EQ(ml_.last_min_score, 0.7);
+  auto faces = people_->faces_of_asset(asset);
+  ASSERT_TRUE(faces);
+  ASSERT_EQ(faces->size(), 2u);
+  // Preview 1440x720 -> asset 2880x1440: boxes doubled, image size = the asset's.
+  EXPECT_EQ((*faces)[0].box, (Box{200, 200, 600, 600}));
+  EXPECT_EQ((*faces)[0].image_width, 2880);
+  EXPECT_EQ((*faces)[0].image_height, 1440);
+  EXPECT_EQ((*faces)[0].source, FaceSource::kMachineLearning);
+  EXPECT_NEAR((*faces)[0].score, 0.9, 1e-6);
+  EXPECT_TRUE((*faces)[0].has_embedding);
+  EXPECT_EQ(count("SELECT count(*) FROM face_search"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM asset_job_status WHERE faces_recognized_at IS NOT NULL"), 1);
+  // The barrier once, then one job per new face.
+  EXPECT_EQ(count("SELECT count(*) FROM job WHERE name = 'FacialRecognitionQueueAll'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM job WHERE name = 'FacialRecognition'"), 2);
+
+  // Re-run (Refresh) with the same answer: nothing new, no second embedding, the barrier is not re-queued.
+  auto again = people_->detect_faces(asset);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0);
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM face_search"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM job WHERE name = 'FacialRecognition'"), 2);
+
+  // One face no longer detected (below minScore now): removed.
+  set_faces(asset, {face_at(100, synthetic::random_unit(rng))});
+  ASSERT_TRUE(people_->detect_faces(asset));
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM face_search"), 1);
+}
+
+TEST_F(PeopleServiceTest, DetectionErrors) {
+  AssetId asset = add_asset();
+  ml_.down = true;
+  auto down = people_->detect_faces(asset);
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().kind, ErrorKind::kUnavailable);  // the queue retries it
+  EXPECT_EQ(count("SELECT count(*) FROM asset_job_status WHERE faces_recognized_at IS NOT NULL"), 0);
+  ml_.down = false;
+  EXPECT_EQ(people_->detect_faces(9999).error().kind, ErrorKind::kNotFound);
+  AssetId hidden = add_asset("2021-01-01", "hidden");
+  auto skipped = people_->detect_faces(hidden);
+  ASSERT_TRUE(skipped);
+  EXPECT_EQ(*skipped, 0);
+  ASSERT_TRUE(settings_->set_path("machineLearning.facialRecognition.enabled", "false"));
+  const int calls = ml_.calls;
+  ASSERT_TRUE(people_->detect_faces(asset));
+  EXPECT_EQ(ml_.calls, calls);
+}
+
+TEST_F(PeopleServiceTest, PipelineClustersNamesMergesAndHides) {
+  std::mt19937_64 rng(42);
+  std::vector<std::vector<float>> centres;
+  for (int i = 0; i < 3; ++i) centres.push_back(synthetic::random_unit(rng));
+  // Identity 0 and 1 in 4 photos each, identity 2 in 3 photos; two identities per photo at most.
+  std::vector<AssetId> assets;
+  for (int p = 0; p < 4; ++p) {
+    AssetId a = add_asset("2021-06-0" + std::to_string(p + 1));
+    std::vector<ml::DetectedFace> faces{
+        face_at(100, synthetic::at_angle(rng, centres[0], synthetic::degrees(25))),
+        face_at(700, synthetic::at_angle(rng, centres[1], synthetic::degrees(25)))};
+    if (p < 3) faces.push_back(face_at(1100, synthetic::at_angle(rng, centres[2], synthetic::degrees(25))));
+    set_faces(a, faces);
+    assets.push_back(a);
+  }
+  auto queued = people_->queue_detect_faces(false);  // Missing
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(queued->queued, 4);
+  drain();
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face"), 11);
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face WHERE person_id IS NULL"), 0);
+  EXPECT_EQ(count("SELECT count(DISTINCT person_id) FROM asset_face WHERE x1 = 200"), 1);  // identity 0
+
+  auto page = people_->list(PeopleQuery{});
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->people.size(), 3u);
+  EXPECT_EQ(page->total, 3);
+  EXPECT_EQ(page->people[2].face_count, 3);  // most faces first
+  for (const Person& p : page->people) {
+    EXPECT_FALSE(p.thumbnail_path.empty()) << p.id;
+    ASSERT_TRUE(fs::exists(p.thumbnail_path)) << p.thumbnail_path;
+    vips::VImage thumb = vips::VImage::new_from_file(p.thumbnail_path.c_str());
+    EXPECT_EQ(thumb.width(), 250);
+    EXPECT_EQ(thumb.height(), 250);
+  }
+
+  // Name, birth date (not in the future), hide.
+  const PersonId small = page->people[2].id;
+  PersonUpdate rename;
+  rename.name = "Ada";
+  ASSERT_TRUE(people_->update(small, rename));
+  PersonUpdate future;
+  future.birth_date = "2999-01-01";
+  auto rejected = people_->update(small, future);
+  ASSERT_FALSE(rejected);
+  EXPECT_EQ(rejected.error().message, "Birth date cannot be in the future");
+  page = people_->list(PeopleQuery{});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->people[0].name, "Ada");  // named first
+  PersonUpdate hide;
+  hide.is_hidden = true;
+  ASSERT_TRUE(people_->update(small, hide));
+  page = people_->list(PeopleQuery{});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->people.size(), 2u);
+  EXPECT_EQ(page->hidden, 1);
+  PeopleQuery with_hidden;
+  with_hidden.with_hidden = true;
+  page = people_->list(with_hidden);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->people.size(), 3u);
+  EXPECT_EQ(page->people.back().id, small);  // hidden last
+  // Unnamed people below the minimum are left out.
+  PeopleQuery strict = with_hidden;
+  strict.min_faces = 5;
+  page = people_->list(strict);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->people.size(), 1u);  // only "Ada"
+
+  // Search by people: assets containing ALL of them.
+  const PersonId a = page->people[0].id;
+  auto both = people_->list(with_hidden);
+  ASSERT_TRUE(both);
+  const PersonId b = both->people[0].id;
+  const PersonId ids[] = {a, b};
+  auto shared = people_->assets_with_people(ids);
+  ASSERT_TRUE(shared);
+  EXPECT_EQ(shared->size(), 3u);
+  const PersonId unknown[] = {12345};
+  EXPECT_EQ(people_->assets_with_people(unknown).error().kind, ErrorKind::kNotFound);
+
+  // Merge: the sources' faces move, the sources go, a new photo of a merged identity joins the target.
+  const PersonId self[] = {b};
+  EXPECT_EQ(people_->merge(b, self).error().kind, ErrorKind::kBadRequest);
+  const PersonId source[] = {a, 999};
+  auto merged = people_->merge(b, source);
+  ASSERT_TRUE(merged);
+  EXPECT_EQ((*merged)[0].status, MergeStatus::kSuccess);
+  EXPECT_EQ((*merged)[1].status, MergeStatus::kNotFound);
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 2);
+  auto target = people_->get(b);
+  ASSERT_TRUE(target);
+  EXPECT_EQ(target->name, "Ada");  // copied: the target had no name
+  EXPECT_EQ(target->face_count, 7);
+  AssetId later = add_asset("2022-01-01");
+  set_faces(later, {face_at(100, synthetic::at_angle(rng, centres[2], synthetic::degrees(25))),
+                    face_at(700, synthetic::at_angle(rng, centres[0], synthetic::degrees(25)))});
+  ASSERT_TRUE(people_->detect_faces(later));
+  drain();
+  auto fresh = people_->faces_of_asset(later);
+  ASSERT_TRUE(fresh);
+  for (const Face& f : *fresh) EXPECT_EQ(f.person_id, b);  // whichever identity `a` was, merged into b
+  (void)assets;
+}
+
+TEST_F(PeopleServiceTest, ReassignUnassignedCleanupAndReset) {
+  std::mt19937_64 rng(7);
+  std::vector<float> centre = synthetic::random_unit(rng);
+  std::vector<AssetId> assets;
+  for (int p = 0; p < 3; ++p) {
+    AssetId a = add_asset();
+    set_faces(a, {face_at(100, synthetic::at_angle(rng, centre, synthetic::degrees(25))),
+                  face_at(800, synthetic::random_unit(rng))});  // a stranger per photo: stays unassigned
+    assets.push_back(a);
+    ASSERT_TRUE(people_->detect_faces(a));
+  }
+  drain();
+  ASSERT_EQ(count("SELECT count(*) FROM person"), 1);
+  auto unassigned = people_->unassigned_faces(100);
+  ASSERT_TRUE(unassigned);
+  ASSERT_EQ(unassigned->size(), 3u);
+  // Give a stranger their own person, then move one face of the cluster to them.
+  auto stranger = people_->reassign_face_to_new_person((*unassigned)[0].id);
+  ASSERT_TRUE(stranger) << stranger.error().message;
+  EXPECT_TRUE(stranger->feature_face_id);
+  auto cluster = people_->list(PeopleQuery{});
+  ASSERT_TRUE(cluster);
+  const PersonId main = cluster->people[0].id;
+  const std::pair<PersonId, AssetId> move[] = {{main, assets[0]}};
+  auto affected = people_->reassign(stranger->id, move);
+  ASSERT_TRUE(affected) << affected.error().message;
+  auto main_after = people_->get(main);
+  ASSERT_TRUE(main_after);
+  EXPECT_EQ(main_after->face_count, 2);
+  ASSERT_TRUE(main_after->feature_face_id);
+  auto feature = people_->face(*main_after->feature_face_id);
+  ASSERT_TRUE(feature);
+  EXPECT_EQ(feature->person_id, main);  // the feature face followed the move
+  auto stats = people_->asset_count(stranger->id);
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(*stats, 2);  // its own photo and the moved one
+
+  // A person without faces is cleaned up (even one with no face rows at all: spec §10.1).
+  auto empty = people_->create_person(PersonUpdate{});
+  ASSERT_TRUE(empty);
+  auto removed = people_->cleanup();
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, 1);
+  EXPECT_EQ(people_->get(empty->id).error().kind, ErrorKind::kNotFound);
+
+  // Recognition Reset: every ML face unassigned, people without faces deleted (named ones too), re-clustered.
+  PersonUpdate name;
+  name.name = "Named";
+  ASSERT_TRUE(people_->update(stranger->id, name));
+  auto reset = people_->queue_recognition(true, false);
+  ASSERT_TRUE(reset) << reset.error().message;
+  EXPECT_EQ(reset->queued, 6);
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 0);
+  drain();
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face WHERE person_id IS NOT NULL"), 3);
+
+  // Nightly: nothing new since the last run -> skipped.
+  auto nightly = people_->queue_recognition(false, true);
+  ASSERT_TRUE(nightly);
+  EXPECT_TRUE(nightly->skipped);
+
+  // Detection Reset: ML faces deleted and every asset queued again.
+  auto detect_reset = people_->queue_detect_faces(true);
+  ASSERT_TRUE(detect_reset);
+  EXPECT_EQ(detect_reset->queued, 3);
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 0);
+  drain();
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face"), 6);
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 1);
+}
+
+TEST(PersonThumbnailCrop, FollowsSpec) {
+  // A 100x50 face at (200,200) in a 1000x500 box image, decoded at 2000x1000: (400,400)-(600,500), centre
+  // (500,450), half = floor(100 * 1.1) = 110.
+  auto crop = person_thumbnail_crop(Box{200, 200, 300, 250}, 1000, 500, 2000, 1000);
+  ASSERT_TRUE(crop);
+  EXPECT_EQ(*crop, (CropRect{500 - 110, 450 - 110, 220}));
+  // Near the edge the square shrinks to fit.
+  crop = person_thumbnail_crop(Box{0, 0, 100, 100}, 1000, 1000, 1000, 1000);
+  ASSERT_TRUE(crop);
+  EXPECT_EQ(*crop, (CropRect{0, 0, 100}));
+  // Boxes are clamped to the image first; an empty box has no crop.
+  EXPECT_FALSE(person_thumbnail_crop(Box{10, 10, 10, 50}, 100, 100, 100, 100));
+  EXPECT_FALSE(person_thumbnail_crop(Box{0, 0, 10, 10}, 0, 100, 100, 100));
+}
+
+TEST(Reconcile, MatchesInTheAssetSpaceAndNeverDoubleAttaches) {
+  // A manual face stored in original pixels (4000x2000) and an ML face stored in asset pixels (2000x1000).
+  const StoredFace manual{1, FaceSource::kManual, Box{400, 400, 800, 800}, 4000, 2000, false};
+  const StoredFace ml_face{2, FaceSource::kMachineLearning, Box{1000, 200, 1200, 400}, 2000, 1000, true};
+  const StoredFace stale{3, FaceSource::kMachineLearning, Box{1500, 500, 1600, 600}, 2000, 1000, true};
+  const StoredFace faces[] = {manual, ml_face, stale};
+  // Detections on a 1000x500 preview: the manual face, the ML face, a new one, and a duplicate of the manual.
+  const DetectedFace detected[] = {
+      {Box{100, 100, 200, 200}, 0.9, {1.f}},
+      {Box{500, 100, 600, 200}, 0.9, {2.f}},
+      {Box{10, 10, 60, 60}, 0.8, {3.f}},
+      {Box{102, 101, 201, 200}, 0.7, {4.f}},
+  };
+  ReconcilePlan plan = reconcile_faces(faces, detected, 1000, 500, 2000, 1000);
+  ASSERT_EQ(plan.attach_embedding.size(), 1u);  // the manual face, once
+  EXPECT_EQ(plan.attach_embedding[0].first, 1);
+  EXPECT_EQ(plan.kept, std::vector<FaceId>{2});
+  EXPECT_EQ(plan.remove, std::vector<FaceId>{3});
+  ASSERT_EQ(plan.insert.size(), 2u);
+  EXPECT_EQ(plan.insert[0].box, (Box{20, 20, 120, 120}));  // scaled preview -> asset
+  EXPECT_EQ(plan.insert[0].image_width, 2000);
+  EXPECT_TRUE(plan.changed());
+  // Unknown asset size: the preview's size is used.
+  ReconcilePlan same = reconcile_faces({}, detected, 1000, 500, 0, 0);
+  EXPECT_EQ(same.insert[2].box, (Box{10, 10, 60, 60}));
+  EXPECT_EQ(same.insert[0].image_width, 1000);
+  EXPECT_NEAR(iou(Box{0, 0, 10, 10}, Box{5, 0, 15, 10}), 50.0 / 150.0, 1e-12);
+}
+
+}  // namespace
+}  // namespace focal::people
+
+// The REST routes, called in-process through the route table.
+namespace focal::people {
+namespace {
+
+class PeopleRoutesTest : public PeopleServiceTest {
+ protected:
+  void SetUp() override {
+    PeopleServiceTest::SetUp();
+    server::register_people_routes(api_, *people_);
+  }
+
+  Expected<server::ApiResponse> call(const std::string& method, const std::string& target,
+                                     const std::string& body = "") {
+    server::ApiRequest req;
+    req.method = method;
+    const auto q = target.find('?');
+    req.path = target.substr(0, q);
+    if (q != std::string::npos) {
+      std::istringstream pairs(target.substr(q + 1));
+      for (std::string pair; std::getline(pairs, pair, '&');) {
+        const auto eq = pair.find('=');
+        req.query.emplace(pair.substr(0, eq), eq == std::string::npos ? "" : pair.substr(eq + 1));
+      }
+    }
+    body_ = body;
+    req.body = body_;
+    auto route = api_.match(method, req.path, req.path_params);
+    if (!route) return route.error();
+    return (*route)->handler(req);
+  }
+
+  nlohmann::json json_of(const Expected<server::ApiResponse>& response) {
+    EXPECT_TRUE(response) << response.error().message;
+    return response ? nlohmann::json::parse(response->body) : nlohmann::json();
+  }
+
+  server::Api api_;
+  std::string body_;
+};
+
+TEST_F(PeopleRoutesTest, ListRenameMergeAndErrors) {
+  std::mt19937_64 rng(3);
+  std::vector<float> c1 = synthetic::random_unit(rng), c2 = synthetic::random_unit(rng);
+  for (int p = 0; p < 3; ++p) {
+    AssetId a = add_asset();
+    set_faces(a, {face_at(100, synthetic::at_angle(rng, c1, synthetic::degrees(20))),
+                  face_at(700, synthetic::at_angle(rng, c2, synthetic::degrees(20)))});
+    ASSERT_TRUE(people_->detect_faces(a));
+  }
+  drain();
+  nlohmann::json list = json_of(call("GET", "/api/people"));
+  ASSERT_EQ(list["people"].size(), 2u);
+  EXPECT_EQ(list["total"], 2);
+  EXPECT_EQ(list["hasNextPage"], false);
+  const std::int64_t first = list["people"][0]["id"];
+  const std::int64_t second = list["people"][1]["id"];
+  EXPECT_EQ(list["people"][0]["thumbnailPath"], "/api/people/" + std::to_string(first) + "/thumbnail");
+
+  nlohmann::json renamed = json_of(
+      call("PUT", "/api/people/" + std::to_string(first), R"({"name":"Grace","birthDate":"1906-12-09"})"));
+  EXPECT_EQ(renamed["name"], "Grace");
+  EXPECT_EQ(renamed["birthDate"], "1906-12-09");
+  auto future = call("PATCH", "/api/people/" + std::to_string(first), R"({"birthDate":"2999-01-01"})");
+  ASSERT_FALSE(future);
+  EXPECT_EQ(future.error().kind, ErrorKind::kBadRequest);
+  auto bad_type = call("PUT", "/api/people/" + std::to_string(first), R"({"isHidden":"yes"})");
+  ASSERT_FALSE(bad_type);
+  EXPECT_EQ(bad_type.error().kind, ErrorKind::kBadRequest);
+  EXPECT_EQ(call("GET", "/api/people/987654").error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(call("GET", "/api/people?size=0").error().kind, ErrorKind::kBadRequest);
+
+  nlohmann::json stats = json_of(call("GET", "/api/people/" + std::to_string(first) + "/statistics"));
+  EXPECT_EQ(stats["assets"], 3);
+  auto thumb = call("GET", "/api/people/" + std::to_string(first) + "/thumbnail");
+  ASSERT_TRUE(thumb) << thumb.error().message;
+  EXPECT_EQ(thumb->content_type, "image/jpeg");
+  EXPECT_TRUE(fs::exists(thumb->file));
+
+  nlohmann::json found = json_of(call("GET", "/api/search/person?name=gra"));
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]["id"], first);
+
+  auto self = call("POST", "/api/people/" + std::to_string(first) + "/merge",
+                   "{\"ids\":[" + std::to_string(first) + "]}");
+  ASSERT_FALSE(self);
+  EXPECT_EQ(self.error().message, "Cannot merge a person into themselves");
+  nlohmann::json merged = json_of(call("POST", "/api/people/" + std::to_string(first) + "/merge",
+                                       "{\"ids\":[" + std::to_string(second) + "]}"));
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_EQ(merged[0]["success"], true);
+  list = json_of(call("GET", "/api/people"));
+  ASSERT_EQ(list["people"].size(), 1u);
+  EXPECT_EQ(list["people"][0]["faceCount"], 6);
+
+  nlohmann::json faces = json_of(call("GET", "/api/faces?id=1"));
+  ASSERT_EQ(faces.size(), 2u);
+  EXPECT_EQ(faces[0]["person"]["id"], first);
+  EXPECT_EQ(faces[0]["sourceType"], "machine-learning");
+  nlohmann::json fresh =
+      json_of(call("POST", "/api/faces/" + std::to_string(faces[0]["id"].get<std::int64_t>()) + "/person"));
+  EXPECT_EQ(fresh["faceCount"], 1);
+  ASSERT_TRUE(call("DELETE", "/api/people/" + std::to_string(fresh["id"].get<std::int64_t>())));
+  nlohmann::json unassigned = json_of(call("GET", "/api/faces/unassigned"));
+  EXPECT_EQ(unassigned.size(), 1u);
+}
+
+}  // namespace
+}  // namespace focal::people

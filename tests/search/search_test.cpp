@@ -1,0 +1,547 @@
+// Smart search (with a fake ML client) and keyword search over a real SQLite library schema. Assets are
+// inserted with SQL following library_schema.h (the documented contract), so the tests need no image
+// decoding.
+#include "search/search.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "jobs/jobs.h"
+#include "library/library.h"
+#include "ml_client/ml_client.h"
+#include "settings/settings.h"
+#include "store/database.h"
+
+namespace focal::search {
+namespace {
+
+constexpr std::size_t kDim = 512;  // ViT-B-32__openai and ViT-B-16__openai
+
+// Embeddings from content: an image file "axis:N" or a text "axis:N" embeds to the unit vector on axis N,
+// with a small component on axis N+1 so that neighbours are ordered.
+std::vector<float> axis_vector(std::string_view spec) {
+  std::vector<float> v(kDim, 0.0f);
+  const auto colon = spec.find(':');
+  const int axis = std::stoi(std::string(spec.substr(colon + 1)));
+  v[static_cast<std::size_t>(axis) % kDim] = 1.0f;
+  v[static_cast<std::size_t>(axis + 1) % kDim] = 0.1f;
+  return v;
+}
+
+class FakeMl final : public ml::MlClient {
+ public:
+  Expected<std::vector<float>> clip_image(std::string_view model, std::string_view bytes) override {
+    ++image_calls;
+    last_model = model;
+    if (down) return Error{ErrorKind::kUnavailable, "Machine learning request '...' failed for all URLs"};
+    if (wrong_dimension) return std::vector<float>(3, 1.0f);
+    return axis_vector(bytes);
+  }
+  Expected<std::vector<float>> clip_text(std::string_view model, std::string_view text,
+                                         std::string_view language) override {
+    ++text_calls;
+    last_model = model;
+    last_language = language;
+    if (down) return Error{ErrorKind::kUnavailable, "Machine learning request '...' failed for all URLs"};
+    return axis_vector(text);
+  }
+  Expected<ml::FaceDetection> detect_faces(std::string_view, std::string_view, double,
+                                           std::string_view) override {
+    return internal_error("not used");
+  }
+  std::atomic<int> image_calls{0};
+  std::atomic<int> text_calls{0};
+  std::atomic<bool> down{false};
+  bool wrong_dimension = false;
+  std::string last_model;
+  std::string last_language;
+};
+
+struct AssetSpec {
+  std::int64_t id = 0;
+  std::string file_name = {};
+  std::string preview = {};  // file content ("axis:N"); empty: no preview
+  std::string make = "Canon";
+  std::string model = "EOS R5";
+  std::string description = {};
+  std::int64_t taken_ms = 1'689'292'800'000;  // 2023-07-14
+  std::string date_time_original = {};        // camera local
+  std::string visibility = "timeline";
+  bool deleted = false;
+  std::string type = "IMAGE";
+  std::string file_type = "jpeg";
+};
+
+class SearchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ =
+        std::filesystem::temp_directory_path() /
+        ("focal-search-test-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "thumbs");
+    auto db = store::Database::open({.path = dir_ / "focal.db", .reader_connections = 2});
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    db_ = std::move(*db);
+    ASSERT_TRUE(library::migrate(*db_).ok());
+    ASSERT_TRUE(jobs::migrate(*db_).ok());
+    ASSERT_TRUE(settings::migrate(*db_).ok());
+    ASSERT_TRUE(search::migrate(*db_).ok());
+    auto settings = settings::SettingsStore::open(*db_, {});
+    ASSERT_TRUE(settings.ok());
+    settings_ = std::move(*settings);
+    assets_ = std::make_unique<library::AssetRepository>(*db_, dir_);
+  }
+  void TearDown() override {
+    service_.reset();
+    assets_.reset();
+    settings_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void open_service() {
+    service_.reset();
+    auto service = SmartSearchService::open(*db_, *settings_, ml_, *assets_);
+    ASSERT_TRUE(service.ok()) << service.error().message;
+    service_ = std::move(*service);
+  }
+
+  void add(const AssetSpec& spec) {
+    if (!spec.preview.empty()) {
+      std::ofstream(dir_ / "thumbs" / (std::to_string(spec.id) + ".jpg"), std::ios::binary) << spec.preview;
+    }
+    Status ok = db_->write([&](store::Connection& c) -> Status {
+      auto asset = c.prepare(
+          "INSERT INTO asset (id, type, status, visibility, original_path, original_file_name, checksum, "
+          "file_type, "
+          "file_created_at, created_at, updated_at, deleted_at) VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, 0, "
+          "0, ?)");
+      if (!asset) return asset.error();
+      asset->bind(1, spec.id)
+          .bind(2, spec.type)
+          .bind(3, spec.visibility)
+          .bind(4, "/photos/" + std::to_string(spec.id) + "/" + spec.file_name)
+          .bind(5, spec.file_name)
+          .bind(6, "checksum-" + std::to_string(spec.id))
+          .bind(7, spec.file_type)
+          .bind(8, spec.taken_ms);
+      if (spec.deleted)
+        asset->bind(9, std::int64_t{1});
+      else
+        asset->bind(9, nullptr);
+      if (Status s = asset->run(); !s) return s;
+      auto exif = c.prepare(
+          "INSERT INTO asset_exif (asset_id, make, model, description, date_time_original, file_size) "
+          "VALUES (?, ?, ?, ?, ?, 1)");
+      if (!exif) return exif.error();
+      exif->bind(1, spec.id).bind(2, spec.make).bind(3, spec.model).bind(4, spec.description);
+      if (spec.date_time_original.empty())
+        exif->bind(5, nullptr);
+      else
+        exif->bind(5, spec.date_time_original);
+      if (Status s = exif->run(); !s) return s;
+      auto status = c.prepare("INSERT INTO asset_job_status (asset_id, metadata_extracted_at) VALUES (?, 1)");
+      if (!status) return status.error();
+      status->bind(1, spec.id);
+      if (Status s = status->run(); !s) return s;
+      if (spec.preview.empty()) return {};
+      auto file = c.prepare("INSERT INTO asset_file (asset_id, type, path) VALUES (?, 'preview', ?)");
+      if (!file) return file.error();
+      file->bind(1, spec.id).bind(2, "thumbs/" + std::to_string(spec.id) + ".jpg");
+      return file->run();
+    });
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+  }
+
+  std::int64_t count(const std::string& sql) {
+    auto n = db_->read([&](store::Connection& c) -> Expected<std::int64_t> {
+      auto s = c.prepare(sql);
+      if (!s) return s.error();
+      auto row = s->step();
+      if (!row) return row.error();
+      return s->int64(0);
+    });
+    return n.ok() ? *n : -1;
+  }
+
+  std::vector<std::int64_t> ids(const Expected<SearchPage>& page) {
+    std::vector<std::int64_t> out;
+    if (!page.ok()) return {-1};
+    for (const auto& hit : page->items) out.push_back(hit.asset_id);
+    return out;
+  }
+
+  // Five indexed timeline assets on axes 10..14 (asset i on axis 10 + i - 1).
+  void add_indexed_library() {
+    for (std::int64_t i = 1; i <= 5; ++i)
+      add({.id = i,
+           .file_name = "IMG_" + std::to_string(i) + ".jpg",
+           .preview = "axis:" + std::to_string(9 + i)});
+    for (std::int64_t i = 1; i <= 5; ++i) {
+      auto outcome = service_->index_asset(i);
+      ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+      ASSERT_EQ(*outcome, IndexOutcome::kSuccess);
+    }
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<settings::SettingsStore> settings_;
+  std::unique_ptr<library::AssetRepository> assets_;
+  FakeMl ml_;
+  std::unique_ptr<SmartSearchService> service_;
+};
+
+TEST_F(SearchTest, IndexingOutcomes) {
+  open_service();
+  add({.id = 1, .file_name = "a.jpg", .preview = "axis:3"});
+  add({.id = 2, .file_name = "b.jpg", .preview = ""});
+  add({.id = 3, .file_name = "c.jpg", .preview = "axis:4", .visibility = "hidden"});
+  EXPECT_EQ(*service_->index_asset(1), IndexOutcome::kSuccess);
+  EXPECT_EQ(ml_.last_model, "ViT-B-32__openai");
+  EXPECT_EQ(count("SELECT count(*) FROM smart_search WHERE asset_id = 1 AND model = 'ViT-B-32__openai' AND "
+                  "dim = 512"),
+            1);
+  EXPECT_EQ(*service_->index_asset(2), IndexOutcome::kFailed);   // no preview
+  EXPECT_EQ(*service_->index_asset(3), IndexOutcome::kSkipped);  // hidden
+  EXPECT_EQ(*service_->index_asset(99), IndexOutcome::kFailed);  // no asset
+  // Idempotent: a re-run replaces the row.
+  EXPECT_EQ(*service_->index_asset(1), IndexOutcome::kSuccess);
+  EXPECT_EQ(count("SELECT count(*) FROM smart_search"), 1);
+
+  ml_.down = true;
+  auto unavailable = service_->index_asset(1);
+  ASSERT_FALSE(unavailable.ok());
+  EXPECT_EQ(unavailable.error().kind, ErrorKind::kUnavailable);  // retried by the job queue
+  ml_.down = false;
+  ml_.wrong_dimension = true;
+  EXPECT_FALSE(service_->index_asset(1).ok());
+  ml_.wrong_dimension = false;
+
+  ASSERT_TRUE(settings_->set_path("machineLearning.clip.enabled", "false").ok());
+  const int calls = ml_.image_calls;
+  EXPECT_EQ(*service_->index_asset(1), IndexOutcome::kSkipped);
+  EXPECT_EQ(ml_.image_calls, calls);
+}
+
+TEST_F(SearchTest, SmartSearchRanksPagesAndCachesQueries) {
+  open_service();
+  add_indexed_library();
+  SmartSearchRequest request;
+  request.query = "  axis:12 ";
+  request.language = "de";
+  request.size = 2;
+  auto first = service_->search(request);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_EQ(first->items.size(), 2u);
+  EXPECT_EQ(first->items[0].asset_id, 3);  // axis 12
+  EXPECT_NEAR(first->items[0].distance, 0.0f, 1e-5);
+  EXPECT_EQ(first->items[1].asset_id, 2);  // axis 11 has a component on 12
+  EXPECT_EQ(first->next_page, 2);
+  EXPECT_EQ(ml_.last_language, "de");
+  request.page = 3;
+  auto last = service_->search(request);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->items.size(), 1u);  // 5 results, size 2: page 3 has one and no next page
+  EXPECT_EQ(last->next_page, std::nullopt);
+  EXPECT_EQ(ml_.text_calls, 1);  // the query embedding was cached
+  request.language = "fr";
+  ASSERT_TRUE(service_->search(request).ok());
+  EXPECT_EQ(ml_.text_calls, 2);  // the language is part of the key
+
+  SmartSearchRequest similar;
+  similar.query_asset_id = 4;
+  auto by_asset = service_->search(similar);
+  ASSERT_TRUE(by_asset.ok());
+  EXPECT_EQ(by_asset->items.front().asset_id, 4);
+  EXPECT_EQ(by_asset->items.size(), 5u);
+}
+
+TEST_F(SearchTest, SmartSearchErrors) {
+  open_service();
+  add_indexed_library();
+  SmartSearchRequest none;
+  auto missing = service_->search(none);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message, "Either `query` or `queryAssetId` must be set");
+  SmartSearchRequest no_embedding;
+  no_embedding.query_asset_id = 77;
+  EXPECT_EQ(service_->search(no_embedding).error().message, "Asset 77 has no embedding");
+  SmartSearchRequest bad_size;
+  bad_size.query = "axis:1";
+  bad_size.size = 1001;
+  EXPECT_EQ(service_->search(bad_size).error().kind, ErrorKind::kBadRequest);
+  bad_size.size = 10;
+  bad_size.page = 0;
+  EXPECT_EQ(service_->search(bad_size).error().kind, ErrorKind::kBadRequest);
+  SmartSearchRequest people;
+  people.query = "axis:1";
+  people.filter.person_ids = {1};
+  EXPECT_EQ(service_->search(people).error().kind, ErrorKind::kBadRequest);  // no resolver registered
+  ml_.down = true;
+  SmartSearchRequest fresh;
+  fresh.query = "axis:200";
+  EXPECT_EQ(service_->search(fresh).error().kind, ErrorKind::kUnavailable);
+  ml_.down = false;
+  ASSERT_TRUE(settings_->set_path("machineLearning.enabled", "false").ok());
+  EXPECT_EQ(service_->search(fresh).error().message, "Smart search is not enabled");
+}
+
+TEST_F(SearchTest, SmartSearchFilters) {
+  open_service();
+  add({.id = 1, .file_name = "a.jpg", .preview = "axis:20", .make = "Canon", .taken_ms = 1000});
+  add({.id = 2,
+       .file_name = "b.png",
+       .preview = "axis:21",
+       .make = "Nikon",
+       .taken_ms = 2000,
+       .file_type = "png"});
+  add({.id = 3, .file_name = "c.jpg", .preview = "axis:22", .make = "Nikon", .taken_ms = 3000});
+  add({.id = 4, .file_name = "d.jpg", .preview = "axis:20", .make = "Canon", .taken_ms = 4000});
+  for (std::int64_t i = 1; i <= 4; ++i) ASSERT_EQ(*service_->index_asset(i), IndexOutcome::kSuccess);
+  // Trash one and archive another after indexing: trashed assets disappear, archived ones stay.
+  ASSERT_TRUE(db_->write([](store::Connection& c) {
+                   return c.exec(
+                       "UPDATE asset SET deleted_at = 5 WHERE id = 4; "
+                       "UPDATE asset SET visibility = 'archive' WHERE id = 3");
+                 })
+                  .ok());
+  SmartSearchRequest request;
+  request.query = "axis:20";
+  EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{1, 2, 3}));
+  request.filter.with_deleted = true;
+  EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{1, 4, 2, 3}));
+  request.filter = {};
+  request.filter.make = "Nikon";
+  EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{2, 3}));
+  request.filter = {};
+  request.filter.taken_after_ms = 2000;
+  request.filter.taken_before_ms = 3000;  // inclusive
+  EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{2, 3}));
+  request.filter = {};
+  request.filter.file_type = "png";
+  EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{2}));
+  request.filter = {};
+  request.filter.type = "VIDEO";
+  EXPECT_TRUE(ids(service_->search(request)).empty());
+  request.filter = {};
+  request.filter.allowed_asset_ids = std::unordered_set<std::int64_t>{3, 4};
+  EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{3}));  // 4 is trashed
+  // People: the resolver gives the assets containing all listed people.
+  std::vector<std::int64_t> asked;
+  service_->set_person_assets_resolver([&](std::span<const std::int64_t> people) {
+    asked.assign(people.begin(), people.end());
+    return Expected<std::unordered_set<std::int64_t>>(std::unordered_set<std::int64_t>{1, 3});
+  });
+  request.filter = {};
+  request.filter.person_ids = {7, 8};
+  request.filter.make = "Nikon";
+  EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(asked, (std::vector<std::int64_t>{7, 8}));
+}
+
+TEST_F(SearchTest, ModelChangeInvalidatesAndMissingRequeues) {
+  open_service();
+  add_indexed_library();
+  EXPECT_TRUE(service_->assets_to_index(false)->empty());
+  ASSERT_TRUE(settings_->set_path("machineLearning.clip.modelName", "ViT-B-16__openai").ok());
+  SmartSearchRequest request;
+  request.query = "axis:10";
+  auto after_change = service_->search(request);
+  ASSERT_TRUE(after_change.ok());
+  EXPECT_TRUE(after_change->items.empty());  // old-model embeddings are never searched
+  EXPECT_EQ(ml_.last_model, "ViT-B-16__openai");
+  EXPECT_EQ(*service_->assets_to_index(false), (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+  ASSERT_EQ(*service_->index_asset(1), IndexOutcome::kSuccess);
+  EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(*service_->assets_to_index(false), (std::vector<std::int64_t>{2, 3, 4, 5}));
+  EXPECT_EQ(count("SELECT count(*) FROM smart_search WHERE model = 'ViT-B-16__openai'"), 1);
+
+  // Switching back finds the embeddings that were not re-encoded.
+  ASSERT_TRUE(settings_->set_path("machineLearning.clip.modelName", "ViT-B-32__openai").ok());
+  request.query = "axis:11";
+  EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{2, 3, 4, 5}));  // no distance cutoff
+
+  // "All": every embedding is deleted and every asset with a preview is queued.
+  EXPECT_EQ(*service_->assets_to_index(true), (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(count("SELECT count(*) FROM smart_search"), 0);
+  EXPECT_TRUE(service_->search(request)->items.empty());
+}
+
+TEST_F(SearchTest, IndexIsRebuiltFromTheStoreAtStartup) {
+  open_service();
+  add_indexed_library();
+  service_.reset();
+  open_service();
+  SmartSearchRequest request;
+  request.query = "axis:14";
+  EXPECT_EQ(ids(service_->search(request)).front(), 5);
+  EXPECT_EQ(service_->embedding(5)->value().size(), kDim);
+  ASSERT_TRUE(service_->remove(5).ok());
+  EXPECT_FALSE(service_->embedding(5)->has_value());
+  EXPECT_EQ(count("SELECT count(*) FROM smart_search"), 4);
+}
+
+TEST_F(SearchTest, JobsQueueAllIndexAndChainDuplicates) {
+  open_service();
+  for (std::int64_t i = 1; i <= 3; ++i)
+    add({.id = i, .file_name = "x.jpg", .preview = "axis:" + std::to_string(i)});
+  add({.id = 4, .file_name = "y.jpg", .preview = ""});  // no preview: not queued
+  auto queue = jobs::JobQueue::open(*db_);
+  ASSERT_TRUE(queue.ok()) << queue.error().message;
+  service_->register_jobs(**queue);
+  jobs::JobRequest all;
+  all.name = jobs::job::kSmartSearchQueueAll;
+  all.data = {{"force", false}};
+  ASSERT_TRUE((*queue)->enqueue(all).ok());
+  jobs::DrainOptions drain;
+  drain.queues = {"smartSearch"};
+  auto report = (*queue)->run_until_idle(drain);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(count("SELECT count(*) FROM smart_search"), 3);
+  // Not from an upload: no duplicate detection follows.
+  EXPECT_EQ((*queue)->list("duplicateDetection", jobs::JobState::kWaiting)->size(), 0u);
+
+  jobs::JobRequest upload;
+  upload.name = jobs::job::kSmartSearch;
+  upload.data = {{"id", 2}, {"source", "upload"}};
+  ASSERT_TRUE((*queue)->enqueue(upload).ok());
+  ASSERT_TRUE((*queue)->run_until_idle(drain).ok());
+  auto waiting = (*queue)->list("duplicateDetection", jobs::JobState::kWaiting);
+  ASSERT_TRUE(waiting.ok());
+  ASSERT_EQ(waiting->size(), 1u);
+  EXPECT_EQ((*waiting)[0].name, "AssetDetectDuplicates");
+  EXPECT_EQ((*waiting)[0].data, (nlohmann::json{{"id", 2}, {"source", "upload"}}));
+}
+
+// --- keyword search ---
+
+TEST(Fts5QueryTest, QuotesEveryWordAndPrefixesTheLast) {
+  EXPECT_EQ(fts5_query("beach sunset"), R"("beach" "sunset"*)");
+  EXPECT_EQ(fts5_query(R"q(a"b OR c* NEAR(x) -y)q"), R"q("a""b" "OR" "c*" "NEAR(x)" "-y"*)q");
+  EXPECT_EQ(fts5_query("   "), "");
+  EXPECT_EQ(fts5_query("- * \""), "");
+  EXPECT_EQ(fts5_query("café"), "\"café\"*");
+}
+
+TEST_F(SearchTest, KeywordSearch) {
+  add({.id = 1,
+       .file_name = "IMG_0001.JPG",
+       .preview = "",
+       .description = "Sunset at the Beach",
+       .date_time_original = "2023-07-14T19:00:00"});
+  add({.id = 2,
+       .file_name = "Café_de_Flore.jpg",
+       .preview = "",
+       .make = "FUJIFILM",
+       .model = "X-T4",
+       .taken_ms = 1'577'836'800'000});  // 2020-01-01 UTC
+  add({.id = 3,
+       .file_name = "beach_volley.png",
+       .preview = "",
+       .taken_ms = 1'600'000'000'000,
+       .file_type = "png"});
+  add({.id = 4, .file_name = "beach_trash.jpg", .preview = "", .deleted = true});
+  add({.id = 5, .file_name = "beach_hidden.jpg", .preview = "", .visibility = "hidden"});
+  KeywordSearch keywords(*db_);
+  ASSERT_TRUE(keywords.reindex_all().ok());
+  EXPECT_EQ(count("SELECT count(*) FROM keyword_search"), 5);
+  const auto find = [&](const std::string& query, AssetFilter filter = {}) {
+    KeywordSearchRequest request;
+    request.query = query;
+    request.filter = std::move(filter);
+    auto page = keywords.search(request);
+    EXPECT_TRUE(page.ok()) << query << ": " << (page.ok() ? "" : page.error().message);
+    std::vector<std::int64_t> out;
+    if (page.ok())
+      for (const auto& hit : page->items) out.push_back(hit.asset_id);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(find("beach"),
+            (std::vector<std::int64_t>{1, 3}));  // description + file name; trashed/hidden excluded
+  EXPECT_EQ(find("BEA"), (std::vector<std::int64_t>{1, 3}));  // case-insensitive prefix
+  EXPECT_EQ(find("cafe"), (std::vector<std::int64_t>{2}));    // accent-insensitive
+  EXPECT_EQ(find("CAFÉ flore"), (std::vector<std::int64_t>{2}));
+  EXPECT_EQ(find("fujifilm x-t4"), (std::vector<std::int64_t>{2}));
+  EXPECT_EQ(find("july 2023"), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(find("2020-01-01"), (std::vector<std::int64_t>{2}));
+  EXPECT_EQ(find("jpg"), (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(find("beach sunset"), (std::vector<std::int64_t>{1}));  // every word must match
+  AssetFilter png;
+  png.file_type = "png";
+  EXPECT_EQ(find("beach", png), (std::vector<std::int64_t>{3}));
+  AssetFilter everything;
+  everything.with_deleted = true;
+  everything.include_hidden = true;
+  EXPECT_EQ(find("beach", everything), (std::vector<std::int64_t>{1, 3, 4, 5}));
+  // Query syntax is never interpreted: no errors, no operator effects.
+  EXPECT_TRUE(find(R"(beach" OR "cafe)").empty());
+  EXPECT_TRUE(find("NEAR(beach sunset)").empty());
+  EXPECT_TRUE(find("beach*").size() <= 2u);
+  EXPECT_EQ(find("-beach"), (std::vector<std::int64_t>{1, 3}));
+  EXPECT_TRUE(find("title:beach").empty());
+
+  KeywordSearchRequest empty;
+  empty.query = "  ";
+  EXPECT_EQ(keywords.search(empty).error().kind, ErrorKind::kBadRequest);
+
+  // Pagination: best match first, then newest.
+  KeywordSearchRequest paged;
+  paged.query = "beach";
+  paged.size = 1;
+  auto first = keywords.search(paged);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->items.size(), 1u);
+  EXPECT_EQ(first->next_page, 2);
+  paged.page = 2;
+  auto second = keywords.search(paged);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->items.size(), 1u);
+  EXPECT_NE(second->items[0].asset_id, first->items[0].asset_id);
+  EXPECT_EQ(second->next_page, std::nullopt);
+
+  // Kept in sync: a metadata change re-indexes one asset.
+  ASSERT_TRUE(db_->write([](store::Connection& c) {
+                   return c.exec("UPDATE asset_exif SET description = 'Mountain lake' WHERE asset_id = 1");
+                 })
+                  .ok());
+  ASSERT_TRUE(keywords.index_asset(1).ok());
+  EXPECT_EQ(find("beach"), (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(find("mountain"), (std::vector<std::int64_t>{1}));
+  ASSERT_TRUE(keywords.remove(3).ok());
+  EXPECT_TRUE(find("volley").empty());
+}
+
+TEST_F(SearchTest, KeywordIndexFollowsMetadataExtraction) {
+  add({.id = 1, .file_name = "harbour.jpg", .preview = ""});
+  KeywordSearch keywords(*db_);
+  auto queue = jobs::JobQueue::open(*db_);
+  ASSERT_TRUE(queue.ok());
+  keywords.register_jobs(**queue);
+  // Stand-in for the library's handler: the hook runs after any successful AssetExtractMetadata.
+  (*queue)->register_handler(
+      jobs::job::kAssetExtractMetadata, jobs::queue::kMetadataExtraction,
+      [](const jobs::Job&) -> Expected<jobs::JobOutcome> { return jobs::JobOutcome::kSuccess; });
+  jobs::JobRequest request;
+  request.name = jobs::job::kAssetExtractMetadata;
+  request.data = {{"id", 1}};
+  ASSERT_TRUE((*queue)->enqueue(request).ok());
+  jobs::DrainOptions drain;
+  drain.queues = {"metadataExtraction"};
+  ASSERT_TRUE((*queue)->run_until_idle(drain).ok());
+  KeywordSearchRequest search;
+  search.query = "harb";
+  auto page = keywords.search(search);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].asset_id, 1);
+}
+
+}  // namespace
+}  // namespace focal::search
