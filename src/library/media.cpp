@@ -211,25 +211,8 @@ ImageFormat sniff_file(const std::filesystem::path& path) {
 }
 
 std::string_view file_type_name(ImageFormat format) {
-  switch (format) {
-    case ImageFormat::kJpeg:
-      return "jpeg";
-    case ImageFormat::kPng:
-      return "png";
-    case ImageFormat::kWebp:
-      return "webp";
-    case ImageFormat::kHeif:
-      return "heif";
-    case ImageFormat::kTiff:
-      return "tiff";
-    case ImageFormat::kGif:
-      return "gif";
-    case ImageFormat::kBmp:
-      return "bmp";
-    case ImageFormat::kUnknown:
-      break;
-  }
-  return "";
+  // The decoder's names, except that an unknown format has an empty (not NULL) file type.
+  return format == ImageFormat::kUnknown ? std::string_view("") : focal::to_string(format);
 }
 
 namespace {
