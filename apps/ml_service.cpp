@@ -71,6 +71,14 @@ focal::BatchingConfig batching(const focal::BatchSetting& setting) {
 
 int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, const char* argv0,
                    const char* version) {
+  // Signals are taken by one thread with sigwait; every other thread (ORT pools, HTTP workers) inherits
+  // them blocked, so this comes before any thread is started.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   focal::init_logging(*focal::parse_log_level(cfg.log_level), cfg.no_color);
   spdlog::info("focal-ml {} starting (ONNX Runtime {})", version, focal::OrtRuntime::version());
   if (auto st = focal::init_image_decoding(argv0); !st) {
@@ -151,7 +159,10 @@ int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, 
   server_cfg.port = cfg.port;
   server_cfg.request_threads = cfg.request_threads;
   server_cfg.http_threads = cfg.http_threads;
-  server_cfg.keepalive_timeout_s = cfg.http_keepalive_timeout_s;
+  server_cfg.http_limits =
+      focal::http::limits_from(cfg.http, std::chrono::seconds(std::max(cfg.http_keepalive_timeout_s, 1)));
+  server_cfg.tls = focal::http::tls_from(cfg.http);
+  server_cfg.access_log = cfg.http.access_log;
   server_cfg.max_body_bytes = cfg.max_body_bytes;
   server_cfg.max_field_bytes = cfg.max_field_bytes;
   server_cfg.limits.entries.max_json_depth = cfg.max_json_depth;
@@ -164,13 +175,6 @@ int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, 
     spdlog::info("API key required on every route but / and /ping");
   }
   focal::MlServer server(server_cfg, registry, &metrics);
-
-  // Signals are taken by one thread with sigwait; every other thread has them blocked.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto port = server.bind();
   if (!port) {

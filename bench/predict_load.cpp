@@ -8,8 +8,6 @@
 // Inputs: a folder of images (clip.visual, faces; sent in name order, round robin) or a text file with one
 // query per line (clip.textual). Works against any server that speaks Immich's /predict (focal-ml, Immich,
 // tools/reference_server.py).
-#include <httplib.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -23,6 +21,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "http/client.h"
 
 namespace {
 
@@ -82,7 +82,6 @@ int main(int argc, char** argv) {
   int total_requests = 0;
   double seconds = 10;
   int warmup = 2;
-  bool nodelay = true;
   app.add_option("--host", host);
   app.add_option("--port", port)->required();
   app.add_option("--task", task)->check(CLI::IsMember({"clip.visual", "clip.textual", "faces"}));
@@ -93,7 +92,6 @@ int main(int argc, char** argv) {
                  "stop after this many measured requests (overrides --seconds)");
   app.add_option("--seconds", seconds, "measure for this long");
   app.add_option("--warmup", warmup, "requests per connection before measuring");
-  app.add_option("--tcp-nodelay", nodelay, "disable Nagle on the client sockets, as Node's HTTP client does");
   CLI11_PARSE(app, argc, argv);
   if (model.empty()) model = task == "faces" ? "buffalo_l" : "ViT-B-32__openai";
 
@@ -113,20 +111,26 @@ int main(int argc, char** argv) {
   std::vector<double> latencies_ms;
   std::string first_error;
 
-  auto send = [&](httplib::Client& client, int index) -> bool {
-    httplib::MultipartFormDataItems items{{"entries", entries, "", ""}};
+  const std::string url = "http://" + host + ":" + std::to_string(port) + "/predict";
+  // One client (so one kept-alive connection, TCP_NODELAY as Node's client) per thread.
+  auto send = [&](focal::http::Client& client, int index) -> bool {
+    focal::http::ClientRequest request;
+    request.url = url;
+    request.timeout = std::chrono::seconds(300);
+    request.form.push_back({"entries", entries, "", ""});
     const auto& input = inputs[static_cast<std::size_t>(index) % inputs.size()];
     if (text) {
-      items.push_back({"text", input, "", ""});
+      request.form.push_back({"text", input, "", ""});
     } else {
-      items.push_back({"image", input, "image.jpg", "image/jpeg"});
+      request.form.push_back({"image", input, "image.jpg", "image/jpeg"});
     }
-    auto res = client.Post("/predict", items);
-    if (!res || res->status != 200) {
+    std::string body;
+    const auto res = client.perform(request, body, std::size_t{64} << 20);
+    if (!res.transport_ok || res.status != 200) {
       const std::lock_guard lock(mutex);
       if (first_error.empty()) {
-        first_error = res ? std::to_string(res->status) + " " + res->body.substr(0, 300)
-                          : "transport error " + httplib::to_string(res.error());
+        first_error = res.transport_ok ? std::to_string(res.status) + " " + body.substr(0, 300)
+                                       : "transport error " + res.error;
       }
       return false;
     }
@@ -138,10 +142,7 @@ int main(int argc, char** argv) {
   Clock::time_point start{};
   for (int t = 0; t < concurrency; ++t) {
     threads.emplace_back([&] {
-      httplib::Client client(host, port);
-      client.set_keep_alive(true);
-      client.set_tcp_nodelay(nodelay);
-      client.set_read_timeout(300, 0);
+      focal::http::Client client;
       for (int i = 0; i < warmup; ++i) send(client, next_input++);
       ++ready;
       while (!measuring.load()) std::this_thread::yield();

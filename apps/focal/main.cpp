@@ -185,6 +185,10 @@ int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
   http_cfg.http_threads = cfg.http_threads;
   http_cfg.max_upload_bytes = cfg.max_upload_bytes;
   http_cfg.max_json_bytes = cfg.max_json_bytes;
+  http_cfg.limits = http::limits_from(cfg.http, std::chrono::seconds(cfg.keepalive_timeout_s));
+  http_cfg.tls = http::tls_from(cfg.http);
+  http_cfg.access_log = cfg.http.access_log;
+  http_cfg.trust_proxy = cfg.trust_proxy;
   server::HttpServer http(http_cfg, api, server::make_authenticator(services.auth()));
   auto port = http.bind();
   if (!port) return fail(port.error());

@@ -37,6 +37,8 @@ Status FocalConfig::validate() const {
   if (port < 0 || port > 65535) return unprocessable("FOCAL_PORT must be between 0 and 65535");
   if (http_threads < 1 || http_threads > 1024)
     return unprocessable("FOCAL_HTTP_THREADS must be between 1 and 1024");
+  if (keepalive_timeout_s < 1 || keepalive_timeout_s > 3600)
+    return unprocessable("FOCAL_KEEPALIVE_TIMEOUT_S must be between 1 and 3600");
   if (db_readers < 1 || db_readers > 64) return unprocessable("FOCAL_DB_READERS must be between 1 and 64");
   if (max_upload_bytes < 1024) return unprocessable("FOCAL_MAX_UPLOAD_BYTES must be at least 1024");
   if (max_json_bytes < 1024) return unprocessable("FOCAL_MAX_JSON_BYTES must be at least 1024");
@@ -54,6 +56,14 @@ std::string FocalConfig::to_json() const {
                         {"FOCAL_HOST", host},
                         {"FOCAL_PORT", port},
                         {"FOCAL_HTTP_THREADS", http_threads},
+                        {"FOCAL_KEEPALIVE_TIMEOUT_S", keepalive_timeout_s},
+                        {"FOCAL_TRUST_PROXY", trust_proxy},
+                        {"FOCAL_HEADER_TIMEOUT_S", http.header_timeout_s},
+                        {"FOCAL_BODY_TIMEOUT_S", http.body_timeout_s},
+                        {"FOCAL_MAX_CONNECTIONS", http.max_connections},
+                        {"FOCAL_TLS_CERT_FILE", http.tls_cert_file},
+                        {"FOCAL_TLS_KEY_FILE", http.tls_key_file},
+                        {"FOCAL_ACCESS_LOG", http.access_log},
                         {"FOCAL_MAX_UPLOAD_BYTES", max_upload_bytes},
                         {"FOCAL_MAX_JSON_BYTES", max_json_bytes},
                         {"FOCAL_DB_READERS", db_readers},
@@ -98,6 +108,13 @@ Expected<FocalConfig> parse_focal_config(const EnvMap& env) {
   };
   if (auto st = int_var("FOCAL_PORT", cfg.port); !st) return st.error();
   if (auto st = int_var("FOCAL_HTTP_THREADS", cfg.http_threads); !st) return st.error();
+  if (auto st = int_var("FOCAL_KEEPALIVE_TIMEOUT_S", cfg.keepalive_timeout_s); !st) return st.error();
+  if (auto st = parse_http_front(env, "FOCAL_", cfg.http); !st) return st.error();
+  if (const auto* v = get("FOCAL_TRUST_PROXY")) {
+    auto parsed = parse_bool("FOCAL_TRUST_PROXY", *v);
+    if (!parsed) return parsed.error();
+    cfg.trust_proxy = *parsed;
+  }
   if (auto st = int_var("FOCAL_DB_READERS", cfg.db_readers); !st) return st.error();
   if (auto st = int_var("FOCAL_JOB_LEASE_MS", cfg.job_lease_ms); !st) return st.error();
   if (auto st = int_var("FOCAL_JOB_RETRY_INITIAL_MS", cfg.job_retry_initial_ms); !st) return st.error();

@@ -307,6 +307,7 @@ Expected<MlConfig> parse_ml_config(const EnvMap& env, unsigned cpu_count) {
                          size_setting("FOCAL_ML_HTTP_THREADS", cfg.http_threads, 1)}) {
     if (!st) return st.error();
   }
+  if (auto st = parse_http_front(env, "FOCAL_ML_", cfg.http); !st) return st.error();
   if (env.count("FOCAL_ML_API_KEY") != 0 && env.count("FOCAL_ML_API_KEY_FILE") != 0) {
     return invalid("FOCAL_ML_API_KEY_FILE", env.at("FOCAL_ML_API_KEY_FILE"),
                    "set either FOCAL_ML_API_KEY or FOCAL_ML_API_KEY_FILE, not both");
@@ -402,6 +403,11 @@ std::string MlConfig::to_json() const {
                 {"max_image_pixels", max_image_pixels},
                 {"max_json_depth", max_json_depth},
                 {"http_threads", http_threads},
+                {"header_timeout_s", http.header_timeout_s},
+                {"body_timeout_s", http.body_timeout_s},
+                {"max_connections", http.max_connections},
+                {"tls", !http.tls_cert_file.empty()},
+                {"access_log", http.access_log},
                 {"api_key", api_key.empty() ? json(nullptr) : json("<set>")}};
   auto batch = [](const BatchSetting& b) {
     return b.max_batch_size > 1

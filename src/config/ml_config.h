@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/env.h"
+#include "config/http_front.h"
 #include "core/error.h"
 
 namespace focal {
@@ -79,7 +80,8 @@ struct MlConfig {
   std::size_t max_field_bytes = std::size_t{1} << 20;  // non-file multipart fields
   std::uint64_t max_image_pixels = 178956970;          // Pillow's decompression-bomb error threshold
   int max_json_depth = 32;
-  int http_threads = 64;  // connections served concurrently; decode + inference stay at request_threads
+  int http_threads = 64;  // HTTP workers (form parsing, waiting for a compute permit); see request_threads
+  HttpFrontConfig http;   // FOCAL_ML_HEADER_TIMEOUT_S, _BODY_TIMEOUT_S, _MAX_CONNECTIONS, _TLS_*, _ACCESS_LOG
   std::string api_key;    // FOCAL_ML_API_KEY or the first line of FOCAL_ML_API_KEY_FILE; empty: open
   BatchingSettings batching;
 

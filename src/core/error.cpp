@@ -26,8 +26,12 @@ int http_status(ErrorKind kind) {
       return 500;
     case ErrorKind::kNotImplemented:
       return 501;
+    case ErrorKind::kTooManyRequests:
+      return 429;
     case ErrorKind::kUnavailable:
       return 503;
+    case ErrorKind::kStorageFull:
+      return 507;
   }
   return 500;
 }

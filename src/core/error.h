@@ -19,9 +19,11 @@ enum class ErrorKind {
   kConflict,          // 409: the request conflicts with the current state (e.g. a job already running)
   kPayloadTooLarge,   // 413
   kUnprocessable,     // 422: the request content is invalid
+  kTooManyRequests,   // 429: rate limited (failed logins)
   kInternal,          // 500
   kNotImplemented,    // 501: a valid task for which no model backend exists
   kUnavailable,       // 503
+  kStorageFull,       // 507: the data directory or database is out of space; the work can be retried later
 };
 
 struct Error {

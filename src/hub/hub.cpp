@@ -19,20 +19,46 @@
 #include <thread>
 #include <vector>
 
-#include "hub/http_client.h"
+#include "http/client.h"
 
 namespace focal {
 namespace {
 
 namespace fs = std::filesystem;
-using hub_detail::http_get;
-using hub_detail::HttpOptions;
-using hub_detail::HttpResult;
+using http::ClientResult;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxApiBytes = std::size_t{16} << 20;  // a tree listing of a model repo is a few KB
 constexpr int kMaxTreePages = 100;
 constexpr std::size_t kMaxRepoFiles = 10000;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The rel="next" target of a Link header (tree API pagination): `<https://…?cursor=…>; rel="next"`.
+std::string link_next(const ClientResult& result) {
+  const auto header = result.headers.find("link");
+  if (header == result.headers.end()) return {};
+  const std::string_view value = header->second;
+  std::size_t pos = 0;
+  while (pos < value.size()) {
+    const auto open = value.find('<', pos);
+    if (open == std::string_view::npos) break;
+    const auto close = value.find('>', open);
+    if (close == std::string_view::npos) break;
+    const auto end = value.find(',', close);
+    const auto params = lower(value.substr(close + 1, end == std::string_view::npos ? end : end - close - 1));
+    if (params.find("rel=\"next\"") != std::string::npos || params.find("rel=next") != std::string::npos) {
+      return std::string(value.substr(open + 1, close - open - 1));
+    }
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return {};
+}
 
 std::string trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
@@ -246,15 +272,10 @@ Expected<HubConfig> parse_hub_config(const EnvMap& env) {
 }
 
 struct ModelDownloader::Impl {
-  explicit Impl(HubConfig c) : config(std::move(c)) {
-    http.timeout_s = config.timeout_s;
-    http.token = config.token;
-    http.user_agent = "focal-ml (huggingface_hub-compatible downloader)";
-  }
+  explicit Impl(HubConfig c) : config(std::move(c)) {}
 
   HubConfig config;
-  HttpOptions http;
-  hub_detail::CurlGlobal curl;
+  http::Client client;
   std::mutex slots_mutex;  // guards the map only
   std::map<std::string, std::shared_ptr<Slot>> slots;
 
@@ -287,7 +308,20 @@ struct ModelDownloader::Impl {
     return result;
   }
 
-  static Attempt classify(const HttpResult& r, const std::string& what) {
+  // GET with the hub's options: redirects followed (to the CDN), the token sent to the hub only, a transfer
+  // that stalls for timeout_s aborted.
+  ClientResult get(const std::string& url, const http::BodySink& sink) {
+    http::ClientRequest request;
+    request.url = url;
+    if (!config.token.empty()) request.headers.emplace_back("Authorization", "Bearer " + config.token);
+    request.connect_timeout = std::chrono::seconds(config.timeout_s);
+    request.low_speed_time = std::chrono::seconds(config.timeout_s);
+    request.follow_redirects = true;
+    request.user_agent = "focal-ml (huggingface_hub-compatible downloader)";
+    return client.perform(request, sink);
+  }
+
+  static Attempt classify(const ClientResult& r, const std::string& what) {
     if (!r.transport_ok) return {false, true, what + ": " + r.error};
     if (r.status == 200) return {true, false, {}};
     // 404: no such repo/file; 401/403: private or gated. Asking again will not change the answer.
@@ -296,10 +330,10 @@ struct ModelDownloader::Impl {
   }
 
   Attempt get_json(const std::string& url, const std::string& what, nlohmann::json& out,
-                   std::string* link_next) {
+                   std::string* next_link) {
     return with_retries(what, [&]() -> Attempt {
       std::string body;
-      const auto r = http_get(url, http, [&](std::string_view chunk) {
+      const auto r = get(url, [&](std::string_view chunk) {
         if (body.size() + chunk.size() > kMaxApiBytes) return false;
         body.append(chunk);
         return true;
@@ -308,7 +342,7 @@ struct ModelDownloader::Impl {
       if (!verdict.ok) return verdict;
       out = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
       if (out.is_discarded()) return {false, true, what + ": the hub's answer is not JSON"};
-      if (link_next) *link_next = r.link_next;
+      if (next_link) *next_link = link_next(r);
       return verdict;
     });
   }
@@ -380,7 +414,7 @@ struct ModelDownloader::Impl {
     std::size_t start = 0;
     while (start <= path.size()) {
       const auto end = std::min(path.find('/', start), path.size());
-      url += "/" + hub_detail::escape_segment(std::string_view(path).substr(start, end - start));
+      url += "/" + http::escape_segment(std::string_view(path).substr(start, end - start));
       start = end + 1;
     }
     return url;
@@ -395,7 +429,7 @@ struct ModelDownloader::Impl {
     Digest digest(file);
     std::uint64_t written = 0;
     bool write_failed = false;
-    const auto r = http_get(url, http, [&](std::string_view chunk) {
+    const auto r = get(url, [&](std::string_view chunk) {
       if (written + chunk.size() > file.size) return false;  // more than announced: never fill the disk
       const char* p = chunk.data();
       std::size_t left = chunk.size();

@@ -1,7 +1,5 @@
 #include "ml_client/ml_client.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
@@ -11,6 +9,7 @@
 #include <thread>
 
 #include "core/logging.h"
+#include "http/client.h"
 #include "settings/settings.h"
 
 namespace focal::ml {
@@ -20,37 +19,17 @@ using nlohmann::json;
 
 constexpr std::size_t kFaceEmbeddingDim = 512;
 
-// A configured URL split into what httplib needs: the origin ("http://host:port") and the base path that
-// relative references resolve against (WHATWG URL rules: `ping` relative to "http://h/ml/" is "/ml/ping",
-// relative to "http://h/ml" it is "/ping").
-struct Endpoint {
-  std::string origin;
-  std::string directory;  // always ends with '/'
-};
-
-Expected<Endpoint> parse_endpoint(std::string_view url) {
+// A configured URL's base for relative references (WHATWG URL rules: `ping` relative to "http://h/ml/" is
+// "http://h/ml/ping", relative to "http://h/ml" it is "http://h/ping").
+Expected<std::string> base_directory(std::string_view url) {
   const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return bad_request("not an http(s) URL: " + std::string(url));
-  const auto path_start = url.find('/', scheme_end + 3);
-  Endpoint endpoint;
-  endpoint.origin = std::string(url.substr(0, path_start));
-  std::string path = path_start == std::string_view::npos ? "/" : std::string(url.substr(path_start));
-  if (const auto cut = path.find_first_of("?#"); cut != std::string::npos) path.resize(cut);
-  endpoint.directory = path.substr(0, path.rfind('/') + 1);
-  return endpoint;
-}
-
-template <class Rep, class Period>
-void apply_timeouts(httplib::Client& client, std::chrono::duration<Rep, Period> connect,
-                    std::chrono::duration<Rep, Period> io) {
-  const auto connect_us = std::chrono::duration_cast<std::chrono::microseconds>(connect).count();
-  const auto io_us = std::chrono::duration_cast<std::chrono::microseconds>(io).count();
-  client.set_connection_timeout(static_cast<time_t>(connect_us / 1000000),
-                                static_cast<time_t>(connect_us % 1000000));
-  client.set_read_timeout(static_cast<time_t>(io_us / 1000000), static_cast<time_t>(io_us % 1000000));
-  // Small multipart bodies would otherwise wait for delayed ACKs (Nagle): ~40 ms per request.
-  client.set_tcp_nodelay(true);
-  client.set_write_timeout(static_cast<time_t>(io_us / 1000000), static_cast<time_t>(io_us % 1000000));
+  if (scheme_end == std::string_view::npos || (url.substr(0, scheme_end) != "http" && url.substr(0, scheme_end) != "https"))
+    return bad_request("not an http(s) URL: " + std::string(url));
+  auto cut = url.find_first_of("?#", scheme_end + 3);
+  const auto without_query = url.substr(0, cut);
+  const auto path_start = without_query.find('/', scheme_end + 3);
+  if (path_start == std::string_view::npos) return std::string(without_query) + "/";
+  return std::string(without_query.substr(0, without_query.rfind('/') + 1));
 }
 
 std::string clip_text_for_log(std::string text) {
@@ -194,6 +173,7 @@ int follow_settings(HttpMlClient& client, settings::SettingsStore& store, const 
 struct HttpMlClient::Impl {
   Expected<Answer> predict(const json& entries, std::string_view image_bytes, std::string_view text);
 
+  http::Client client;
   mutable std::mutex mutex;
   ClientOptions options;
   std::map<std::string, bool, std::less<>> healthy;  // absent: never pinged
@@ -220,15 +200,17 @@ struct HttpMlClient::Impl {
       spdlog::warn("Machine learning server became unhealthy ({})", url);
   }
 
-  bool ping(const std::string& url, std::chrono::milliseconds timeout, const std::string& api_key) const {
-    auto endpoint = parse_endpoint(url);
-    if (!endpoint) return false;
-    httplib::Client client(endpoint->origin);
-    apply_timeouts(client, timeout, timeout);
-    httplib::Headers headers;
-    if (!api_key.empty()) headers.emplace("x-api-key", api_key);
-    auto response = client.Get(endpoint->directory + "ping", headers);
-    return response && response->status == 200;
+  bool ping(const std::string& url, std::chrono::milliseconds timeout, const std::string& api_key) {
+    auto base = base_directory(url);
+    if (!base) return false;
+    http::ClientRequest request;
+    request.url = *base + "ping";
+    request.connect_timeout = timeout;
+    request.timeout = timeout;
+    if (!api_key.empty()) request.headers.emplace_back("x-api-key", api_key);
+    std::string body;
+    const auto result = client.perform(request, body, 4096);
+    return result.transport_ok && result.status == 200;
   }
 
   void ping_all() {
@@ -348,41 +330,42 @@ Expected<Answer> HttpMlClient::Impl::predict(const json& entries, std::string_vi
 
   // Immich appends `entries` first, then the payload: `image` as a Blob (filename "blob", octet-stream) or
   // `text`.
-  httplib::MultipartFormDataItems items{{"entries", entries_json, "", ""}};
+  http::ClientRequest request;
+  request.form.push_back({"entries", entries_json, "", ""});
   if (!image_bytes.empty())
-    items.push_back({"image", std::string(image_bytes), "blob", "application/octet-stream"});
+    request.form.push_back({"image", image_bytes, "blob", "application/octet-stream"});
   else
-    items.push_back({"text", std::string(text), "", ""});
-  httplib::Headers headers;
-  if (!snapshot.api_key.empty()) headers.emplace("x-api-key", snapshot.api_key);
+    request.form.push_back({"text", text, "", ""});
+  if (!snapshot.api_key.empty()) request.headers.emplace_back("x-api-key", snapshot.api_key);
+  request.connect_timeout = snapshot.connect_timeout;
+  request.timeout = snapshot.request_timeout;
 
   for (const auto& url : attempt_order()) {
-    auto endpoint = parse_endpoint(url);
-    if (!endpoint) {
-      spdlog::warn("Machine learning request to \"{}\" failed: {}", url, endpoint.error().message);
+    auto base = base_directory(url);
+    if (!base) {
+      spdlog::warn("Machine learning request to \"{}\" failed: {}", url, base.error().message);
       set_health(url, false);
       continue;
     }
-    httplib::Client client(endpoint->origin);
-    apply_timeouts(client, snapshot.connect_timeout, snapshot.request_timeout);
-    auto response = client.Post(endpoint->directory + "predict", headers, items);
-    if (!response) {
-      spdlog::warn("Machine learning request to \"{}\" failed: {}", url,
-                   httplib::to_string(response.error()));
+    request.url = *base + "predict";
+    std::string response_body;
+    const auto response = client.perform(request, response_body, snapshot.max_response_bytes);
+    if (!response.transport_ok) {
+      if (response.status >= 200 && response.status < 300)
+        return internal_error("Machine learning response from \"" + url + "\" is larger than " +
+                              std::to_string(snapshot.max_response_bytes) + " bytes");
+      spdlog::warn("Machine learning request to \"{}\" failed: {}", url, response.error);
       set_health(url, false);
       continue;
     }
-    if (response->status < 200 || response->status >= 300) {
-      spdlog::warn("Machine learning request to \"{}\" failed with status {}: {}", url, response->status,
-                   clip_text_for_log(response->body));
+    if (response.status < 200 || response.status >= 300) {
+      spdlog::warn("Machine learning request to \"{}\" failed with status {}: {}", url, response.status,
+                   clip_text_for_log(response_body));
       set_health(url, false);
       continue;
     }
     set_health(url, true);
-    if (response->body.size() > snapshot.max_response_bytes)
-      return internal_error("Machine learning response from \"" + url + "\" is larger than " +
-                            std::to_string(snapshot.max_response_bytes) + " bytes");
-    json body = json::parse(response->body, nullptr, false);
+    json body = json::parse(response_body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
       return internal_error("Machine learning response from \"" + url + "\" is not a JSON object");
     return Answer{std::move(body), url};

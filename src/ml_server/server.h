@@ -1,10 +1,12 @@
-// The HTTP front of focal-ml: Immich's routes (spec §1.2) on cpp-httplib (docs/adr/0001-http-server.md).
-// HTTP threads do all parsing, decoding and formatting; handlers see typed requests only.
+// focal-ml's routes (spec §1.2) on the shared HTTP front (http/server.h): `/`, `/ping` (answered on the I/O
+// thread, so they stay fast however busy the workers are), `/predict`, `/metrics`, FastAPI-style
+// {"detail": ...} errors. HTTP workers parse forms, decode and format; handlers see typed requests only.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "http/server.h"
 #include "ml_server/observability.h"
 #include "ml_server/predict.h"
 
@@ -14,10 +16,12 @@ struct ServerConfig {
   std::string host = "[::]";
   int port = 3003;          // 0 picks a free port
   int request_threads = 4;  // concurrent decode + inference
-  int http_threads = 64;    // connections served at once (mostly waiting on sockets)
-  int keepalive_timeout_s = 2;
+  int http_threads = 64;    // HTTP workers: form parsing and waiting for a compute permit
   std::size_t max_body_bytes = std::size_t{64} << 20;
   std::size_t max_field_bytes = std::size_t{1} << 20;
+  http::Limits http_limits;  // head/body timeouts, header limits, connection limit
+  http::TlsConfig tls;
+  bool access_log = false;
   PredictLimits limits;
   std::string api_key;  // FOCAL_ML_API_KEY; empty: no authentication
 };

@@ -5,39 +5,51 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <stdexcept>
 
 namespace focal::server {
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> segments;
+// "/api/assets/7" → {"api", "assets", "7"} (the same split as http::parse_target, undecoded).
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> segments;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   std::size_t start = 0;
-  while (start <= path.size()) {
+  while (true) {
     const auto slash = path.find('/', start);
-    const auto end = slash == std::string_view::npos ? path.size() : slash;
-    segments.push_back(path.substr(start, end - start));
+    segments.emplace_back(path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
   return segments;
 }
 
-bool match_pattern(std::string_view pattern, std::string_view path,
+bool match_pattern(const std::vector<std::string>& want, const std::vector<std::string>& have,
                    std::map<std::string, std::string>& params) {
-  const auto want = split_path(pattern);
-  const auto have = split_path(path);
   if (want.size() != have.size()) return false;
   std::map<std::string, std::string> found;
   for (std::size_t i = 0; i < want.size(); ++i) {
     if (!want[i].empty() && want[i].front() == ':') {
       if (have[i].empty()) return false;
-      found.emplace(std::string(want[i].substr(1)), std::string(have[i]));
+      found.emplace(want[i].substr(1), have[i]);
     } else if (want[i] != have[i]) {
       return false;
     }
   }
   params = std::move(found);
   return true;
+}
+
+std::string_view access_name(Access access) {
+  switch (access) {
+    case Access::kPublic:
+      return "public";
+    case Access::kUser:
+      return "user";
+    case Access::kAdmin:
+      return "admin";
+  }
+  return "user";
 }
 
 Expected<std::int64_t> parse_int64(std::string_view text, std::string_view what) {
@@ -268,27 +280,49 @@ Expected<std::optional<std::vector<std::int64_t>>> optional_ids(const nlohmann::
   return std::optional<std::vector<std::int64_t>>{std::move(ids)};
 }
 
-void Api::get(std::string pattern, Handler handler, Access access) {
-  add("GET", std::move(pattern), std::move(handler), access);
+void Api::get(std::string pattern, Guard guard, Handler handler) {
+  add("GET", std::move(pattern), guard, std::move(handler));
 }
-void Api::post(std::string pattern, Handler handler, Access access) {
-  add("POST", std::move(pattern), std::move(handler), access);
+void Api::post(std::string pattern, Guard guard, Handler handler) {
+  add("POST", std::move(pattern), guard, std::move(handler));
 }
-void Api::put(std::string pattern, Handler handler, Access access) {
-  add("PUT", std::move(pattern), std::move(handler), access);
+void Api::put(std::string pattern, Guard guard, Handler handler) {
+  add("PUT", std::move(pattern), guard, std::move(handler));
 }
-void Api::patch(std::string pattern, Handler handler, Access access) {
-  add("PATCH", std::move(pattern), std::move(handler), access);
+void Api::patch(std::string pattern, Guard guard, Handler handler) {
+  add("PATCH", std::move(pattern), guard, std::move(handler));
 }
-void Api::del(std::string pattern, Handler handler, Access access) {
-  add("DELETE", std::move(pattern), std::move(handler), access);
+void Api::del(std::string pattern, Guard guard, Handler handler) {
+  add("DELETE", std::move(pattern), guard, std::move(handler));
 }
 
-void Api::add(std::string method, std::string pattern, Handler handler, Access access) {
-  routes_.push_back(Route{std::move(method), std::move(pattern), access, std::move(handler)});
+void Api::add(std::string method, std::string pattern, Guard guard, Handler handler) {
+  if (guard.access != Access::kPublic && guard.permission == Permission::kNone) {
+    throw std::logic_error("route " + method + " " + pattern + " needs credentials but names no permission");
+  }
+  auto segments = split_path(pattern);
+  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments), guard.access,
+                          guard.permission, guard.is_inline, std::move(handler)});
+}
+
+nlohmann::json Api::describe() const {
+  auto out = nlohmann::json::array();
+  for (const auto& route : routes_) {
+    out.push_back({{"method", route.method},
+                   {"path", route.pattern},
+                   {"access", access_name(route.access)},
+                   {"permission", route.permission == Permission::kNone ? nlohmann::json(nullptr)
+                                                                        : nlohmann::json(to_string(route.permission))}});
+  }
+  return out;
 }
 
 Expected<const Api::Route*> Api::match(std::string_view method, std::string_view path,
+                                       std::map<std::string, std::string>& params) const {
+  return match(method, split_path(path), params);
+}
+
+Expected<const Api::Route*> Api::match(std::string_view method, const std::vector<std::string>& segments,
                                        std::map<std::string, std::string>& params) const {
   // Literal segments win over parameters ("/api/queues/stats" before "/api/queues/:name"): try routes with
   // fewer parameters first.
@@ -298,7 +332,7 @@ Expected<const Api::Route*> Api::match(std::string_view method, std::string_view
   std::map<std::string, std::string> best_found;
   for (const auto& route : routes_) {
     std::map<std::string, std::string> found;
-    if (!match_pattern(route.pattern, path, found)) continue;
+    if (!match_pattern(route.segments, segments, found)) continue;
     path_known = true;
     if (route.method != method && !(method == "HEAD" && route.method == "GET")) continue;
     const int count = static_cast<int>(found.size());
@@ -312,9 +346,10 @@ Expected<const Api::Route*> Api::match(std::string_view method, std::string_view
     params = std::move(best_found);
     return best;
   }
-  if (path_known)
-    return Error{ErrorKind::kMethodNotAllowed, "Cannot " + std::string(method) + " " + std::string(path)};
-  return not_found("Cannot " + std::string(method) + " " + std::string(path));
+  std::string path;
+  for (const auto& segment : segments) path += "/" + segment.substr(0, 200);
+  if (path_known) return Error{ErrorKind::kMethodNotAllowed, "Cannot " + std::string(method) + " " + path};
+  return not_found("Cannot " + std::string(method) + " " + path);
 }
 
 }  // namespace focal::server

@@ -7,7 +7,8 @@
 // this header.
 //
 //   void register_people_routes(server::Api& api, people::PeopleService& people) {
-//     api.get("/api/people/:id", [&](const server::ApiRequest& req) -> Expected<server::ApiResponse> {
+//     api.get("/api/people/:id", user_route(Permission::kPersonRead),
+//             [&](const server::ApiRequest& req) -> Expected<server::ApiResponse> {
 //       auto id = req.path_int("id");
 //       if (!id) return id.error();
 //       ...
@@ -27,9 +28,14 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/permissions.h"
 #include "core/error.h"
+#include "http/multipart.h"
 
 namespace focal::server {
+
+using auth::Permission;
+using http::FormPart;
 
 // Who may call a route.
 enum class Access {
@@ -37,6 +43,17 @@ enum class Access {
   kUser,    // any authenticated user (session token or API key)
   kAdmin,   // an authenticated admin
 };
+
+// A route's access rule: who may call it and, for API keys, which permission the key needs.
+struct Guard {
+  Access access = Access::kPublic;
+  Permission permission = Permission::kNone;
+  bool is_inline = false;  // cheap and non-blocking: answered on the HTTP I/O thread (health checks)
+};
+inline Guard public_route() { return {}; }
+inline Guard health_route() { return {Access::kPublic, Permission::kNone, true}; }
+inline Guard user_route(Permission permission) { return {Access::kUser, permission}; }
+inline Guard admin_route(Permission permission) { return {Access::kAdmin, permission}; }
 
 // The authenticated caller (empty for public routes called without credentials).
 struct Caller {
@@ -46,21 +63,18 @@ struct Caller {
   std::string name;
   std::int64_t session_id = 0;  // the login session used, 0 for API keys
   std::int64_t api_key_id = 0;  // the API key used, 0 for sessions
-};
+  auth::PermissionSet permissions = auth::PermissionSet::all();  // an API key's; sessions have all
 
-// One part of a multipart/form-data body. The views point into the request and live as long as the handler
-// call.
-struct FormPart {
-  std::string_view name;
-  std::string_view filename;
-  std::string_view content_type;
-  std::string_view content;
+  bool may(Permission permission) const { return permissions.contains(permission); }
 };
 
 class ApiRequest {
  public:
   std::string method;
-  std::string path;
+  std::string path;                   // decoded, for messages
+  std::vector<std::string> segments;  // decoded path segments (routing)
+  std::string client_address;  // the client's IP (X-Forwarded-For's first hop when the proxy is trusted)
+  bool secure = false;         // reached over TLS (directly or, with a trusted proxy, X-Forwarded-Proto)
   std::map<std::string, std::string> path_params;  // ":id" segments of the route pattern
   std::multimap<std::string, std::string> query;
   std::multimap<std::string, std::string> headers;  // lower-case names
@@ -118,30 +132,38 @@ std::string iso_time(std::int64_t ms);
 // epoch (UTC when no offset); nullopt when unparsable.
 std::optional<std::int64_t> parse_iso_time(std::string_view text);
 
-// The route table. Patterns are literal paths with ":name" segments ("/api/assets/:id/thumbnail"). Routes
-// default to Access::kUser: every route needs credentials unless it says otherwise.
+// The route table. Patterns are literal paths with ":name" segments ("/api/assets/:id/thumbnail"). Every
+// route states its guard; a non-public route without a permission is refused at registration (fail closed).
 class Api {
  public:
   struct Route {
     std::string method;
     std::string pattern;
-    Access access;
+    std::vector<std::string> segments;
+    Access access = Access::kUser;
+    Permission permission = Permission::kNone;
+    bool is_inline = false;
     Handler handler;
   };
 
-  void get(std::string pattern, Handler handler, Access access = Access::kUser);
-  void post(std::string pattern, Handler handler, Access access = Access::kUser);
-  void put(std::string pattern, Handler handler, Access access = Access::kUser);
-  void patch(std::string pattern, Handler handler, Access access = Access::kUser);
-  void del(std::string pattern, Handler handler, Access access = Access::kUser);
-  void add(std::string method, std::string pattern, Handler handler, Access access);
+  void get(std::string pattern, Guard guard, Handler handler);
+  void post(std::string pattern, Guard guard, Handler handler);
+  void put(std::string pattern, Guard guard, Handler handler);
+  void patch(std::string pattern, Guard guard, Handler handler);
+  void del(std::string pattern, Guard guard, Handler handler);
+  void add(std::string method, std::string pattern, Guard guard, Handler handler);
 
   const std::vector<Route>& routes() const { return routes_; }
 
   // Finds the route for method + path and fills `params`. kNotFound when no pattern matches the path,
   // kMethodNotAllowed when one matches with another method.
+  Expected<const Route*> match(std::string_view method, const std::vector<std::string>& segments,
+                               std::map<std::string, std::string>& params) const;
   Expected<const Route*> match(std::string_view method, std::string_view path,
                                std::map<std::string, std::string>& params) const;
+
+  // The table as JSON [{method, path, access, permission}] (`focal routes`, the authorization test).
+  nlohmann::json describe() const;
 
  private:
   std::vector<Route> routes_;

@@ -36,18 +36,17 @@ Expected<library::Asset> existing_asset(const library::LibraryService& service, 
 void register_asset_routes(Api& api, library::LibraryService& service) {
   // --- library folders ---
   api.get(
-      "/api/libraries",
+      "/api/libraries", admin_route(Permission::kLibraryRead),
       [&service](const ApiRequest&) -> Expected<ApiResponse> {
         auto libs = service.libraries();
         if (!libs) return libs.error();
         json out = json::array();
         for (const auto& lib : *libs) out.push_back(library_json(lib));
         return ApiResponse::json(out);
-      },
-      Access::kAdmin);
+      });
 
   api.post(
-      "/api/libraries",
+      "/api/libraries", admin_route(Permission::kLibraryCreate),
       [&service](const ApiRequest& req) -> Expected<ApiResponse> {
         auto body = req.json_body();
         if (!body) return body.error();
@@ -57,34 +56,31 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
         auto lib = service.add_library(**path);
         if (!lib) return lib.error();
         return ApiResponse::json(library_json(*lib), 201);
-      },
-      Access::kAdmin);
+      });
 
   api.del(
-      "/api/libraries/:id",
+      "/api/libraries/:id", admin_route(Permission::kLibraryDelete),
       [&service](const ApiRequest& req) -> Expected<ApiResponse> {
         auto id = req.path_int("id");
         if (!id) return id.error();
         if (auto st = service.remove_library(*id); !st) return st.error();
         return ApiResponse::no_content();
-      },
-      Access::kAdmin);
+      });
 
   // Scans synchronously and answers with the report (Immich queues a job and answers 204).
   api.post(
-      "/api/libraries/:id/scan",
+      "/api/libraries/:id/scan", admin_route(Permission::kLibraryUpdate),
       [&service](const ApiRequest& req) -> Expected<ApiResponse> {
         auto id = req.path_int("id");
         if (!id) return id.error();
         auto report = service.scan(*id);
         if (!report) return report.error();
         return ApiResponse::json(scan_json(*report));
-      },
-      Access::kAdmin);
+      });
 
   // --- assets ---
   // Cursor paging: ?after=<last id seen>&size=N (ascending ids). withDeleted / withHidden include those.
-  api.get("/api/assets", [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/assets", user_route(Permission::kAssetRead), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto after = req.query_int("after", 0, INT64_MAX);
     if (!after) return after.error();
     auto size = req.query_int("size", 1, 1000);
@@ -111,7 +107,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
         {{"items", items}, {"count", items.size()}, {"nextAfter", more ? json(ids->back()) : json(nullptr)}});
   });
 
-  api.get("/api/assets/statistics", [&service](const ApiRequest&) -> Expected<ApiResponse> {
+  api.get("/api/assets/statistics", user_route(Permission::kAssetRead), [&service](const ApiRequest&) -> Expected<ApiResponse> {
     auto total = service.assets().count(library::AssetFilter{});
     if (!total) return total.error();
     library::AssetFilter ready;
@@ -125,7 +121,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
     return ApiResponse::json({{"total", *total}, {"ready", *ready_count}, {"withPreview", *preview_count}});
   });
 
-  api.get("/api/assets/:id", [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/assets/:id", user_route(Permission::kAssetRead), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     auto asset = existing_asset(service, *id);
@@ -136,7 +132,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
   });
 
   // ?size=thumbnail (WebP, default) | preview (JPEG, what ML sees).
-  api.get("/api/assets/:id/thumbnail", [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/assets/:id/thumbnail", user_route(Permission::kAssetView), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     const auto size = req.query_value("size").value_or("thumbnail");
@@ -153,7 +149,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
     return reply;
   });
 
-  api.get("/api/assets/:id/original", [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/assets/:id/original", user_route(Permission::kAssetDownload), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     auto asset = existing_asset(service, *id);
@@ -167,7 +163,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
 
   // Immich's upload: multipart with the file in `assetData` (other fields are accepted and ignored). 201 for
   // a new asset, 200 with status "duplicate" when the content is already in the library.
-  api.post("/api/assets", [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.post("/api/assets", user_route(Permission::kAssetUpload), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     if (req.parts.empty()) return bad_request("Send the file as multipart/form-data in the field assetData");
     const auto* part = req.part("assetData");
     if (part == nullptr) return bad_request("assetData is required");
@@ -183,7 +179,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
 
   // Bulk delete as Immich: {ids, force?}; focal always moves to the trash (deletedAt), never removes
   // originals.
-  api.del("/api/assets", [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.del("/api/assets", user_route(Permission::kAssetDelete), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto body = req.json_body();
     if (!body) return body.error();
     auto ids = optional_ids(*body, "ids");
@@ -198,7 +194,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
     return ApiResponse::no_content();
   });
 
-  api.put("/api/assets/:id", [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.put("/api/assets/:id", user_route(Permission::kAssetUpdate), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     auto body = req.json_body();

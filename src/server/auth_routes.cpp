@@ -1,7 +1,9 @@
 // Users, login sessions and API keys over HTTP (Immich's /auth, /users/me, /api-keys, /admin/users shapes).
+#include <algorithm>
 #include <string>
 
 #include "auth/auth.h"
+#include "http/form.h"
 #include "server/routes.h"
 
 namespace focal::server {
@@ -23,7 +25,14 @@ json api_key_json(const auth::ApiKey& key) {
   return {{"id", key.id},
           {"name", key.name},
           {"createdAt", iso_time(key.created_at)},
-          {"permissions", json::array({"all"})}};
+          {"permissions", key.permissions.names()}};
+}
+
+// The session cookie: never readable by scripts (HttpOnly), not sent on cross-site subrequests (SameSite=Lax,
+// as Immich), and only over HTTPS when the request came over HTTPS (Secure).
+std::string session_cookie(const ApiRequest& req, std::string_view value, std::string_view max_age) {
+  return std::string(kCookie) + "=" + std::string(value) + "; Path=/; HttpOnly; SameSite=Lax" +
+         (req.secure ? "; Secure" : "") + "; Max-Age=" + std::string(max_age);
 }
 
 Expected<std::string> required_string(const json& body, std::string_view key) {
@@ -49,23 +58,9 @@ Expected<NewUser> new_user(const ApiRequest& req) {
   return NewUser{*email, *password, *name};
 }
 
-std::optional<std::string> cookie_value(const std::string& header, std::string_view name) {
-  std::size_t pos = 0;
-  while (pos < header.size()) {
-    const auto end = std::min(header.find(';', pos), header.size());
-    auto item = std::string_view(header).substr(pos, end - pos);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    if (item.size() > name.size() && item.substr(0, name.size()) == name && item[name.size()] == '=') {
-      return std::string(item.substr(name.size() + 1));
-    }
-    pos = end + 1;
-  }
-  return std::nullopt;
-}
-
 Caller caller_of(const auth::Identity& identity) {
-  return Caller{identity.user.id,   identity.user.is_admin, identity.user.email,
-                identity.user.name, identity.session_id,    identity.api_key_id};
+  return Caller{identity.user.id,   identity.user.is_admin, identity.user.email,        identity.user.name,
+                identity.session_id, identity.api_key_id,   identity.permissions};
 }
 
 }  // namespace
@@ -85,7 +80,7 @@ Authenticator make_authenticator(auth::AuthService& auth) {
       }
     }
     if (!token) {
-      if (auto cookies = req.header("cookie")) token = cookie_value(*cookies, kCookie);
+      if (auto cookies = req.header("cookie")) token = http::cookie_value(*cookies, kCookie);
     }
     if (!token) return Error{ErrorKind::kUnauthorized, "Authentication required"};
     auto identity = auth.authenticate_session(*token);
@@ -96,18 +91,17 @@ Authenticator make_authenticator(auth::AuthService& auth) {
 
 void register_auth_routes(Api& api, auth::AuthService& auth) {
   api.post(
-      "/api/auth/admin-sign-up",
+      "/api/auth/admin-sign-up", public_route(),
       [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
         auto user = new_user(req);
         if (!user) return user.error();
         auto created = auth.admin_sign_up(user->email, user->password, user->name);
         if (!created) return created.error();
         return ApiResponse::json(user_json(*created), 201);
-      },
-      Access::kPublic);
+      });
 
   api.post(
-      "/api/auth/login",
+      "/api/auth/login", public_route(),
       [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
         auto body = req.json_body();
         if (!body) return body.error();
@@ -115,8 +109,15 @@ void register_auth_routes(Api& api, auth::AuthService& auth) {
         if (!email) return email.error();
         auto password = required_string(*body, "password");
         if (!password) return password.error();
-        auto session = auth.login(*email, *password);
-        if (!session) return session.error();
+        auto session = auth.login(*email, *password, req.client_address);
+        if (!session) {
+          if (session.error().kind != ErrorKind::kTooManyRequests) return session.error();
+          // Throttled: say when to come back.
+          auto reply = ApiResponse::json(error_body(session.error()), 429);
+          const auto wait = std::max<std::int64_t>(auth.login_retry_after_s(*email, req.client_address), 1);
+          reply.headers.emplace_back("Retry-After", std::to_string(wait));
+          return reply;
+        }
         auto reply = ApiResponse::json({{"accessToken", session->access_token},
                                         {"userId", session->user.id},
                                         {"userEmail", session->user.email},
@@ -125,26 +126,24 @@ void register_auth_routes(Api& api, auth::AuthService& auth) {
                                         {"shouldChangePassword", false},
                                         {"isOnboarded", true}},
                                        201);
-        reply.headers.emplace_back("Set-Cookie", std::string(kCookie) + "=" + session->access_token +
-                                                     "; Path=/; HttpOnly; SameSite=Lax; Max-Age=34560000");
+        reply.headers.emplace_back("Set-Cookie", session_cookie(req, session->access_token, "34560000"));
         return reply;
-      },
-      Access::kPublic);
+      });
 
-  api.post("/api/auth/logout", [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.post("/api/auth/logout", public_route(), [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
     if (req.caller.session_id != 0) {
       if (auto st = auth.logout(req.caller.session_id); !st) return st.error();
     }
     auto reply = ApiResponse::json({{"successful", true}, {"redirectUri", "/auth/login?autoLaunch=0"}});
-    reply.headers.emplace_back("Set-Cookie", std::string(kCookie) + "=; Path=/; HttpOnly; Max-Age=0");
+    reply.headers.emplace_back("Set-Cookie", session_cookie(req, "", "0"));
     return reply;
   });
 
-  api.post("/api/auth/validateToken", [](const ApiRequest&) -> Expected<ApiResponse> {
+  api.post("/api/auth/validateToken", user_route(Permission::kUserRead), [](const ApiRequest&) -> Expected<ApiResponse> {
     return ApiResponse::json({{"authStatus", true}});
   });
 
-  api.get("/api/users/me", [](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/users/me", user_route(Permission::kUserRead), [](const ApiRequest& req) -> Expected<ApiResponse> {
     return ApiResponse::json({{"id", req.caller.user_id},
                               {"email", req.caller.email},
                               {"name", req.caller.name},
@@ -152,18 +151,17 @@ void register_auth_routes(Api& api, auth::AuthService& auth) {
   });
 
   api.get(
-      "/api/admin/users",
+      "/api/admin/users", admin_route(Permission::kAdminUserRead),
       [&auth](const ApiRequest&) -> Expected<ApiResponse> {
         auto users = auth.list_users();
         if (!users) return users.error();
         json out = json::array();
         for (const auto& user : *users) out.push_back(user_json(user));
         return ApiResponse::json(out);
-      },
-      Access::kAdmin);
+      });
 
   api.post(
-      "/api/admin/users",
+      "/api/admin/users", admin_route(Permission::kAdminUserCreate),
       [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
         auto user = new_user(req);
         if (!user) return user.error();
@@ -173,20 +171,42 @@ void register_auth_routes(Api& api, auth::AuthService& auth) {
         auto created = auth.create_user(user->email, user->password, user->name, is_admin->value_or(false));
         if (!created) return created.error();
         return ApiResponse::json(user_json(*created), 201);
-      },
-      Access::kAdmin);
+      });
 
-  api.post("/api/api-keys", [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.post("/api/api-keys", user_route(Permission::kApiKeyCreate), [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
     auto body = req.json_body();
     if (!body) return body.error();
     auto name = optional_string(*body, "name");
     if (!name) return name.error();
-    auto created = auth.create_api_key(req.caller.user_id, name->value_or(""));
+    auto permissions = auth::PermissionSet::all();
+    if (auto listed = body->find("permissions"); listed != body->end()) {
+      const auto message = "permissions must be a non-empty array of: " + [] {
+        std::string names;
+        for (const auto& n : auth::permission_names()) names += (names.empty() ? "" : ", ") + n;
+        return names;
+      }();
+      if (!listed->is_array() || listed->empty()) return bad_request(message);
+      std::vector<std::string> names;
+      for (const auto& item : *listed) {
+        if (!item.is_string()) return bad_request(message);
+        names.push_back(item.get<std::string>());
+      }
+      std::string unknown;
+      auto parsed = auth::PermissionSet::parse(names, &unknown);
+      if (!parsed) return bad_request("Unknown permission '" + unknown.substr(0, 64) + "'; " + message);
+      // A key can never hold more than the credential that creates it.
+      for (const auto& n : names) {
+        if (!req.caller.may(*auth::parse_permission(n)))
+          return Error{ErrorKind::kForbidden, "Cannot grant permission " + n + " that the caller lacks"};
+      }
+      permissions = *parsed;
+    }
+    auto created = auth.create_api_key(req.caller.user_id, name->value_or(""), permissions);
     if (!created) return created.error();
     return ApiResponse::json({{"secret", created->secret}, {"apiKey", api_key_json(created->key)}}, 201);
   });
 
-  api.get("/api/api-keys", [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/api-keys", user_route(Permission::kApiKeyRead), [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
     auto keys = auth.list_api_keys(req.caller.user_id);
     if (!keys) return keys.error();
     json out = json::array();
@@ -194,7 +214,7 @@ void register_auth_routes(Api& api, auth::AuthService& auth) {
     return ApiResponse::json(out);
   });
 
-  api.del("/api/api-keys/:id", [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.del("/api/api-keys/:id", user_route(Permission::kApiKeyDelete), [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     if (auto st = auth.delete_api_key(req.caller.user_id, *id); !st) return st.error();

@@ -16,7 +16,7 @@ Expected<std::vector<std::int64_t>> ids_of(const json& body, std::string_view ke
 }  // namespace
 
 void register_duplicate_routes(Api& api, duplicates::DuplicateService& service) {
-  api.get("/api/duplicates", [&service](const ApiRequest&) -> Expected<ApiResponse> {
+  api.get("/api/duplicates", user_route(Permission::kDuplicateRead), [&service](const ApiRequest&) -> Expected<ApiResponse> {
     auto groups = service.groups();
     if (!groups) return groups.error();
     json out = json::array();
@@ -26,13 +26,13 @@ void register_duplicate_routes(Api& api, duplicates::DuplicateService& service) 
     }
     return ApiResponse::json(out);
   });
-  api.del("/api/duplicates/:id", [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.del("/api/duplicates/:id", user_route(Permission::kDuplicateDelete), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     if (Status dismissed = service.dismiss(*id); !dismissed) return dismissed.error();
     return ApiResponse::no_content();
   });
-  api.del("/api/duplicates", [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.del("/api/duplicates", user_route(Permission::kDuplicateDelete), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto body = req.json_body();
     if (!body) return body.error();
     auto ids = ids_of(*body, "ids");
@@ -43,7 +43,7 @@ void register_duplicate_routes(Api& api, duplicates::DuplicateService& service) 
     }
     return ApiResponse::no_content();
   });
-  api.post("/api/duplicates/resolve", [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.post("/api/duplicates/resolve", user_route(Permission::kDuplicateDelete), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto body = req.json_body();
     if (!body) return body.error();
     auto groups = body->find("groups");

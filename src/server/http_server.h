@@ -1,8 +1,9 @@
-// The library server's HTTP front: cpp-httplib (docs/adr/0001-http-server.md) serving an Api route table.
+// The library server's HTTP service on the shared front (http/server.h), serving an Api route table.
 //
-// Every request is matched against the table, authenticated (unless its route is public) BEFORE its body is
-// read, so an anonymous client cannot make the server buffer an upload; bodies are bounded (uploads by
-// max_upload_bytes, everything else by max_json_bytes); every error is Immich's JSON error body.
+// Every request is matched against the table and authenticated (unless its route is public) BEFORE its body
+// is read, so an anonymous client cannot make the server buffer an upload; API keys must carry the route's
+// permission; bodies are bounded (uploads by max_upload_bytes, everything else by max_json_bytes); every
+// error is Immich's JSON error body.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "http/server.h"
 #include "server/api.h"
 
 namespace focal::server {
@@ -19,9 +21,14 @@ struct HttpServerConfig {
   std::string host = "127.0.0.1";
   int port = 2283;  // 0 picks a free port
   int http_threads = 16;
-  int keepalive_timeout_s = 5;
   std::size_t max_upload_bytes = std::size_t{512} << 20;  // multipart/form-data bodies
   std::size_t max_json_bytes = std::size_t{1} << 20;      // every other body
+  http::Limits limits;
+  http::TlsConfig tls;
+  bool access_log = false;
+  // Behind a reverse proxy: take the client address from X-Forwarded-For and the scheme from
+  // X-Forwarded-Proto (login throttling, Secure cookies). Only safe when the proxy sets both.
+  bool trust_proxy = false;
 };
 
 // Resolves the credentials of a request (Authorization: Bearer, the immich_access_token cookie, x-api-key);
@@ -30,7 +37,7 @@ using Authenticator = std::function<Expected<Caller>(const ApiRequest&)>;
 
 // Immich's error body: {"message": ..., "statusCode": N, "error": "<reason phrase>"}.
 nlohmann::json error_body(const Error& error);
-std::string reason_phrase(int status);
+nlohmann::json error_body(int status, std::string_view message);
 
 class HttpServer {
  public:

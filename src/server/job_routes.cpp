@@ -52,29 +52,27 @@ json job_info_json(const jobs::JobInfo& job) {
 
 void register_job_routes(Api& api, jobs::JobQueue& queue) {
   api.get(
-      "/api/queues",
+      "/api/queues", admin_route(Permission::kJobRead),
       [&queue](const ApiRequest&) -> Expected<ApiResponse> {
         auto all = queue.status_all();
         if (!all) return all.error();
         json out = json::array();
         for (const auto& status : *all) out.push_back(queue_json(status));
         return ApiResponse::json(out);
-      },
-      Access::kAdmin);
+      });
 
   api.get(
-      "/api/queues/:name",
+      "/api/queues/:name", admin_route(Permission::kJobRead),
       [&queue](const ApiRequest& req) -> Expected<ApiResponse> {
         auto name = queue_name(req);
         if (!name) return name.error();
         auto status = queue.status(*name);
         if (!status) return status.error();
         return ApiResponse::json(queue_json(*status));
-      },
-      Access::kAdmin);
+      });
 
   api.put(
-      "/api/queues/:name",
+      "/api/queues/:name", admin_route(Permission::kJobCreate),
       [&queue](const ApiRequest& req) -> Expected<ApiResponse> {
         auto name = queue_name(req);
         if (!name) return name.error();
@@ -92,11 +90,10 @@ void register_job_routes(Api& api, jobs::JobQueue& queue) {
         auto status = queue.status(*name);
         if (!status) return status.error();
         return ApiResponse::json(queue_json(*status));
-      },
-      Access::kAdmin);
+      });
 
   api.del(
-      "/api/queues/:name/jobs",
+      "/api/queues/:name/jobs", admin_route(Permission::kJobCreate),
       [&queue](const ApiRequest& req) -> Expected<ApiResponse> {
         auto name = queue_name(req);
         if (!name) return name.error();
@@ -109,11 +106,10 @@ void register_job_routes(Api& api, jobs::JobQueue& queue) {
           if (auto st = queue.clear_failed(*name); !st) return st.error();
         }
         return ApiResponse::no_content();
-      },
-      Access::kAdmin);
+      });
 
   api.get(
-      "/api/queues/:name/jobs",
+      "/api/queues/:name/jobs", admin_route(Permission::kJobRead),
       [&queue](const ApiRequest& req) -> Expected<ApiResponse> {
         auto name = queue_name(req);
         if (!name) return name.error();
@@ -133,23 +129,21 @@ void register_job_routes(Api& api, jobs::JobQueue& queue) {
           }
         }
         return ApiResponse::json(out);
-      },
-      Access::kAdmin);
+      });
 
   // Legacy API: GET /jobs (every queue) and PUT /jobs/:name {command, force}.
   api.get(
-      "/api/jobs",
+      "/api/jobs", admin_route(Permission::kJobRead),
       [&queue](const ApiRequest&) -> Expected<ApiResponse> {
         auto all = queue.status_all();
         if (!all) return all.error();
         json out = json::object();
         for (const auto& status : *all) out[status.name] = legacy_json(status);
         return ApiResponse::json(out);
-      },
-      Access::kAdmin);
+      });
 
   api.put(
-      "/api/jobs/:name",
+      "/api/jobs/:name", admin_route(Permission::kJobCreate),
       [&queue](const ApiRequest& req) -> Expected<ApiResponse> {
         auto name = queue_name(req);
         if (!name) return name.error();
@@ -179,12 +173,11 @@ void register_job_routes(Api& api, jobs::JobQueue& queue) {
         auto status = queue.status(*name);
         if (!status) return status.error();
         return ApiResponse::json(legacy_json(*status));
-      },
-      Access::kAdmin);
+      });
 
   // Manual jobs (Immich's "Create job" dialog).
   api.post(
-      "/api/jobs",
+      "/api/jobs", admin_route(Permission::kJobCreate),
       [&queue](const ApiRequest& req) -> Expected<ApiResponse> {
         auto body = req.json_body();
         if (!body) return body.error();
@@ -196,8 +189,7 @@ void register_job_routes(Api& api, jobs::JobQueue& queue) {
         auto id = queue.enqueue(request);
         if (!id) return id.error();
         return ApiResponse::no_content();
-      },
-      Access::kAdmin);
+      });
 }
 
 }  // namespace focal::server

@@ -91,7 +91,7 @@ Expected<std::vector<std::int64_t>> required_ids(const json& body, std::string_v
 }  // namespace
 
 void register_people_routes(Api& api, people::PeopleService& people) {
-  api.get("/api/people", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/people", user_route(Permission::kPersonRead), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     people::PeopleQuery query;
     auto hidden = req.query_bool("withHidden");
     if (!hidden) return hidden.error();
@@ -125,7 +125,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
                               {"hidden", result->hidden},
                               {"hasNextPage", result->has_next_page}});
   });
-  api.post("/api/people", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.post("/api/people", user_route(Permission::kPersonCreate), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto body = req.json_body();
     if (!body) return body.error();
     auto fields = person_fields(*body, false);
@@ -134,7 +134,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     if (!created) return created.error();
     return ApiResponse::json(person_json(*created), 201);
   });
-  api.del("/api/people", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.del("/api/people", user_route(Permission::kPersonDelete), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto body = req.json_body();
     if (!body) return body.error();
     auto ids = required_ids(*body, "ids");
@@ -144,7 +144,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     }
     return ApiResponse::no_content();
   });
-  api.get("/api/people/:id", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/people/:id", user_route(Permission::kPersonRead), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     auto person = people.get(*id);
@@ -162,22 +162,22 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     if (!person) return person.error();
     return ApiResponse::json(person_json(*person));
   };
-  api.put("/api/people/:id", update);
-  api.patch("/api/people/:id", update);
-  api.del("/api/people/:id", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.put("/api/people/:id", user_route(Permission::kPersonUpdate), update);
+  api.patch("/api/people/:id", user_route(Permission::kPersonUpdate), update);
+  api.del("/api/people/:id", user_route(Permission::kPersonDelete), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     if (Status removed = people.remove(*id); !removed) return removed.error();
     return ApiResponse::no_content();
   });
-  api.get("/api/people/:id/statistics", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/people/:id/statistics", user_route(Permission::kPersonRead), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     auto count = people.asset_count(*id);
     if (!count) return count.error();
     return ApiResponse::json({{"assets", *count}});
   });
-  api.get("/api/people/:id/thumbnail", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/people/:id/thumbnail", user_route(Permission::kPersonRead), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     auto path = people.thumbnail(*id);
@@ -186,7 +186,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     response.headers.emplace_back("Cache-Control", "private, no-cache, no-transform");
     return response;
   });
-  api.put("/api/people/:id/reassign", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.put("/api/people/:id/reassign", user_route(Permission::kPersonReassign), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     auto body = req.json_body();
@@ -212,7 +212,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     }
     return ApiResponse::json(out);
   });
-  api.post("/api/people/:id/merge", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.post("/api/people/:id/merge", user_route(Permission::kPersonMerge), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     auto body = req.json_body();
@@ -236,7 +236,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     auto person = people.get(*face.person_id);
     return person ? std::optional<people::Person>(*person) : std::nullopt;
   };
-  api.get("/api/faces", [&people, person_of](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/faces", user_route(Permission::kFaceRead), [&people, person_of](const ApiRequest& req) -> Expected<ApiResponse> {
     auto asset = req.query_int("id", 1, std::numeric_limits<std::int64_t>::max());
     if (!asset) return asset.error();
     if (!*asset) return bad_request("id (an asset id) is required");
@@ -246,7 +246,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     for (const auto& f : *faces) out.push_back(face_json(f, person_of(f)));
     return ApiResponse::json(out);
   });
-  api.get("/api/faces/unassigned", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/faces/unassigned", user_route(Permission::kFaceRead), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto limit = req.query_int("limit", 1, 1000);
     if (!limit) return limit.error();
     auto faces = people.unassigned_faces(static_cast<int>(limit->value_or(100)));
@@ -255,7 +255,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     for (const auto& f : *faces) out.push_back(face_json(f, std::nullopt));
     return ApiResponse::json(out);
   });
-  api.put("/api/faces/:personId", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.put("/api/faces/:personId", user_route(Permission::kFaceUpdate), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto person = req.path_int("personId");
     if (!person) return person.error();
     auto body = req.json_body();
@@ -270,7 +270,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     return ApiResponse::json(person_json(*target));
   });
   // focal: a face to a brand-new person in one call.
-  api.post("/api/faces/:id/person", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.post("/api/faces/:id/person", user_route(Permission::kFaceUpdate), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto face = req.path_int("id");
     if (!face) return face.error();
     auto person = people.reassign_face_to_new_person(*face);
@@ -278,7 +278,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     return ApiResponse::json(person_json(*person), 201);
   });
 
-  api.get("/api/search/person", [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.get("/api/search/person", user_route(Permission::kPersonRead), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto name = req.query_value("name");
     if (!name || name->empty()) return bad_request("name is required");
     auto hidden = req.query_bool("withHidden");

@@ -82,7 +82,7 @@ Expected<json> page_json(const search::SearchPage& page, const library::LibraryS
 
 void register_search_routes(Api& api, search::SmartSearchService& smart, search::KeywordSearch& keyword,
                             library::LibraryService& library) {
-  api.post("/api/search/smart", [&smart, &library](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.post("/api/search/smart", user_route(Permission::kAssetRead), [&smart, &library](const ApiRequest& req) -> Expected<ApiResponse> {
     auto body = req.json_body();
     if (!body) return body.error();
     search::SmartSearchRequest request;
@@ -115,7 +115,7 @@ void register_search_routes(Api& api, search::SmartSearchService& smart, search:
 
   // Keyword search: `query` (focal) or Immich's `originalFileName` / `description`, matched as words against
   // file name, description, camera, place and dates.
-  api.post("/api/search/metadata", [&keyword, &library](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.post("/api/search/metadata", user_route(Permission::kAssetRead), [&keyword, &library](const ApiRequest& req) -> Expected<ApiResponse> {
     auto body = req.json_body();
     if (!body) return body.error();
     search::KeywordSearchRequest request;

@@ -42,60 +42,54 @@ json features_json(const settings::SystemConfig& config) {
 
 void register_server_routes(Api& api, settings::SettingsStore& settings, const ServerInfo& info) {
   api.get(
-      "/api/server/ping",
+      "/api/server/ping", health_route(),
       [](const ApiRequest&) -> Expected<ApiResponse> {
         return ApiResponse::json({{"res", "pong"}});
-      },
-      Access::kPublic);
+      });
 
   api.get(
-      "/api/server/version",
+      "/api/server/version", public_route(),
       [version = info.version](const ApiRequest&) -> Expected<ApiResponse> {
         return ApiResponse::json(version_json(version));
-      },
-      Access::kPublic);
+      });
 
   api.get(
-      "/api/server/features",
+      "/api/server/features", public_route(),
       [&settings](const ApiRequest&) -> Expected<ApiResponse> {
         return ApiResponse::json(features_json(settings.get()));
-      },
-      Access::kPublic);
+      });
 
   api.get(
-      "/api/server/config",
+      "/api/server/config", public_route(),
       [initialized = info.is_initialized](const ApiRequest&) -> Expected<ApiResponse> {
         return ApiResponse::json({{"isInitialized", initialized ? initialized() : true},
                                   {"isOnboarded", true},
                                   {"loginPageMessage", ""},
                                   {"externalDomain", ""}});
-      },
-      Access::kPublic);
+      });
 
-  api.get("/api/server/about", [version = info.version](const ApiRequest&) -> Expected<ApiResponse> {
+  api.get("/api/server/about", user_route(Permission::kServerAbout), [version = info.version](const ApiRequest&) -> Expected<ApiResponse> {
     return ApiResponse::json({{"version", "v" + version}, {"licensed", false}, {"build", "focal"}});
   });
 
   api.get(
-      "/api/system-config",
+      "/api/system-config", admin_route(Permission::kSystemConfigRead),
       [&settings](const ApiRequest&) -> Expected<ApiResponse> {
         auto fresh = settings.reload();
         if (!fresh) return fresh.error();
         return ApiResponse::json(settings::to_json(*fresh));
-      },
-      Access::kAdmin);
+      });
 
   api.get(
-      "/api/system-config/defaults",
+      "/api/system-config/defaults", admin_route(Permission::kSystemConfigRead),
       [&settings](const ApiRequest&) -> Expected<ApiResponse> {
         return ApiResponse::json(settings::to_json(settings.defaults()));
-      },
-      Access::kAdmin);
+      });
 
   // Immich's client sends the whole config; a partial body is merged over the defaults the same way. Unknown
   // keys are refused (a typo must not be silently ignored), naming the key.
   api.put(
-      "/api/system-config",
+      "/api/system-config", admin_route(Permission::kSystemConfigUpdate),
       [&settings](const ApiRequest& req) -> Expected<ApiResponse> {
         auto body = req.json_body();
         if (!body) return body.error();
@@ -109,8 +103,7 @@ void register_server_routes(Api& api, settings::SettingsStore& settings, const S
         }
         if (auto st = settings.update(*config); !st) return st.error();
         return ApiResponse::json(settings::to_json(settings.get()));
-      },
-      Access::kAdmin);
+      });
 }
 
 }  // namespace focal::server

@@ -1,9 +1,8 @@
-// ModelDownloader against an in-process fake Hugging Face hub (cpp-httplib): tree API, resolve with
+// ModelDownloader against an in-process fake Hugging Face hub (tests/support/http_test_server.h): tree API, resolve with
 // redirects, wrong sizes and hashes, a transfer cut off mid-body, 404 repos, offline mode, name policy,
 // concurrency.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <openssl/evp.h>
 
 #include <atomic>
@@ -12,12 +11,14 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "hub/hub.h"
+#include "support/http_test_server.h"
 
 namespace focal {
 namespace {
@@ -58,69 +59,8 @@ class FakeHub {
   static constexpr const char* kCommit = "0123456789abcdef0123456789abcdef01234567";
 
   FakeHub() {
-    server_.Get(R"(/api/models/([^/]+)/([^/]+)/revision/main)", [this](const auto& req, auto& res) {
-      count(req.path);
-      const std::lock_guard lock(mutex_);
-      if (!repos_.count(req.matches[1].str() + "/" + req.matches[2].str())) return not_found(res);
-      res.set_content(nlohmann::json{{"id", req.matches[2].str()}, {"sha", kCommit}}.dump(),
-                      "application/json");
-    });
-    server_.Get(R"(/api/models/([^/]+)/([^/]+)/tree/([^/]+))", [this](const auto& req, auto& res) {
-      count(req.path);
-      const std::lock_guard lock(mutex_);
-      if (fail_tree_ > 0) {
-        --fail_tree_;
-        res.status = 500;
-        return;
-      }
-      const auto it = repos_.find(req.matches[1].str() + "/" + req.matches[2].str());
-      if (it == repos_.end() || req.matches[3].str() != kCommit || req.get_param_value("recursive") != "true")
-        return not_found(res);
-      auto tree = nlohmann::json::array();
-      std::set<std::string> dirs;
-      for (const auto& [path, f] : it->second) {
-        nlohmann::json item{{"type", "file"}, {"path", path}};
-        const auto size = static_cast<long>(f.content.size()) + f.size_delta;
-        item["size"] = size;
-        item["oid"] = git_blob_sha1(f.lfs ? "pointer" : f.content);
-        if (!f.lfs && f.wrong_hash) item["oid"] = git_blob_sha1("something else");
-        if (f.lfs) {
-          item["lfs"] = {{"oid", f.wrong_hash ? sha256("something else") : sha256(f.content)},
-                         {"size", size},
-                         {"pointerSize", 135}};
-        }
-        tree.push_back(item);
-        if (path.find('/') != std::string::npos) dirs.insert(path.substr(0, path.find('/')));
-      }
-      for (const auto& d : dirs) tree.push_back({{"type", "directory"}, {"path", d}, {"size", 0}});
-      res.set_content(tree.dump(), "application/json");
-    });
-    server_.Get(R"(/([^/]+)/([^/]+)/resolve/([^/]+)/(.+))", [this](const auto& req, auto& res) {
-      count(req.path);
-      const std::lock_guard lock(mutex_);
-      const auto repo = req.matches[1].str() + "/" + req.matches[2].str();
-      const auto file = find(repo, req.matches[4].str());
-      if (!file || req.matches[3].str() != kCommit) return not_found(res);
-      if (file->lfs) {
-        res.set_redirect("/cdn/" + repo + "/" + req.matches[4].str(), 302);
-      } else {
-        serve(req.matches[4].str(), *file, res);
-      }
-    });
-    server_.Get(R"(/cdn/([^/]+)/([^/]+)/(.+))", [this](const auto& req, auto& res) {
-      count(req.path);
-      const std::lock_guard lock(mutex_);
-      const auto file = find(req.matches[1].str() + "/" + req.matches[2].str(), req.matches[3].str());
-      if (!file) return not_found(res);
-      serve(req.matches[3].str(), *file, res);
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FakeHub() {
-    server_.stop();
-    thread_.join();
+    server_.fallback([this](const http::Request& req) { return route(req); });
+    port_ = server_.start();
   }
 
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -156,9 +96,65 @@ class FakeHub {
     const std::lock_guard lock(count_mutex_);
     ++per_path_[path];
   }
-  static void not_found(httplib::Response& res) {
-    res.status = 404;
-    res.set_content(R"({"error":"Repository not found"})", "application/json");
+  static http::Response not_found() {
+    return http::Response::text(404, R"({"error":"Repository not found"})", "application/json");
+  }
+
+  http::Response route(const http::Request& req) {
+    static const std::regex kRevision(R"(/api/models/([^/]+)/([^/]+)/revision/main)");
+    static const std::regex kTree(R"(/api/models/([^/]+)/([^/]+)/tree/([^/]+))");
+    static const std::regex kResolve(R"(/([^/]+)/([^/]+)/resolve/([^/]+)/(.+))");
+    static const std::regex kCdn(R"(/cdn/([^/]+)/([^/]+)/(.+))");
+    count(req.path);
+    std::smatch m;
+    const std::lock_guard lock(mutex_);
+    if (std::regex_match(req.path, m, kRevision)) {
+      if (!repos_.count(m[1].str() + "/" + m[2].str())) return not_found();
+      return http::Response::text(200, nlohmann::json{{"id", m[2].str()}, {"sha", kCommit}}.dump(),
+                                  "application/json");
+    }
+    if (std::regex_match(req.path, m, kTree)) {
+      if (fail_tree_ > 0) {
+        --fail_tree_;
+        return http::Response::text(500, "", "text/plain");
+      }
+      const auto it = repos_.find(m[1].str() + "/" + m[2].str());
+      if (it == repos_.end() || m[3].str() != kCommit || req.query_value("recursive") != "true")
+        return not_found();
+      auto tree = nlohmann::json::array();
+      std::set<std::string> dirs;
+      for (const auto& [path, f] : it->second) {
+        nlohmann::json item{{"type", "file"}, {"path", path}};
+        const auto size = static_cast<long>(f.content.size()) + f.size_delta;
+        item["size"] = size;
+        item["oid"] = git_blob_sha1(f.lfs ? "pointer" : f.content);
+        if (!f.lfs && f.wrong_hash) item["oid"] = git_blob_sha1("something else");
+        if (f.lfs) {
+          item["lfs"] = {{"oid", f.wrong_hash ? sha256("something else") : sha256(f.content)},
+                         {"size", size},
+                         {"pointerSize", 135}};
+        }
+        tree.push_back(item);
+        if (path.find('/') != std::string::npos) dirs.insert(path.substr(0, path.find('/')));
+      }
+      for (const auto& d : dirs) tree.push_back({{"type", "directory"}, {"path", d}, {"size", 0}});
+      return http::Response::text(200, tree.dump(), "application/json");
+    }
+    if (std::regex_match(req.path, m, kResolve)) {
+      const auto repo = m[1].str() + "/" + m[2].str();
+      const auto file = find(repo, m[4].str());
+      if (!file || m[3].str() != kCommit) return not_found();
+      if (!file->lfs) return serve(m[4].str(), *file);
+      auto redirect = http::Response::text(302, "", "text/plain");
+      redirect.headers.emplace_back("Location", "/cdn/" + repo + "/" + m[4].str());
+      return redirect;
+    }
+    if (std::regex_match(req.path, m, kCdn)) {
+      const auto file = find(m[1].str() + "/" + m[2].str(), m[3].str());
+      if (!file) return not_found();
+      return serve(m[3].str(), *file);
+    }
+    return not_found();
   }
   const RepoFileSpec* find(const std::string& repo, const std::string& path) const {
     const auto it = repos_.find(repo);
@@ -166,26 +162,20 @@ class FakeHub {
     const auto f = it->second.find(path);
     return f == it->second.end() ? nullptr : &f->second;
   }
-  void serve(const std::string& path, const RepoFileSpec& file, httplib::Response& res) {
+  http::Response serve(const std::string& path, const RepoFileSpec& file) {
     std::this_thread::sleep_for(file_delay_.load());
-    auto content = std::make_shared<std::string>(file.content);
-    bool cut = false;
+    auto response = http::Response::text(200, file.content, "application/octet-stream");
     if (auto it = interrupts_.find(path); it != interrupts_.end() && it->second > 0) {
       --it->second;
-      cut = true;
+      // Announce the whole file, send half of it, close: a transfer cut off mid-body.
+      response.headers.emplace_back("Content-Length", std::to_string(file.content.size()));
+      response.body.resize(file.content.size() / 2);
+      response.close = true;
     }
-    res.set_content_provider(content->size(), "application/octet-stream",
-                             [content, cut](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-                               const std::size_t half = content->size() / 2;
-                               if (cut && offset >= half) return false;  // closes the connection mid-body
-                               const std::size_t n = cut ? std::min(length, half - offset) : length;
-                               sink.write(content->data() + offset, n);
-                               return true;
-                             });
+    return response;
   }
 
-  httplib::Server server_;
-  std::thread thread_;
+  test_support::HttpTestServer server_;
   int port_ = 0;
   std::mutex mutex_;
   std::map<std::string, std::map<std::string, RepoFileSpec>> repos_;

@@ -79,10 +79,6 @@ TLS_CLIENT_HELLO = bytes.fromhex(
     "0100005800000014001200000f7777772e6578616d706c652e636f6d"
 ) + b"\x00" * 64
 
-def _xfail(reason: str):
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 
 GARBAGE = [
     pytest.param(b"\x00" * 64 + b"\r\n\r\n", id="nul-bytes"),
@@ -92,9 +88,7 @@ GARBAGE = [
     pytest.param(b"GET /ping\r\n\r\n", id="no-version"),
     pytest.param(b"GET /ping HTTP/9.9\r\nHost: t\r\n\r\n", id="bad-version"),
     pytest.param(b"BREW /ping HTTP/1.1\r\nHost: t\r\n\r\n", id="unknown-method"),
-    pytest.param(b"GET /ping HTTP/1.1\r\nHost t\r\nJunk\r\n\r\n", id="header-without-colon",
-                 marks=_xfail("header lines without a colon are silently ignored and the request is served (200 "
-                              "pong); uvicorn/h11 answer 400")),
+    pytest.param(b"GET /ping HTTP/1.1\r\nHost t\r\nJunk\r\n\r\n", id="header-without-colon"),
     pytest.param(b"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
                  id="content-length-not-a-number"),
     pytest.param(b"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\nhello",
@@ -107,16 +101,11 @@ GARBAGE = [
     pytest.param(b"GET /ping HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n", id="huge-header-1m"),
     pytest.param(b"GET /ping HTTP/1.1\r\nHost: t\r\n" + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 8000)
                                                                   for i in range(2000)) + b"\r\n",
-                 id="headers-total-16m",
-                 marks=_xfail("no limit on the total header size: 2000 headers of 8000 bytes (16 MB) are read "
-                              "into memory and the request is served (200 pong)")),
+                 id="headers-total-16m"),
     pytest.param(b"GET /ping HTTP/1.1\r\nHost: t\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(100_000))
-                 + b"\r\n", id="headers-count-100k",
-                 marks=_xfail("no limit on the number of headers: 100000 headers are accepted (200 pong)")),
+                 + b"\r\n", id="headers-count-100k"),
     pytest.param(b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", id="huge-uri-100k"),
-    pytest.param(b"G" * 200_000, id="huge-request-line-no-crlf",
-                 marks=_xfail("a request line without CRLF is buffered without limit until the read timeout (60 "
-                              "s): sending 200 MiB without a newline grew the server's RSS by ~200 MB")),
+    pytest.param(b"G" * 200_000, id="huge-request-line-no-crlf"),
 ]
 
 
@@ -136,11 +125,6 @@ def test_many_headers_within_limits_are_fine(port):
     assert r is not None and r.status == 200 and r.body == b"pong"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HTTP/1.1 pipelining: the second request sent in the same segment is dropped (only the first is "
-    "answered, then the connection idles until the keep-alive timeout); RFC 9112 9.3.2 requires answering both",
-)
 def test_pipelined_requests(port):
     payload = b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
     with socket.create_connection((HOST, port), timeout=5) as sock:

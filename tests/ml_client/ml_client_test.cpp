@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <netinet/in.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -15,8 +14,10 @@
 #include <sstream>
 #include <thread>
 
+#include "http/multipart.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "support/http_test_server.h"
 
 namespace focal::ml {
 namespace {
@@ -43,25 +44,29 @@ class FakeMlServer {
   enum class Mode { kHealthy, kSlow };
 
   explicit FakeMlServer(Mode mode, std::string prefix = "", int port = 0)
-      : mode_(mode), prefix_(std::move(prefix)) {
-    server_.Get(prefix_ + "/ping", [this](const httplib::Request&, httplib::Response& res) {
+      : mode_(mode), prefix_(std::move(prefix)), server_(port) {
+    server_.on("GET", prefix_ + "/ping", [this](const http::Request&) {
       ++pings_;
       if (mode_ == Mode::kSlow) wait_long();
-      res.set_content("pong", "text/plain");
+      return http::Response::text(200, "pong", "text/plain");
     });
-    server_.Post(prefix_ + "/predict", [this](const httplib::Request& req, httplib::Response& res) {
+    server_.on("POST", prefix_ + "/predict", [this](const http::Request& req) {
       SeenRequest seen;
       seen.path = req.path;
-      seen.content_type = req.get_header_value("Content-Type");
-      seen.api_key = req.get_header_value("x-api-key");
-      if (req.has_file("entries")) seen.entries = req.get_file_value("entries").content;
-      if (req.has_file("image")) {
-        seen.image = req.get_file_value("image").content;
-        seen.image_filename = req.get_file_value("image").filename;
-      }
-      if (req.has_file("text")) {
-        seen.text = req.get_file_value("text").content;
-        seen.has_text = true;
+      seen.content_type = std::string(req.header("content-type").value_or(""));
+      seen.api_key = std::string(req.header("x-api-key").value_or(""));
+      if (auto boundary = http::multipart_boundary(seen.content_type)) {
+        if (auto parts = http::parse_multipart(req.body, *boundary)) {
+          if (const auto* p = http::find_part(*parts, "entries")) seen.entries = std::string(p->content);
+          if (const auto* p = http::find_part(*parts, "image")) {
+            seen.image = std::string(p->content);
+            seen.image_filename = p->filename;
+          }
+          if (const auto* p = http::find_part(*parts, "text")) {
+            seen.text = std::string(p->content);
+            seen.has_text = true;
+          }
+        }
       }
       {
         std::lock_guard lock(mutex_);
@@ -69,13 +74,9 @@ class FakeMlServer {
       }
       if (mode_ == Mode::kSlow) wait_long();
       std::lock_guard lock(mutex_);
-      res.status = status_;
-      res.set_content(body_.empty() ? default_body(seen) : body_, "application/json");
+      return http::Response::text(status_, body_.empty() ? default_body(seen) : body_, "application/json");
     });
-    port_ = port == 0 ? server_.bind_to_any_port("127.0.0.1")
-                      : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (port_ > 0 && !server_.is_running()) std::this_thread::sleep_for(1ms);
+    port_ = server_.start();
   }
   ~FakeMlServer() { shut_down(); }
 
@@ -86,7 +87,6 @@ class FakeMlServer {
     }
     wake_.notify_all();
     server_.stop();
-    if (thread_.joinable()) thread_.join();
   }
 
   int port() const { return port_; }
@@ -133,8 +133,7 @@ class FakeMlServer {
 
   Mode mode_;
   std::string prefix_;
-  httplib::Server server_;
-  std::thread thread_;
+  test_support::HttpTestServer server_;
   int port_ = -1;
   std::atomic<int> pings_{0};
   mutable std::mutex mutex_;
