@@ -137,6 +137,8 @@ ClientResult Client::perform(const ClientRequest& request, const BodySink& sink)
   }
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // identity or compressed; sinks see decoded bytes
   if (!request.user_agent.empty()) curl_easy_setopt(c, CURLOPT_USERAGENT, request.user_agent.c_str());
+  if (!request.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, request.ca_file.c_str());
+  if (!request.verify_host) curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);

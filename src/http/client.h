@@ -34,6 +34,8 @@ struct ClientRequest {
   std::chrono::seconds low_speed_time{0};  // abort when below 1 byte/s for this long; 0: off
   bool follow_redirects = false;           // Authorization headers are not sent to other hosts
   std::string user_agent;
+  std::string ca_file;       // HTTPS: trust this PEM bundle instead of the system's
+  bool verify_host = true;   // HTTPS: check the certificate's name against the URL's host
 };
 
 struct ClientResult {

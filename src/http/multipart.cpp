@@ -141,8 +141,14 @@ Expected<std::vector<FormPart>> parse_multipart(std::string_view body, std::stri
     if (auto status = parse_part_headers(body.substr(pos, headers_end - pos), part); !status)
       return status.error();
 
-    // The content runs to the next delimiter; the line break before it belongs to the delimiter.
-    const auto next = body.find(line_delimiter, content_start == 0 ? 0 : content_start - 1);
+    // The content runs to the next delimiter; the line break before it belongs to the delimiter. A boundary
+    // string followed by anything but "--" or the end of the line is data (as python-multipart reads it).
+    auto next = body.find(line_delimiter, content_start - 1);
+    while (next != std::string_view::npos) {
+      const auto after = next + line_delimiter.size();
+      if (body.substr(after, 2) == "--" || end_of_delimiter_line(body, after) != std::string_view::npos) break;
+      next = body.find(line_delimiter, next + 1);
+    }
     if (next == std::string_view::npos) return malformed("truncated body (no closing boundary)");
     auto content_end = next;
     if (content_end > content_start && body[content_end - 1] == '\r') --content_end;

@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <filesystem>
 #include <list>
 
 #include "http/form.h"
@@ -52,17 +53,16 @@ bool is_client_gone(const error_code& ec) {
          ec == asio::ssl::error::stream_truncated;
 }
 
-// Maps a head-parsing failure to the status we answer with (0: close without answering).
-int status_for_head_error(const error_code& ec, bool got_bytes) {
+// Maps a head-parsing failure to the status we answer with (0: close without answering). A timeout has
+// already closed the socket (beast::tcp_stream does so), so slow clients are simply dropped.
+int status_for_head_error(const error_code& ec) {
   if (ec == bhttp::error::header_limit) return 431;
-  if (ec == beast::error::timeout) return got_bytes ? 408 : 0;
-  if (is_client_gone(ec)) return 0;
+  if (ec == beast::error::timeout || is_client_gone(ec)) return 0;
   return 400;
 }
 
 std::string describe_head_error(const error_code& ec) {
   if (ec == bhttp::error::header_limit) return "Request header fields too large";
-  if (ec == beast::error::timeout) return "Request head not received in time";
   return "Malformed HTTP request: " + ec.message();
 }
 
@@ -180,7 +180,7 @@ class Session final : public SessionBase {
     leave_waiting();
     first_request_ = false;
     if (ec) {
-      const int status = status_for_head_error(ec, parser_->got_some() || buffer_.size() > 0);
+      const int status = status_for_head_error(ec);
       if (status == 0) return close();
       return refuse(status, describe_head_error(ec));
     }
@@ -280,9 +280,9 @@ class Session final : public SessionBase {
     lowest().expires_after(limits().body_timeout + allowance);
     bhttp::async_read(stream_, buffer_, *parser_, [self = shared()](error_code ec, std::size_t) {
       if (ec == bhttp::error::body_limit) return self->refuse(413, "Request body is larger than the limit");
-      if (ec == beast::error::timeout) return self->refuse(408, "Request body not received in time");
-      if (ec) {
-        if (!is_client_gone(ec)) return self->refuse(400, "Malformed request body: " + ec.message());
+      if (ec) {  // a timeout has closed the socket already
+        if (!is_client_gone(ec) && ec != beast::error::timeout)
+          return self->refuse(400, "Malformed request body: " + ec.message());
         return self->close();
       }
       self->request_->body = std::move(self->parser_->get().body());
@@ -335,6 +335,19 @@ class Session final : public SessionBase {
     release_body_reservation();
     const bool close = response.close || !keep_alive_ || state_.stopping;
     status_ = response.status;
+    if (request_ && request_->method == "HEAD") {
+      // The head of what GET would send, with its length.
+      std::uint64_t length = response.body.size();
+      if (!response.file.empty()) {
+        error_code ec;
+        length = std::filesystem::file_size(response.file, ec);
+        if (ec) length = 0;
+      }
+      auto message = std::make_shared<bhttp::response<bhttp::empty_body>>();
+      prepare(*message, response, close);
+      if (response.status != 204 && response.status >= 200) message->content_length(length);
+      return write(message, close);
+    }
     if (!response.file.empty()) {
       bhttp::file_body::value_type file;
       error_code ec;
