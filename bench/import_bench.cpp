@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
         return 1;
       }
       const auto start = Clock::now();
-      auto report = (*library)->import_folder(folder);
+      auto report = (*library)->import_folder(folder, 1);
       if (!report) {
         std::cerr << report.error().message << "\n";
         return 1;

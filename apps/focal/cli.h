@@ -17,6 +17,9 @@ class Services;
 struct CliContext {
   // Opens the data directory (once) and returns the services; errors are printed by the caller.
   std::function<Expected<Services*>()> services;
+  // The user whose library the command works on: --user EMAIL, or the instance owner (the first admin; see
+  // auth.h). Needs the services open.
+  std::function<Expected<std::int64_t>()> acting_user;
   // Set by SIGINT/SIGTERM while a command runs; long commands poll it and stop cleanly.
   const std::atomic<bool>* interrupted = nullptr;
   // Runs the selected queues in the foreground until idle with a progress bar (TTY) or plain lines; prints a

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -174,7 +175,7 @@ int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
                                                                                 return has.ok() && *has;
                                                                               }});
   server::register_job_routes(api, services.queue());
-  server::register_asset_routes(api, services.library());
+  server::register_asset_routes(api, services.library(), services.keyword_search(), [auth](std::int64_t id) { return auth->user_by_id(id).ok(); });
   server::register_search_routes(api, services.smart_search(), services.keyword_search(), services.library());
   server::register_people_routes(api, services.people());
   server::register_duplicate_routes(api, services.duplicates());
@@ -219,13 +220,15 @@ int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
 // ---------------------------------------------------------------------------------------------------------
 // search
 
-int run_search(Services& services, const std::string& text, int limit, bool as_json, bool keyword_only) {
+int run_search(Services& services, std::int64_t owner, const std::string& text, int limit, bool as_json,
+               bool keyword_only) {
   std::vector<search::SearchHit> hits;
   std::string mode = "smart";
   if (!keyword_only) {
     search::SmartSearchRequest request;
     request.query = text;
     request.size = limit;
+    request.filter.owner_id = owner;
     auto page = services.smart_search().search(request);
     if (page) {
       hits = std::move(page->items);
@@ -244,6 +247,7 @@ int run_search(Services& services, const std::string& text, int limit, bool as_j
     search::KeywordSearchRequest request;
     request.query = text;
     request.size = limit;
+    request.filter.owner_id = owner;
     auto page = services.keyword_search().search(request);
     if (!page) return fail(page.error());
     hits = std::move(page->items);
@@ -278,8 +282,18 @@ int run_search(Services& services, const std::string& text, int limit, bool as_j
 // ---------------------------------------------------------------------------------------------------------
 // user create
 
-std::string read_password() {
-  if (const char* env = std::getenv("FOCAL_PASSWORD"); env != nullptr) return env;
+// FOCAL_PASSWORD, the first line of FOCAL_PASSWORD_FILE (Docker/systemd secrets), or stdin.
+Expected<std::string> read_password(const EnvMap& env) {
+  if (const auto found = env.find("FOCAL_PASSWORD"); found != env.end()) return found->second;
+  if (const auto found = env.find("FOCAL_PASSWORD_FILE"); found != env.end()) {
+    std::ifstream file(found->second);
+    std::string line;
+    if (!file || !std::getline(file, line)) {
+      return bad_request("FOCAL_PASSWORD_FILE=\"" + found->second + "\": cannot read a password from its first line");
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
   const bool tty = isatty(STDIN_FILENO) == 1;
   termios old_mode{};
   if (tty) {
@@ -322,6 +336,9 @@ int main_impl(int argc, char** argv) {
   FocalConfig cfg = *parsed_config;
   std::string data_dir_flag;
   app.add_option("--data-dir", data_dir_flag, "Data directory (overrides FOCAL_DATA_DIR)");
+  std::string user_flag;
+  app.add_option("--user", user_flag,
+                 "Work on this user's library (login email; default: the instance owner, the first admin)");
 
   SignalWatcher signals;
   int exit_code = kExitOk;
@@ -336,6 +353,14 @@ int main_impl(int argc, char** argv) {
       services = std::move(*opened);
     }
     return services.get();
+  };
+  context.acting_user = [&]() -> Expected<std::int64_t> {
+    auto s = context.services();
+    if (!s) return s.error();
+    if (user_flag.empty()) return (*s)->auth().instance_owner();
+    auto user = (*s)->auth().user_by_email(user_flag);
+    if (!user) return user.error();
+    return user->id;
   };
   context.drain = [&](const jobs::DrainOptions& options) -> int {
     auto s = context.services();
@@ -374,8 +399,10 @@ int main_impl(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   import_cmd->add_flag("--wait", import_wait, "Then run every queued job in the foreground until done");
   import_cmd->callback(with_services([&](Services& s) {
+    auto owner = context.acting_user();
+    if (!owner) return fail(owner.error());
     for (const auto& path : import_paths) {
-      auto report = s.library().import_folder(path);
+      auto report = s.library().import_folder(path, *owner);
       if (!report) return fail(report.error());
       std::printf(
           "%s: %lld files, %lld new, %lld duplicates, %lld unchanged, %lld unsupported, %lld errors\n",
@@ -476,8 +503,11 @@ int main_impl(int argc, char** argv) {
   search_cmd->add_flag("--json", search_json, "Print results as JSON");
   search_cmd->add_flag("-k,--keyword", search_keyword,
                        "Keyword search (file name, camera, dates) instead of CLIP");
-  search_cmd->callback(with_services(
-      [&](Services& s) { return run_search(s, search_text, search_limit, search_json, search_keyword); }));
+  search_cmd->callback(with_services([&](Services& s) {
+    auto owner = context.acting_user();
+    if (!owner) return fail(owner.error());
+    return run_search(s, *owner, search_text, search_limit, search_json, search_keyword);
+  }));
 
   // config
   auto* config_cmd = app.add_subcommand("config", "Show or change the system config (Immich key names)");
@@ -525,15 +555,16 @@ int main_impl(int argc, char** argv) {
   std::string user_email;
   std::string user_name;
   bool user_admin = false;
-  auto* create_cmd =
-      user_cmd->add_subcommand("create", "Create a user; the password is read from FOCAL_PASSWORD or stdin");
+  auto* create_cmd = user_cmd->add_subcommand(
+      "create", "Create a user; the password is read from FOCAL_PASSWORD, FOCAL_PASSWORD_FILE or stdin");
   create_cmd->add_option("--email", user_email, "Login email")->required();
   create_cmd->add_option("--name", user_name, "Display name");
   create_cmd->add_flag("--admin", user_admin, "Make the user an admin");
   create_cmd->callback(with_services([&](Services& s) {
-    const auto password = read_password();
+    const auto password = read_password(env);
+    if (!password) return fail(password.error());
     auto user =
-        s.auth().create_user(user_email, password, user_name.empty() ? user_email : user_name, user_admin);
+        s.auth().create_user(user_email, *password, user_name.empty() ? user_email : user_name, user_admin);
     if (!user) return fail(user.error());
     std::printf("Created %s %s (id %lld)\n", user->is_admin ? "admin" : "user", user->email.c_str(),
                 static_cast<long long>(user->id));

@@ -39,7 +39,7 @@ void print_person(const people::Person& p) {
               p.birth_date ? ("  born " + *p.birth_date).c_str() : "");
 }
 
-int list_people(Services& s, const PeopleCliState& state) {
+int list_people(Services& s, std::int64_t owner, const PeopleCliState& state) {
   people::PeopleQuery query;
   query.with_hidden = state.with_hidden || state.all;
   if (state.all) query.min_faces = 1;
@@ -47,7 +47,7 @@ int list_people(Services& s, const PeopleCliState& state) {
   nlohmann::json out = nlohmann::json::array();
   std::int64_t shown = 0, total = 0, hidden = 0;
   for (query.page = 1;; ++query.page) {
-    auto page = s.people().list(query);
+    auto page = s.people().list(owner, query);
     if (!page) return fail(page.error());
     total = page->total;
     hidden = page->hidden;
@@ -71,8 +71,8 @@ int list_people(Services& s, const PeopleCliState& state) {
   return kExitOk;
 }
 
-int update_person(Services& s, std::int64_t id, const people::PersonUpdate& fields) {
-  auto person = s.people().update(id, fields);
+int update_person(Services& s, std::int64_t owner, std::int64_t id, const people::PersonUpdate& fields) {
+  auto person = s.people().update(owner, id, fields);
   if (!person) return fail(person.error());
   print_person(*person);
   return kExitOk;
@@ -82,10 +82,16 @@ int update_person(Services& s, std::int64_t id, const people::PersonUpdate& fiel
 
 void register_people_cli(CLI::App& app, CliContext& context, int& exit_code) {
   auto state = std::make_shared<PeopleCliState>();
-  const auto with_services = [&context, &exit_code](std::function<int(Services&)> body) {
+  // Runs `body` with the services open and the acting user resolved.
+  const auto with_services = [&context, &exit_code](std::function<int(Services&, std::int64_t)> body) {
     return [&context, &exit_code, body = std::move(body)] {
       auto s = context.services();
-      exit_code = s ? body(**s) : fail(s.error());
+      if (!s) {
+        exit_code = fail(s.error());
+        return;
+      }
+      auto owner = context.acting_user();
+      exit_code = owner ? body(**s, *owner) : fail(owner.error());
     };
   };
 
@@ -95,7 +101,7 @@ void register_people_cli(CLI::App& app, CliContext& context, int& exit_code) {
   people_cmd->add_flag("--json", state->json, "Print JSON");
   people_cmd->callback([people_cmd, state, with_services] {
     if (people_cmd->get_subcommands().empty())
-      with_services([state](Services& s) { return list_people(s, *state); })();
+      with_services([state](Services& s, std::int64_t owner) { return list_people(s, owner, *state); })();
   });
 
   auto* merge_cmd =
@@ -104,8 +110,8 @@ void register_people_cli(CLI::App& app, CliContext& context, int& exit_code) {
       ->required()
       ->check(CLI::PositiveNumber);
   merge_cmd->add_option("sources", state->sources, "Person ids merged into TARGET")->required();
-  merge_cmd->callback(with_services([state](Services& s) {
-    auto results = s.people().merge(state->target, state->sources);
+  merge_cmd->callback(with_services([state](Services& s, std::int64_t owner) {
+    auto results = s.people().merge(owner, state->target, state->sources);
     if (!results) return fail(results.error());
     int code = kExitOk;
     for (const auto& r : *results) {
@@ -120,30 +126,30 @@ void register_people_cli(CLI::App& app, CliContext& context, int& exit_code) {
   auto* name_cmd = people_cmd->add_subcommand("name", "Set the name of person ID (\"\" clears it)");
   name_cmd->add_option("id", state->person, "Person id")->required()->check(CLI::PositiveNumber);
   name_cmd->add_option("name", state->name, "Name")->required();
-  name_cmd->callback(with_services([state](Services& s) {
+  name_cmd->callback(with_services([state](Services& s, std::int64_t owner) {
     people::PersonUpdate fields;
     fields.name = state->name;
-    return update_person(s, state->person, fields);
+    return update_person(s, owner, state->person, fields);
   }));
 
   auto* birth_cmd =
       people_cmd->add_subcommand("birthdate", "Set the birth date of person ID (YYYY-MM-DD, \"\" clears)");
   birth_cmd->add_option("id", state->person, "Person id")->required()->check(CLI::PositiveNumber);
   birth_cmd->add_option("date", state->birth_date, "YYYY-MM-DD")->required();
-  birth_cmd->callback(with_services([state](Services& s) {
+  birth_cmd->callback(with_services([state](Services& s, std::int64_t owner) {
     people::PersonUpdate fields;
     fields.birth_date = state->birth_date;
-    return update_person(s, state->person, fields);
+    return update_person(s, owner, state->person, fields);
   }));
 
   for (const bool hide : {true, false}) {
     auto* cmd = people_cmd->add_subcommand(hide ? "hide" : "unhide",
                                            hide ? "Hide person ID" : "Show person ID again");
     cmd->add_option("id", state->person, "Person id")->required()->check(CLI::PositiveNumber);
-    cmd->callback(with_services([state, hide](Services& s) {
+    cmd->callback(with_services([state, hide](Services& s, std::int64_t owner) {
       people::PersonUpdate fields;
       fields.is_hidden = hide;
-      return update_person(s, state->person, fields);
+      return update_person(s, owner, state->person, fields);
     }));
   }
 
@@ -152,7 +158,7 @@ void register_people_cli(CLI::App& app, CliContext& context, int& exit_code) {
       "Queue facial recognition for unassigned faces (--reset: recluster everything; named people too)");
   auto reset = std::make_shared<bool>(false);
   cluster_cmd->add_flag("--reset", *reset, "Unassign every detected face and start over");
-  cluster_cmd->callback(with_services([reset](Services& s) {
+  cluster_cmd->callback(with_services([reset](Services& s, std::int64_t) {
     auto report = s.people().queue_recognition(*reset, false);
     if (!report) return fail(report.error());
     std::printf(report->skipped ? "skipped (recognition jobs are already waiting)\n" : "queued %lld faces\n",
@@ -164,8 +170,8 @@ void register_people_cli(CLI::App& app, CliContext& context, int& exit_code) {
   dup_cmd->add_flag("--json", state->json, "Print JSON");
   dup_cmd->callback([dup_cmd, state, with_services] {
     if (!dup_cmd->get_subcommands().empty()) return;
-    with_services([state](Services& s) {
-      auto groups = s.duplicates().groups();
+    with_services([state](Services& s, std::int64_t owner) {
+      auto groups = s.duplicates().groups(owner);
       if (!groups) return fail(groups.error());
       nlohmann::json out = nlohmann::json::array();
       for (const auto& g : *groups) {
@@ -191,16 +197,17 @@ void register_people_cli(CLI::App& app, CliContext& context, int& exit_code) {
   });
   auto* dismiss_cmd = dup_cmd->add_subcommand("dismiss", "Keep every photo of group ID (not duplicates)");
   dismiss_cmd->add_option("id", state->group, "Group id")->required()->check(CLI::PositiveNumber);
-  dismiss_cmd->callback(with_services([state](Services& s) {
-    if (Status dismissed = s.duplicates().dismiss(state->group); !dismissed) return fail(dismissed.error());
+  dismiss_cmd->callback(with_services([state](Services& s, std::int64_t owner) {
+    if (Status dismissed = s.duplicates().dismiss(owner, state->group); !dismissed)
+      return fail(dismissed.error());
     return kExitOk;
   }));
   auto* resolve_cmd =
       dup_cmd->add_subcommand("resolve", "Keep the given assets of group ID and trash the others");
   resolve_cmd->add_option("id", state->group, "Group id")->required()->check(CLI::PositiveNumber);
   resolve_cmd->add_option("--keep", state->keep, "Asset ids to keep")->required();
-  resolve_cmd->callback(with_services([state](Services& s) {
-    auto groups = s.duplicates().groups();
+  resolve_cmd->callback(with_services([state](Services& s, std::int64_t owner) {
+    auto groups = s.duplicates().groups(owner);
     if (!groups) return fail(groups.error());
     duplicates::ResolveRequest request{state->group, state->keep, {}};
     for (const auto& g : *groups) {
@@ -210,7 +217,7 @@ void register_people_cli(CLI::App& app, CliContext& context, int& exit_code) {
           request.trash.push_back(id);
       }
     }
-    auto results = s.duplicates().resolve(std::span(&request, 1));
+    auto results = s.duplicates().resolve(owner, std::span(&request, 1));
     if (!results) return fail(results.error());
     const auto& r = results->front();
     std::printf("%s%s%s\n", std::string(duplicates::to_string(r.status)).c_str(), r.error.empty() ? "" : ": ",

@@ -75,8 +75,8 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
   if (!people_service) return with_context(people_service.error(), "Starting people");
   s->people_ = std::move(*people_service);
   auto* people_ptr = s->people_.get();
-  const auto resolver = [people_ptr](std::span<const std::int64_t> ids) {
-    return people_ptr->assets_with_people(ids);
+  const auto resolver = [people_ptr](std::optional<std::int64_t> owner, std::span<const std::int64_t> ids) {
+    return people_ptr->assets_with_people(owner, ids);
   };
   s->smart_->set_person_assets_resolver(resolver);
   s->keyword_->set_person_assets_resolver(resolver);
@@ -87,6 +87,7 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
   s->duplicates_ = std::move(*duplicate_service);
 
   s->auth_ = std::make_unique<auth::AuthService>(*s->db_);
+  if (auto adopted = s->adopt_unowned(); !adopted) return with_context(adopted.error(), "Assigning owners");
 
   s->apply_settings(system_config);
   auto* raw = s.get();
@@ -95,6 +96,20 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
         raw->apply_settings(updated);
       });
   return s;
+}
+
+// Libraries, assets and people from before ownership belong to the instance owner.
+Status Services::adopt_unowned() {
+  auto unowned = library_->has_unowned();
+  if (!unowned) return unowned.error();
+  if (!*unowned) return {};
+  auto owner = auth_->instance_owner();
+  if (!owner) return owner.error();
+  auto adopted = library_->adopt_unowned(*owner);
+  if (!adopted) return adopted.error();
+  if (auto st = people_->adopt_unowned(*owner); !st) return st;
+  spdlog::info("Gave {} assets without an owner to user {}", *adopted, *owner);
+  return {};
 }
 
 void Services::apply_settings(const settings::SystemConfig& config) {

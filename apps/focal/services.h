@@ -48,6 +48,7 @@ class Services {
  private:
   Services(FocalConfig config, EnvMap env) : config_(std::move(config)), env_(std::move(env)) {}
   void apply_settings(const settings::SystemConfig& config);
+  Status adopt_unowned();
 
   FocalConfig config_;
   EnvMap env_;

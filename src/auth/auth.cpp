@@ -236,6 +236,25 @@ class AuthService::LoginThrottle {
   std::counting_semaphore<> hashing_;
 };
 
+namespace {
+
+// Turns the placeholder owner into this admin; nullopt when there is no placeholder.
+Expected<std::optional<User>> claim_placeholder(store::Connection& c, std::string_view email, std::string_view name,
+                                                const std::string& hash) {
+  auto claim = c.prepare(
+      "UPDATE auth_user SET email = ?1, name = ?2, password_hash = ?3 "
+      "WHERE id = (SELECT id FROM auth_user WHERE is_admin = 1 AND password_hash = '' ORDER BY id LIMIT 1) "
+      "RETURNING id, created_at");
+  if (!claim) return claim.error();
+  claim->bind(1, email).bind(2, name).bind(3, std::string_view(hash));
+  auto claimed = claim->step();
+  if (!claimed) return claimed.error();
+  if (!*claimed) return std::optional<User>{};
+  return std::optional<User>{User{claim->int64(0), std::string(email), std::string(name), true, claim->int64(1)}};
+}
+
+}  // namespace
+
 AuthService::AuthService(store::Database& db, LoginLimits limits)
     : db_(db), throttle_(std::make_unique<LoginThrottle>(limits)) {}
 
@@ -255,15 +274,8 @@ Expected<User> AuthService::admin_sign_up(std::string_view email, std::string_vi
     if (!row) return row.error();
     if (*row) return bad_request("The server already has an admin");
     // Claim the placeholder owner (and with it the data imported by the CLI) when there is one.
-    auto claim = c.prepare(
-        "UPDATE auth_user SET email = ?1, name = ?2, password_hash = ?3 "
-        "WHERE id = (SELECT id FROM auth_user WHERE is_admin = 1 AND password_hash = '' ORDER BY id LIMIT 1) "
-        "RETURNING id, created_at");
-    if (!claim) return claim.error();
-    claim->bind(1, email).bind(2, name).bind(3, std::string_view(*hash));
-    auto claimed = claim->step();
-    if (!claimed) return claimed.error();
-    if (*claimed) return User{claim->int64(0), std::string(email), std::string(name), true, claim->int64(1)};
+    auto claimed = claim_placeholder(c, email, name, *hash);
+    if (!claimed || *claimed) return claimed ? **claimed : Expected<User>(claimed.error());
     auto insert = c.prepare(
         "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, 1, ?4)");
     if (!insert) return insert.error();
@@ -289,6 +301,18 @@ Expected<std::int64_t> AuthService::instance_owner() {
   });
 }
 
+Expected<User> AuthService::user_by_id(std::int64_t id) {
+  return db_.read([&](store::Connection& c) -> Expected<User> {
+    auto stmt = c.prepare(std::string("SELECT ") + kUserColumns + " FROM auth_user u WHERE u.id = ?1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, id);
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) return not_found("No user with id " + std::to_string(id));
+    return user_from_row(*stmt, 0);
+  });
+}
+
 Expected<User> AuthService::user_by_email(std::string_view email) {
   return db_.read([&](store::Connection& c) -> Expected<User> {
     auto stmt = c.prepare(std::string("SELECT ") + kUserColumns + " FROM auth_user u WHERE u.email = ?1");
@@ -309,6 +333,11 @@ Expected<User> AuthService::create_user(std::string_view email, std::string_view
   if (!hash) return hash.error();
   const auto now = store::now_ms();
   return db_.write([&](store::Connection& c) -> Expected<User> {
+    if (is_admin) {
+      // The first real admin claims the placeholder owner (and the data the CLI imported for it).
+      auto claimed = claim_placeholder(c, email, name, *hash);
+      if (!claimed || *claimed) return claimed ? **claimed : Expected<User>(claimed.error());
+    }
     auto insert = c.prepare(
         "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
         "ON CONFLICT(email) DO NOTHING");

@@ -103,8 +103,9 @@ class AuthService {
   Expected<User> admin_sign_up(std::string_view email, std::string_view password, std::string_view name);
   // The instance owner's id (the first admin), creating the placeholder owner when no admin exists.
   Expected<std::int64_t> instance_owner();
-  // The user with this email (404 when none).
+  // The user with this email / id (404 when none).
   Expected<User> user_by_email(std::string_view email);
+  Expected<User> user_by_id(std::int64_t id);
   // Creates a user (409 when the email is taken). Validates email and password length (400).
   Expected<User> create_user(std::string_view email, std::string_view password, std::string_view name,
                              bool is_admin);

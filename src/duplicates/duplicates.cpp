@@ -129,7 +129,8 @@ struct DuplicateService::Impl {
   library::LibraryService& library;
 
   // Nearest same-type, non-deleted timeline/archive assets within max_distance (at most 64), self excluded.
-  Expected<std::vector<Candidate>> candidates(AssetId asset, const std::string& type,
+  // Only the same owner's assets: duplicates never group two users' photos.
+  Expected<std::vector<Candidate>> candidates(AssetId asset, std::int64_t owner, const std::string& type,
                                               std::span<const float> embedding, double max_distance) {
     std::size_t window = kSearchLimit + 1;
     while (true) {
@@ -149,8 +150,10 @@ struct DuplicateService::Impl {
               c,
               "SELECT a.id, d.duplicate_id FROM asset a LEFT JOIN asset_duplicate d ON d.asset_id = a.id "
               "WHERE a.id IN (SELECT value FROM json_each(?1)) AND a.deleted_at IS NULL "
-              "AND a.visibility IN ('timeline', 'archive') AND a.type = ?2",
-              [&](store::Statement& s) { s.bind(1, json_ids(ids)).bind(2, std::string_view(type)); },
+              "AND a.visibility IN ('timeline', 'archive') AND a.type = ?2 AND a.owner_id = ?3",
+              [&](store::Statement& s) {
+                s.bind(1, json_ids(ids)).bind(2, std::string_view(type)).bind(3, owner);
+              },
               [&](const store::Statement& row) -> Status {
                 passing[row.int64(0)] =
                     row.is_null(1) ? std::optional<DuplicateId>{} : std::optional<DuplicateId>{row.int64(1)};
@@ -179,18 +182,20 @@ struct DuplicateService::Impl {
       std::string type;
       std::string visibility;
       std::optional<DuplicateId> group;
+      std::int64_t owner = 0;
     };
     auto row = db.read([&](store::Connection& c) -> Expected<std::optional<Row>> {
       std::optional<Row> out;
       Status status = query(
           c,
-          "SELECT a.type, a.visibility, d.duplicate_id FROM asset a LEFT JOIN asset_duplicate d ON "
+          "SELECT a.type, a.visibility, d.duplicate_id, a.owner_id FROM asset a LEFT JOIN asset_duplicate d ON "
           "d.asset_id = a.id "
           "WHERE a.id = ? AND a.deleted_at IS NULL",
           [&](store::Statement& s) { s.bind(1, asset); },
           [&](const store::Statement& r) -> Status {
             out = Row{r.text(0), r.text(1),
-                      r.is_null(2) ? std::optional<DuplicateId>{} : std::optional<DuplicateId>{r.int64(2)}};
+                      r.is_null(2) ? std::optional<DuplicateId>{} : std::optional<DuplicateId>{r.int64(2)},
+                      r.int64(3)};
             return Status::Ok();
           });
       if (!status) return status.error();
@@ -202,7 +207,7 @@ struct DuplicateService::Impl {
     auto embedding = smart_search.embedding(asset);
     if (!embedding) return std::move(embedding).error();
     if (!*embedding) return unprocessable("Asset " + std::to_string(asset) + " is missing embedding");
-    auto found = candidates(asset, (*row)->type, **embedding,
+    auto found = candidates(asset, (*row)->owner, (*row)->type, **embedding,
                             config.machine_learning.duplicate_detection.max_distance);
     if (!found) return std::move(found).error();
     const GroupingPlan plan = plan_grouping(asset, (*row)->group, *found);
@@ -285,8 +290,8 @@ struct DuplicateService::Impl {
     int exif_fields = 0;
   };
 
-  // Members of a group that are shown (non-deleted, timeline/archive), ordered by date taken.
-  Expected<std::vector<Member>> members(store::Connection& c, DuplicateId id) {
+  // Members of `owner`'s group that are shown (non-deleted, timeline/archive), ordered by date taken.
+  Expected<std::vector<Member>> members(store::Connection& c, std::int64_t owner, DuplicateId id) {
     std::vector<Member> out;
     Status status = query(
         c,
@@ -296,9 +301,9 @@ struct DuplicateService::Impl {
         "(e.date_time_original IS NOT NULL) + (e.time_zone IS NOT NULL) FROM asset_duplicate d "
         "JOIN asset a ON a.id = d.asset_id LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE d.duplicate_id "
         "= ? "
-        "AND a.deleted_at IS NULL AND a.visibility IN ('timeline', 'archive') ORDER BY a.file_created_at, "
-        "a.id",
-        [&](store::Statement& s) { s.bind(1, id); },
+        "AND a.owner_id = ? AND a.deleted_at IS NULL AND a.visibility IN ('timeline', 'archive') "
+        "ORDER BY a.file_created_at, a.id",
+        [&](store::Statement& s) { s.bind(1, id).bind(2, owner); },
         [&](const store::Statement& row) -> Status {
           out.push_back(
               Member{row.int64(0), row.int64(1), row.is_null(2) ? 0 : static_cast<int>(row.int64(2))});
@@ -308,10 +313,13 @@ struct DuplicateService::Impl {
     return out;
   }
 
-  Expected<std::vector<DuplicateGroup>> groups() {
+  Expected<std::vector<DuplicateGroup>> groups(std::int64_t owner) {
     return db.write([&](store::Connection& c) -> Expected<std::vector<DuplicateGroup>> {
       std::vector<DuplicateId> ids;
-      Status status = query(c, "SELECT DISTINCT duplicate_id FROM asset_duplicate ORDER BY duplicate_id", {},
+      Status status = query(c,
+                            "SELECT DISTINCT d.duplicate_id FROM asset_duplicate d JOIN asset a ON a.id = d.asset_id "
+                            "WHERE a.owner_id = ? ORDER BY d.duplicate_id",
+                            [&](store::Statement& s) { s.bind(1, owner); },
                             [&](const store::Statement& row) -> Status {
                               ids.push_back(row.int64(0));
                               return Status::Ok();
@@ -319,7 +327,7 @@ struct DuplicateService::Impl {
       if (!status) return status.error();
       std::vector<DuplicateGroup> out;
       for (DuplicateId id : ids) {
-        auto shown = members(c, id);
+        auto shown = members(c, owner, id);
         if (!shown) return std::move(shown).error();
         if (shown->size() < 2) {
           // A singleton group is dissolved (spec §6.3).
@@ -342,19 +350,21 @@ struct DuplicateService::Impl {
     });
   }
 
-  Status dismiss(DuplicateId id) {
+  Status dismiss(std::int64_t owner, DuplicateId id) {
     return db.write([&](store::Connection& c) -> Status {
-      Status s = exec(c, "DELETE FROM asset_duplicate WHERE duplicate_id = ?",
-                      [&](store::Statement& st) { st.bind(1, id); });
+      Status s = exec(c,
+                      "DELETE FROM asset_duplicate WHERE duplicate_id = ?1 AND asset_id IN "
+                      "(SELECT id FROM asset WHERE owner_id = ?2)",
+                      [&](store::Statement& st) { st.bind(1, id).bind(2, owner); });
       if (!s) return s;
       if (c.changes() == 0) return not_found("Duplicate group " + std::to_string(id) + " not found");
       return Status::Ok();
     });
   }
 
-  ResolveResult resolve_one(const ResolveRequest& request) {
+  ResolveResult resolve_one(std::int64_t owner, const ResolveRequest& request) {
     ResolveResult result{request.duplicate_id, ResolveStatus::kSuccess, ""};
-    auto shown = db.read([&](store::Connection& c) { return members(c, request.duplicate_id); });
+    auto shown = db.read([&](store::Connection& c) { return members(c, owner, request.duplicate_id); });
     if (!shown) return {request.duplicate_id, ResolveStatus::kFailed, shown.error().message};
     if (shown->empty()) return {request.duplicate_id, ResolveStatus::kNotFound, "Duplicate group not found"};
     std::set<AssetId> keep, trash;
@@ -431,11 +441,12 @@ Expected<std::unique_ptr<DuplicateService>> DuplicateService::create(store::Data
 
 Expected<DetectOutcome> DuplicateService::detect(AssetId asset) { return impl_->detect(asset); }
 Expected<std::int64_t> DuplicateService::queue_all(bool force) { return impl_->queue_all(force); }
-Expected<std::vector<DuplicateGroup>> DuplicateService::groups() { return impl_->groups(); }
-Status DuplicateService::dismiss(DuplicateId id) { return impl_->dismiss(id); }
-Expected<std::vector<ResolveResult>> DuplicateService::resolve(std::span<const ResolveRequest> requests) {
+Expected<std::vector<DuplicateGroup>> DuplicateService::groups(std::int64_t owner) { return impl_->groups(owner); }
+Status DuplicateService::dismiss(std::int64_t owner, DuplicateId id) { return impl_->dismiss(owner, id); }
+Expected<std::vector<ResolveResult>> DuplicateService::resolve(std::int64_t owner,
+                                                              std::span<const ResolveRequest> requests) {
   std::vector<ResolveResult> out;
-  for (const ResolveRequest& request : requests) out.push_back(impl_->resolve_one(request));
+  for (const ResolveRequest& request : requests) out.push_back(impl_->resolve_one(owner, request));
   return out;
 }
 

@@ -96,12 +96,13 @@ class DuplicateService {
   // AssetDetectDuplicatesQueueAll{force}: returns how many were queued.
   Expected<std::int64_t> queue_all(bool force);
 
-  // GET /duplicates: dissolves singleton groups first; groups of >= 2 visible members.
-  Expected<std::vector<DuplicateGroup>> groups();
-  // DELETE /duplicates/:id (keep all).
-  Status dismiss(DuplicateId id);
-  // POST /duplicates/resolve.
-  Expected<std::vector<ResolveResult>> resolve(std::span<const ResolveRequest> requests);
+  // GET /duplicates: `owner`'s groups of >= 2 visible members (singleton groups are dissolved first). Groups
+  // never mix owners: detection only compares an asset with its owner's assets.
+  Expected<std::vector<DuplicateGroup>> groups(std::int64_t owner);
+  // DELETE /duplicates/:id (keep all); 404 for another user's group.
+  Status dismiss(std::int64_t owner, DuplicateId id);
+  // POST /duplicates/resolve; another user's groups are not found.
+  Expected<std::vector<ResolveResult>> resolve(std::int64_t owner, std::span<const ResolveRequest> requests);
 
  private:
   struct Impl;

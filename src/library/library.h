@@ -86,6 +86,7 @@ struct Exif {
 
 struct Asset {
   std::int64_t id = 0;
+  std::int64_t owner_id = 0;               // the user it belongs to
   std::optional<std::int64_t> library_id;  // none for uploads
   AssetType type = AssetType::kImage;
   AssetStatus status = AssetStatus::kPending;
@@ -103,12 +104,14 @@ struct Asset {
   std::int64_t file_modified_at_ms = 0;  // file mtime
   std::int64_t created_at_ms = 0;        // import time
   std::optional<std::int64_t> deleted_at_ms;
+  bool is_favorite = false;
 };
 
 enum class AssetFileType { kPreview, kThumbnail };
 std::string_view to_string(AssetFileType type);  // "preview", "thumbnail"
 
 struct AssetFilter {
+  std::optional<std::int64_t> owner_id;  // only this user's assets (every user-facing listing sets it)
   bool include_hidden = false;  // visibility hidden (Immich skips them for ML)
   bool include_deleted = false;
   bool require_preview = false;  // only assets that have a preview file
@@ -117,7 +120,8 @@ struct AssetFilter {
 
 struct Library {
   std::int64_t id = 0;
-  std::string path;  // absolute, canonical
+  std::int64_t owner_id = 0;  // its assets belong to this user
+  std::string path;           // absolute, canonical
   std::int64_t created_at_ms = 0;
   std::optional<std::int64_t> last_scanned_at_ms;
 };
@@ -191,26 +195,38 @@ class LibraryService {
   const AssetRepository& assets() const;
   const LibraryOptions& options() const;
 
-  // Adds a library folder (idempotent for the same canonical path). kBadRequest when not a readable
-  // directory.
-  Expected<Library> add_library(const std::filesystem::path& folder);
+  // Adds a library folder owned by `owner_id` (idempotent for the same canonical path and owner; 409 when
+  // the folder is another user's library). kBadRequest when not a readable directory.
+  Expected<Library> add_library(const std::filesystem::path& folder, std::int64_t owner_id);
   Expected<std::vector<Library>> libraries() const;
   Status remove_library(std::int64_t library_id);  // forgets the folder; its assets stay
 
-  // Scans one library folder recursively (new and changed files; missing files become offline).
+  // Scans one library folder recursively (new and changed files; missing files become offline). Its assets
+  // belong to the library's owner.
   Expected<ScanReport> scan(std::int64_t library_id);
   // add_library + scan (focal import PATH).
-  Expected<ScanReport> import_folder(const std::filesystem::path& folder);
-  // Imports one file (used by the watcher); the report counts that file only.
-  Expected<ScanReport> import_file(const std::filesystem::path& file, std::optional<std::int64_t> library_id);
+  Expected<ScanReport> import_folder(const std::filesystem::path& folder, std::int64_t owner_id);
+  // Imports one file of a library (used by the watcher); the report counts that file only.
+  Expected<ScanReport> import_file(const std::filesystem::path& file, std::int64_t library_id);
 
-  // Stores uploaded bytes under <data_dir>/upload and imports them (AssetExtractMetadata{source:"upload"}).
-  // kBadRequest for an empty body or a file name with path separators; an unsupported format is kBadRequest
-  // "Unsupported file type".
-  Expected<UploadResult> upload(std::span<const std::uint8_t> bytes, std::string_view file_name);
+  // Stores uploaded bytes under <data_dir>/upload/<owner> and imports them for `owner_id`
+  // (AssetExtractMetadata{source:"upload"}). kBadRequest for an empty body or a file name with path
+  // separators; an unsupported format is kBadRequest "Unsupported file type".
+  Expected<UploadResult> upload(std::span<const std::uint8_t> bytes, std::string_view file_name,
+                                std::int64_t owner_id);
 
   Status set_visibility(std::int64_t asset_id, Visibility visibility);
+  Status set_favorite(std::int64_t asset_id, bool favorite);
+  // The user's description / rating (-1..5; nullopt clears it), kept in asset_exif.
+  Status set_description(std::int64_t asset_id, std::string_view description);
+  Status set_rating(std::int64_t asset_id, std::optional<int> rating);
   Status soft_delete(std::int64_t asset_id);  // sets deleted_at
+
+  // Gives libraries and assets without an owner (databases from before ownership) to `owner_id`; returns
+  // how many assets changed hands.
+  Expected<std::int64_t> adopt_unowned(std::int64_t owner_id);
+  // Whether any library or asset has no owner yet.
+  Expected<bool> has_unowned() const;
 
   // Job bodies (also run directly by the handlers registered in create()); idempotent.
   Expected<bool> extract_metadata(std::int64_t asset_id);     // false: file corrupt/unsupported (recorded)

@@ -1,15 +1,21 @@
 // Schema of component "library" (the contract for readers in other components; only src/library writes it).
 // Timestamps are ms since the Unix epoch. Paths are absolute.
 //
-//   library(id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, created_at, last_scanned_at NULL)
-//   asset(id INTEGER PRIMARY KEY,
+// Every library and asset has an owner (auth_user.id; 0 only for rows of databases older than ownership,
+// handed to the instance owner at start-up by adopt_unowned()). Content is deduplicated per owner.
+//
+//   library(id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, created_at, last_scanned_at NULL,
+//           owner_id INTEGER NOT NULL)
+//   asset(id INTEGER PRIMARY KEY, owner_id INTEGER NOT NULL,
 //         library_id INTEGER NULL REFERENCES library ON DELETE SET NULL,  -- NULL: uploaded
 //         type TEXT NOT NULL,               -- 'IMAGE' | 'VIDEO' | 'OTHER'
 //         status TEXT NOT NULL,             -- 'pending' | 'ready' | 'corrupt' | 'unsupported' | 'offline'
 //         status_reason TEXT NOT NULL DEFAULT '',
 //         visibility TEXT NOT NULL,         -- 'timeline' | 'archive' | 'hidden' | 'locked'
-//         original_path TEXT UNIQUE NOT NULL, original_file_name TEXT NOT NULL,
-//         checksum TEXT UNIQUE NOT NULL,    -- lowercase hex SHA-256 of the file content
+//         original_path TEXT NOT NULL, original_file_name TEXT NOT NULL,
+//         checksum TEXT NOT NULL,           -- lowercase hex SHA-256 of the file content
+//         is_favorite INTEGER NOT NULL DEFAULT 0,
+//         UNIQUE (owner_id, original_path), UNIQUE (owner_id, checksum)
 //         file_type TEXT NOT NULL,          -- 'jpeg' | 'png' | 'webp' | 'heif' | 'tiff' | 'gif' | 'bmp' | ''
 //         file_size INTEGER NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,  -- displayed size
 //         file_created_at INTEGER NOT NULL,  -- date taken (UTC when the offset is known) else mtime
@@ -38,7 +44,7 @@
 
 namespace focal::library::detail {
 
-inline constexpr std::array<store::Migration, 1> kMigrations{{
+inline constexpr std::array<store::Migration, 2> kMigrations{{
     {1, R"sql(
 CREATE TABLE library (
   id INTEGER PRIMARY KEY,
@@ -108,6 +114,45 @@ CREATE TABLE import_issue (
   seen_at INTEGER NOT NULL
 );
 )sql"},
+    // Ownership: asset is rebuilt because its UNIQUE constraints become per owner.
+    {2, R"sql(
+ALTER TABLE library ADD COLUMN owner_id INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE asset_v2 (
+  id INTEGER PRIMARY KEY,
+  owner_id INTEGER NOT NULL DEFAULT 0,
+  library_id INTEGER NULL REFERENCES library (id) ON DELETE SET NULL,
+  type TEXT NOT NULL DEFAULT 'IMAGE',
+  status TEXT NOT NULL DEFAULT 'pending',
+  status_reason TEXT NOT NULL DEFAULT '',
+  visibility TEXT NOT NULL DEFAULT 'timeline',
+  original_path TEXT NOT NULL,
+  original_file_name TEXT NOT NULL,
+  checksum TEXT NOT NULL,
+  file_type TEXT NOT NULL DEFAULT '',
+  file_size INTEGER NOT NULL DEFAULT 0,
+  width INTEGER NOT NULL DEFAULT 0,
+  height INTEGER NOT NULL DEFAULT 0,
+  file_created_at INTEGER NOT NULL DEFAULT 0,
+  file_modified_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted_at INTEGER NULL,
+  is_favorite INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (owner_id, original_path),
+  UNIQUE (owner_id, checksum)
+);
+INSERT INTO asset_v2 (id, library_id, type, status, status_reason, visibility, original_path, original_file_name,
+                      checksum, file_type, file_size, width, height, file_created_at, file_modified_at,
+                      created_at, updated_at, deleted_at)
+  SELECT id, library_id, type, status, status_reason, visibility, original_path, original_file_name, checksum,
+         file_type, file_size, width, height, file_created_at, file_modified_at, created_at, updated_at,
+         deleted_at FROM asset;
+DROP TABLE asset;
+ALTER TABLE asset_v2 RENAME TO asset;
+CREATE INDEX asset_library_idx ON asset (library_id);
+CREATE INDEX asset_file_created_idx ON asset (file_created_at);
+CREATE INDEX asset_owner_idx ON asset (owner_id, id);
+)sql", true},
 }};
 
 }  // namespace focal::library::detail

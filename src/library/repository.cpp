@@ -100,7 +100,8 @@ namespace detail {
 
 const char* const kAssetColumns =
     "id, library_id, type, status, status_reason, visibility, original_path, original_file_name, checksum, "
-    "file_type, file_size, width, height, file_created_at, file_modified_at, created_at, deleted_at";
+    "file_type, file_size, width, height, file_created_at, file_modified_at, created_at, deleted_at, owner_id, "
+    "is_favorite";
 
 Asset asset_from_row(const store::Statement& row) {
   Asset asset;
@@ -126,14 +127,16 @@ Asset asset_from_row(const store::Statement& row) {
   asset.file_modified_at_ms = row.int64(14);
   asset.created_at_ms = row.int64(15);
   if (!row.is_null(16)) asset.deleted_at_ms = row.int64(16);
+  asset.owner_id = row.int64(17);
+  asset.is_favorite = row.int64(18) != 0;
   return asset;
 }
 
-Expected<std::optional<Asset>> find_asset(store::Connection& conn, std::string_view where,
-                                          std::string_view value) {
-  auto stmt = conn.prepare(fmt::format("SELECT {} FROM asset WHERE {} = ?", kAssetColumns, where));
+Expected<std::optional<Asset>> find_asset(store::Connection& conn, std::string_view where, std::string_view value,
+                                          std::int64_t owner_id) {
+  auto stmt = conn.prepare(fmt::format("SELECT {} FROM asset WHERE {} = ? AND owner_id = ?", kAssetColumns, where));
   if (!stmt) return stmt.error();
-  stmt->bind(1, value);
+  stmt->bind(1, value).bind(2, owner_id);
   auto row = stmt->step();
   if (!row) return row.error();
   if (!*row) return std::optional<Asset>{};
@@ -156,6 +159,7 @@ namespace {
 
 std::string filter_sql(const AssetFilter& filter) {
   std::string where = "1 = 1";
+  if (filter.owner_id) where += fmt::format(" AND owner_id = {}", *filter.owner_id);
   if (!filter.include_hidden) where += " AND visibility != 'hidden'";
   if (!filter.include_deleted) where += " AND deleted_at IS NULL";
   if (filter.require_preview) {

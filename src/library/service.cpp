@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/logging.h"
+#include "core/storage.h"
 #include "jobs/jobs.h"
 #include "library/library.h"
 #include "library/media.h"
@@ -89,14 +90,26 @@ struct LibraryService::Impl {
   Impl(store::Database& database, jobs::JobQueue& job_queue, LibraryOptions opts)
       : db(database), queue(job_queue), options(std::move(opts)), repo(database, options.data_dir) {}
 
+  Expected<std::int64_t> library_owner(std::int64_t library_id) {
+    return db.read([&](store::Connection& conn) -> Expected<std::int64_t> {
+      auto stmt = conn.prepare("SELECT owner_id FROM library WHERE id = ?");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, library_id);
+      auto row = stmt->step();
+      if (!row) return row.error();
+      if (!*row) return not_found(fmt::format("Library {} not found", library_id));
+      return stmt->int64(0);
+    });
+  }
+
   Status mark(std::int64_t asset_id, AssetStatus status, const std::string& reason) {
     return db.write([&](store::Connection& conn) { return set_status(conn, asset_id, status, reason); });
   }
 
   // Imports one file: a new asset (+ AssetExtractMetadata), a duplicate path, an issue, or nothing new.
   // `display_name` overrides the file name (uploads), `checksum` skips hashing when already known.
-  Status import_one(const fs::path& path, std::optional<std::int64_t> library_id, ScanReport& report,
-                    const std::string& display_name = {}, std::string checksum = {}) {
+  Status import_one(const fs::path& path, std::optional<std::int64_t> library_id, std::int64_t owner_id,
+                    ScanReport& report, const std::string& display_name = {}, std::string checksum = {}) {
     ++report.files_seen;
     const std::string path_text = path.string();
     struct stat st {};
@@ -110,7 +123,7 @@ struct LibraryService::Impl {
 
     // Known path: unchanged, changed, or back online.
     auto known = db.read([&](store::Connection& conn) -> Expected<std::optional<Asset>> {
-      auto asset = detail::find_asset(conn, "original_path", path_text);
+      auto asset = detail::find_asset(conn, "original_path", path_text, owner_id);
       if (!asset || *asset) return asset;
       auto dup = conn.prepare("SELECT 1 FROM asset_duplicate_path WHERE path = ?");
       if (!dup) return dup.error();
@@ -160,7 +173,7 @@ struct LibraryService::Impl {
     std::int64_t new_id = 0;
     bool duplicate = false;
     Status written = db.write([&](store::Connection& conn) -> Status {
-      auto same = detail::find_asset(conn, "checksum", checksum);
+      auto same = detail::find_asset(conn, "checksum", checksum, owner_id);
       if (!same) return same.error();
       if (*same && (*same)->original_path != path_text) {
         duplicate = true;
@@ -185,8 +198,7 @@ struct LibraryService::Impl {
         auto stmt = conn.prepare(
             "INSERT INTO asset (library_id, type, status, status_reason, visibility, original_path, "
             "original_file_name, checksum, file_type, file_size, file_created_at, file_modified_at, "
-            "created_at, "
-            "updated_at) VALUES (?, 'IMAGE', ?, ?, 'timeline', ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "created_at, updated_at, owner_id) VALUES (?, 'IMAGE', ?, ?, 'timeline', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         if (!stmt) return stmt.error();
         if (library_id) {
           stmt->bind(1, *library_id);
@@ -197,7 +209,7 @@ struct LibraryService::Impl {
         stmt->bind(3, damaged_image ? "the content is not a recognised image format" : "");
         stmt->bind(4, path_text).bind(5, display_name.empty() ? path.filename().string() : display_name);
         stmt->bind(6, checksum).bind(7, detail::file_type_name(format)).bind(8, size).bind(9, modified);
-        stmt->bind(10, modified).bind(11, now).bind(12, now);
+        stmt->bind(10, modified).bind(11, now).bind(12, now).bind(13, owner_id);
         if (Status ran = stmt->run(); !ran) return ran;
         new_id = conn.last_insert_rowid();
       }
@@ -221,7 +233,7 @@ struct LibraryService::Impl {
     return Status::Ok();
   }
 
-  Expected<ScanReport> scan_folder(const fs::path& root, std::int64_t library_id) {
+  Expected<ScanReport> scan_folder(const fs::path& root, std::int64_t library_id, std::int64_t owner_id) {
     ScanReport report;
     std::error_code ec;
     const fs::path data_dir = fs::weakly_canonical(options.data_dir, ec);
@@ -248,7 +260,7 @@ struct LibraryService::Impl {
     std::set<std::string> seen;
     for (const auto& path : files) {
       seen.insert(path.string());
-      if (Status one = import_one(path, library_id, report); !one) {
+      if (Status one = import_one(path, library_id, owner_id, report); !one) {
         ++report.errors;
         spdlog::warn("import {}: {}", path.string(), one.error().message);
       }
@@ -541,25 +553,40 @@ Expected<std::unique_ptr<LibraryService>> LibraryService::create(store::Database
 const AssetRepository& LibraryService::assets() const { return impl_->repo; }
 const LibraryOptions& LibraryService::options() const { return impl_->options; }
 
-Expected<Library> LibraryService::add_library(const fs::path& folder) {
+namespace {
+
+constexpr const char* kLibraryColumns = "id, owner_id, path, created_at, last_scanned_at";
+
+Library library_from_row(const store::Statement& row) {
+  Library library{row.int64(0), row.int64(1), row.text(2), row.int64(3), std::nullopt};
+  if (!row.is_null(4)) library.last_scanned_at_ms = row.int64(4);
+  return library;
+}
+
+}  // namespace
+
+Expected<Library> LibraryService::add_library(const fs::path& folder, std::int64_t owner_id) {
   std::error_code ec;
   const fs::path canonical = fs::canonical(folder, ec);
   if (ec || !fs::is_directory(canonical, ec)) {
     return bad_request(fmt::format("Library folder {} is not a readable directory", folder.string()));
   }
   auto library = impl_->db.write([&](store::Connection& conn) -> Expected<Library> {
-    auto insert = conn.prepare("INSERT OR IGNORE INTO library (path, created_at) VALUES (?, ?)");
+    auto insert = conn.prepare("INSERT OR IGNORE INTO library (path, created_at, owner_id) VALUES (?, ?, ?)");
     if (!insert) return insert.error();
-    insert->bind(1, canonical.string()).bind(2, store::now_ms());
+    insert->bind(1, canonical.string()).bind(2, store::now_ms()).bind(3, owner_id);
     if (Status ran = insert->run(); !ran) return ran.error();
-    auto select = conn.prepare("SELECT id, path, created_at, last_scanned_at FROM library WHERE path = ?");
+    auto select = conn.prepare(fmt::format("SELECT {} FROM library WHERE path = ?", kLibraryColumns));
     if (!select) return select.error();
     select->bind(1, canonical.string());
     auto row = select->step();
     if (!row) return row.error();
     if (!*row) return internal_error("library row vanished");
-    Library out{select->int64(0), select->text(1), select->int64(2), std::nullopt};
-    if (!select->is_null(3)) out.last_scanned_at_ms = select->int64(3);
+    auto out = library_from_row(*select);
+    if (out.owner_id != owner_id) {
+      return Error{ErrorKind::kConflict,
+                   fmt::format("{} is already the library of another user", canonical.string())};
+    }
     return out;
   });
   if (!library) return library;
@@ -572,16 +599,14 @@ Expected<Library> LibraryService::add_library(const fs::path& folder) {
 
 Expected<std::vector<Library>> LibraryService::libraries() const {
   return impl_->db.read([&](store::Connection& conn) -> Expected<std::vector<Library>> {
-    auto stmt = conn.prepare("SELECT id, path, created_at, last_scanned_at FROM library ORDER BY id");
+    auto stmt = conn.prepare(fmt::format("SELECT {} FROM library ORDER BY id", kLibraryColumns));
     if (!stmt) return stmt.error();
     std::vector<Library> out;
     while (true) {
       auto row = stmt->step();
       if (!row) return row.error();
       if (!*row) break;
-      Library library{stmt->int64(0), stmt->text(1), stmt->int64(2), std::nullopt};
-      if (!stmt->is_null(3)) library.last_scanned_at_ms = stmt->int64(3);
-      out.push_back(std::move(library));
+      out.push_back(library_from_row(*stmt));
     }
     return out;
   });
@@ -602,26 +627,27 @@ Expected<ScanReport> LibraryService::scan(std::int64_t library_id) {
   auto all = libraries();
   if (!all) return all.error();
   for (const auto& library : *all) {
-    if (library.id == library_id) return impl_->scan_folder(library.path, library.id);
+    if (library.id == library_id) return impl_->scan_folder(library.path, library.id, library.owner_id);
   }
   return not_found(fmt::format("Library {} not found", library_id));
 }
 
-Expected<ScanReport> LibraryService::import_folder(const fs::path& folder) {
-  auto library = add_library(folder);
+Expected<ScanReport> LibraryService::import_folder(const fs::path& folder, std::int64_t owner_id) {
+  auto library = add_library(folder, owner_id);
   if (!library) return library.error();
   return scan(library->id);
 }
 
-Expected<ScanReport> LibraryService::import_file(const fs::path& file,
-                                                 std::optional<std::int64_t> library_id) {
+Expected<ScanReport> LibraryService::import_file(const fs::path& file, std::int64_t library_id) {
+  auto owner = impl_->library_owner(library_id);
+  if (!owner) return owner.error();
   ScanReport report;
-  if (Status one = impl_->import_one(file, library_id, report); !one) return one.error();
+  if (Status one = impl_->import_one(file, library_id, *owner, report); !one) return one.error();
   return report;
 }
 
-Expected<UploadResult> LibraryService::upload(std::span<const std::uint8_t> bytes,
-                                              std::string_view file_name) {
+Expected<UploadResult> LibraryService::upload(std::span<const std::uint8_t> bytes, std::string_view file_name,
+                                              std::int64_t owner_id) {
   if (bytes.empty()) return bad_request("The uploaded file is empty");
   if (file_name.empty() || file_name == "." || file_name == ".." ||
       file_name.find_first_of("/\\") != std::string_view::npos ||
@@ -631,36 +657,37 @@ Expected<UploadResult> LibraryService::upload(std::span<const std::uint8_t> byte
   const ImageFormat format = sniff_image_format(bytes);
   if (format == ImageFormat::kUnknown) return bad_request("Unsupported file type");
   const std::string checksum = detail::sha256_bytes(bytes);
-  auto existing =
-      impl_->db.read([&](store::Connection& conn) { return detail::find_asset(conn, "checksum", checksum); });
+  const auto find = [&] {
+    return impl_->db.read(
+        [&](store::Connection& conn) { return detail::find_asset(conn, "checksum", checksum, owner_id); });
+  };
+  auto existing = find();
   if (!existing) return existing.error();
   if (*existing) return UploadResult{**existing, true};
 
-  const fs::path target = impl_->options.data_dir / "upload" / checksum.substr(0, 2) / checksum.substr(2, 2) /
-                          fmt::format("{}.{}", checksum, detail::file_type_name(format));
+  const fs::path target = impl_->options.data_dir / "upload" / std::to_string(owner_id) / checksum.substr(0, 2) /
+                          checksum.substr(2, 2) / fmt::format("{}.{}", checksum, detail::file_type_name(format));
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
-  if (ec)
-    return internal_error(fmt::format("cannot create {}: {}", target.parent_path().string(), ec.message()));
+  if (ec) return storage_error(fmt::format("cannot create {}", target.parent_path().string()), ec);
   std::random_device random;
   const fs::path temp = target.parent_path() / fmt::format(".{}.{:08x}.tmp", checksum, random());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out) {
-      fs::remove(temp, ec);
-      return internal_error(fmt::format("cannot write {}", temp.string()));
-    }
+  if (Status written = write_file_durably(temp, bytes); !written) {
+    fs::remove(temp, ec);
+    return written.error();
   }
   fs::rename(temp, target, ec);
-  if (ec) return internal_error(fmt::format("cannot store upload: {}", ec.message()));
+  if (ec) {
+    fs::remove(temp, ec);
+    return storage_error("cannot store the upload", ec);
+  }
 
   ScanReport report;
-  if (Status one = impl_->import_one(target, std::nullopt, report, std::string(file_name), checksum); !one) {
+  if (Status one = impl_->import_one(target, std::nullopt, owner_id, report, std::string(file_name), checksum);
+      !one) {
     return one.error();
   }
-  auto stored =
-      impl_->db.read([&](store::Connection& conn) { return detail::find_asset(conn, "checksum", checksum); });
+  auto stored = find();
   if (!stored) return stored.error();
   if (!*stored) return internal_error("uploaded asset not found after import");
   return UploadResult{**stored, report.duplicates > 0};
@@ -674,6 +701,63 @@ Status LibraryService::set_visibility(std::int64_t asset_id, Visibility visibili
     if (Status ran = stmt->run(); !ran) return ran;
     if (conn.changes() == 0) return not_found(fmt::format("Asset {} not found", asset_id));
     return Status::Ok();
+  });
+}
+
+Status LibraryService::set_favorite(std::int64_t asset_id, bool favorite) {
+  return impl_->db.write([&](store::Connection& conn) -> Status {
+    auto stmt = conn.prepare("UPDATE asset SET is_favorite = ?, updated_at = ? WHERE id = ?");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, favorite ? 1 : 0).bind(2, store::now_ms()).bind(3, asset_id);
+    return stmt->run();
+  });
+}
+
+Status LibraryService::set_description(std::int64_t asset_id, std::string_view description) {
+  return impl_->db.write([&](store::Connection& conn) -> Status {
+    auto stmt = conn.prepare(
+        "INSERT INTO asset_exif (asset_id, description) VALUES (?, ?) "
+        "ON CONFLICT (asset_id) DO UPDATE SET description = excluded.description");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, asset_id).bind(2, description);
+    return stmt->run();
+  });
+}
+
+Status LibraryService::set_rating(std::int64_t asset_id, std::optional<int> rating) {
+  return impl_->db.write([&](store::Connection& conn) -> Status {
+    auto stmt = conn.prepare(
+        "INSERT INTO asset_exif (asset_id, rating) VALUES (?, ?) "
+        "ON CONFLICT (asset_id) DO UPDATE SET rating = excluded.rating");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, asset_id);
+    if (rating) {
+      stmt->bind(2, *rating);
+    } else {
+      stmt->bind(2, nullptr);
+    }
+    return stmt->run();
+  });
+}
+
+Expected<std::int64_t> LibraryService::adopt_unowned(std::int64_t owner_id) {
+  return impl_->db.write([&](store::Connection& conn) -> Expected<std::int64_t> {
+    if (Status ran = conn.exec(fmt::format("UPDATE library SET owner_id = {} WHERE owner_id = 0", owner_id)); !ran)
+      return ran.error();
+    if (Status ran = conn.exec(fmt::format("UPDATE asset SET owner_id = {} WHERE owner_id = 0", owner_id)); !ran)
+      return ran.error();
+    return conn.changes();
+  });
+}
+
+Expected<bool> LibraryService::has_unowned() const {
+  return impl_->db.read([&](store::Connection& conn) -> Expected<bool> {
+    auto stmt = conn.prepare(
+        "SELECT EXISTS (SELECT 1 FROM asset WHERE owner_id = 0) OR EXISTS (SELECT 1 FROM library WHERE owner_id = 0)");
+    if (!stmt) return stmt.error();
+    auto row = stmt->step();
+    if (!row) return row.error();
+    return stmt->int64(0) != 0;
   });
 }
 
@@ -706,7 +790,12 @@ Status LibraryService::start_watching() {
         const auto relative = file.lexically_relative(impl->options.data_dir);
         if (!relative.empty() && *relative.begin() != "..") return;
         ScanReport report;
-        if (Status one = impl->import_one(file, library_id, report); !one) {
+        auto owner = impl->library_owner(library_id);
+        if (!owner) {
+          spdlog::warn("watcher: {}: {}", file.string(), owner.error().message);
+          return;
+        }
+        if (Status one = impl->import_one(file, library_id, *owner, report); !one) {
           spdlog::warn("watcher: import {}: {}", file.string(), one.error().message);
         } else if (report.imported > 0) {
           spdlog::info("watcher: imported {}", file.string());

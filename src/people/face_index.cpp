@@ -66,11 +66,12 @@ Expected<std::vector<FaceMatch>> FaceIndex::search(const FaceQuery& q) {
             "WHERE f.id IN (SELECT value FROM json_each(?1)) AND f.deleted_at IS NULL AND f.is_visible = 1 "
             "AND a.deleted_at IS NULL AND a.visibility IN ('timeline', 'archive') "
             "AND (?2 = 0 OR f.person_id IS NOT NULL) "
-            "AND (?3 = '' OR p.birth_date IS NULL OR p.birth_date <= ?3)",
+            "AND (?3 = '' OR p.birth_date IS NULL OR p.birth_date <= ?3) AND (?4 = 0 OR a.owner_id = ?5)",
             [&](store::Statement& s) {
               s.bind(1, json_ids(ids));
               s.bind(2, q.has_person ? 1 : 0);
               s.bind(3, std::string_view(q.min_birth_date));
+              s.bind(4, q.owner_id ? 1 : 0).bind(5, q.owner_id.value_or(0));
             },
             [&](const store::Statement& row) -> Status {
               passing[row.int64(0)] =
@@ -98,7 +99,7 @@ Expected<std::optional<FaceForRecognition>> SqlRecognitionStore::load_face(FaceI
     std::optional<FaceForRecognition> face;
     Status status = query(
         c,
-        "SELECT f.asset_id, f.source_type, f.person_id, a.visibility, a.file_created_at, fs.embedding "
+        "SELECT f.asset_id, f.source_type, f.person_id, a.visibility, a.file_created_at, fs.embedding, a.owner_id "
         "FROM asset_face f JOIN asset a ON a.id = f.asset_id LEFT JOIN face_search fs ON fs.face_id = f.id "
         "WHERE f.id = ? AND f.deleted_at IS NULL AND a.deleted_at IS NULL",
         [&](store::Statement& s) { s.bind(1, id); },
@@ -110,6 +111,7 @@ Expected<std::optional<FaceForRecognition>> SqlRecognitionStore::load_face(FaceI
           if (!row.is_null(2)) out.person_id = row.int64(2);
           out.asset_on_timeline = row.text(3) == "timeline";
           out.asset_date = date_of_ms(row.int64(4));
+          out.owner_id = row.int64(6);
           if (!row.is_null(5)) {
             auto embedding = store::floats_of_dim(row, 5, kFaceDimension);
             if (embedding) out.embedding = std::move(*embedding);
@@ -125,9 +127,14 @@ Expected<std::optional<FaceForRecognition>> SqlRecognitionStore::load_face(FaceI
 Expected<PersonId> SqlRecognitionStore::create_person(FaceId feature_face) {
   return db_.write([&](store::Connection& c) -> Expected<PersonId> {
     const std::int64_t now = store::now_ms();
-    Status inserted = exec(c, "INSERT INTO person (created_at, updated_at, feature_face_id) VALUES (?, ?, ?)",
+    // The person belongs to the owner of the face's asset.
+    Status inserted = exec(c,
+                           "INSERT INTO person (created_at, updated_at, feature_face_id, owner_id) "
+                           "SELECT ?, ?, f.id, a.owner_id FROM asset_face f JOIN asset a ON a.id = f.asset_id "
+                           "WHERE f.id = ?",
                            [&](store::Statement& s) { s.bind(1, now).bind(2, now).bind(3, feature_face); });
     if (!inserted) return inserted.error();
+    if (c.changes() == 0) return not_found("Face " + std::to_string(feature_face) + " not found");
     return c.last_insert_rowid();
   });
 }

@@ -5,7 +5,12 @@
 // are ms since the Unix epoch; boxes are integer pixels of the image (image_width x image_height) they refer
 // to — for machine-learning faces the asset's displayed size (spec §10.2: the preview's boxes are scaled up
 // to it).
-//   person(id INTEGER PRIMARY KEY AUTOINCREMENT, created_at, updated_at, name TEXT NOT NULL DEFAULT '',
+// Every person belongs to one user (owner_id, the owner of its faces' assets); the people operations take the
+// caller's id and treat other users' people and faces as unknown (404), and faces only cluster with faces of
+// the same owner.
+//
+//   person(id INTEGER PRIMARY KEY AUTOINCREMENT, owner_id INTEGER NOT NULL, created_at, updated_at,
+//          name TEXT NOT NULL DEFAULT '',
 //          birth_date TEXT NULL ('YYYY-MM-DD', never in the future), is_hidden INTEGER, is_favorite INTEGER,
 //          color TEXT NULL, thumbnail_path TEXT NOT NULL DEFAULT '' (relative to the data dir),
 //          feature_face_id INTEGER NULL REFERENCES asset_face ON DELETE SET NULL)
@@ -48,6 +53,8 @@ class AssetRepository;
 }
 
 namespace focal::people {
+
+using OwnerId = std::int64_t;
 
 // Migrations of component "people" (after "library": asset_face references asset).
 Status migrate(store::Database& db);
@@ -148,39 +155,45 @@ class PeopleService {
   PeopleService& operator=(const PeopleService&) = delete;
 
   // --- people (spec §5) ---
-  Expected<PeoplePage> list(const PeopleQuery& query) const;
-  Expected<Person> get(PersonId id) const;
+  // Every operation below acts on `owner`'s people and faces only.
+  Expected<PeoplePage> list(OwnerId owner, const PeopleQuery& query) const;
+  Expected<Person> get(OwnerId owner, PersonId id) const;
   // POST /people: a person without faces (faces are then assigned to it).
-  Expected<Person> create_person(const PersonUpdate& fields);
+  Expected<Person> create_person(OwnerId owner, const PersonUpdate& fields);
   // 400 "Birth date cannot be in the future"; 400 "Invalid assetId for feature face or asset is offline".
-  Expected<Person> update(PersonId id, const PersonUpdate& fields);
+  Expected<Person> update(OwnerId owner, PersonId id, const PersonUpdate& fields);
   // Deletes the person and its thumbnail; its faces become unassigned.
-  Status remove(PersonId id);
+  Status remove(OwnerId owner, PersonId id);
   // Moves every face of `sources` to `target` (name and birth date copied when the target has none), deletes
   // the sources. 400 "Cannot merge a person into themselves". Gives the target a feature face if it has none.
-  Expected<std::vector<MergeResult>> merge(PersonId target, std::span<const PersonId> sources);
+  Expected<std::vector<MergeResult>> merge(OwnerId owner, PersonId target, std::span<const PersonId> sources);
   // Distinct non-deleted timeline assets with a visible face of the person.
-  Expected<std::int64_t> asset_count(PersonId id) const;
+  Expected<std::int64_t> asset_count(OwnerId owner, PersonId id) const;
   // The person's thumbnail file; kNotFound when none was generated.
-  Expected<std::filesystem::path> thumbnail(PersonId id) const;
+  Expected<std::filesystem::path> thumbnail(OwnerId owner, PersonId id) const;
   // People whose name contains `name` (case-insensitive), at most 100.
-  Expected<std::vector<Person>> search_by_name(std::string_view name, bool with_hidden) const;
+  Expected<std::vector<Person>> search_by_name(OwnerId owner, std::string_view name, bool with_hidden) const;
 
   // --- faces ---
   // Non-deleted, visible faces of an asset, ordered by x1.
-  Expected<std::vector<Face>> faces_of_asset(AssetId asset) const;
+  Expected<std::vector<Face>> faces_of_asset(OwnerId owner, AssetId asset) const;
   // Faces without a person (non-deleted, visible, on non-deleted assets), newest first.
-  Expected<std::vector<Face>> unassigned_faces(int limit) const;
-  Expected<Face> face(FaceId id) const;
+  Expected<std::vector<Face>> unassigned_faces(OwnerId owner, int limit) const;
+  Expected<Face> face(OwnerId owner, FaceId id) const;
   // Assigns one face to `person` (PUT /faces/:personId {id}); feature faces follow spec §5.4.
-  Expected<Face> reassign_face(FaceId face, PersonId person);
+  Expected<Face> reassign_face(OwnerId owner, FaceId face, PersonId person);
   // Creates a new person for the face and assigns it.
-  Expected<Person> reassign_face_to_new_person(FaceId face);
+  Expected<Person> reassign_face_to_new_person(OwnerId owner, FaceId face);
   // PUT /people/:id/reassign: moves `(person, asset)` pairs' faces to `target`; returns the affected people.
-  Expected<std::vector<PersonId>> reassign(PersonId target,
+  Expected<std::vector<PersonId>> reassign(OwnerId owner, PersonId target,
                                            std::span<const std::pair<PersonId, AssetId>> person_assets);
-  // Assets that contain ALL the given people (search filters; spec §5.7). kNotFound for an unknown person.
-  Expected<std::unordered_set<AssetId>> assets_with_people(std::span<const PersonId> people) const;
+  // Assets that contain ALL the given people (search filters; spec §5.7). kNotFound for an unknown person
+  // (or, with an owner, one of another user).
+  Expected<std::unordered_set<AssetId>> assets_with_people(std::optional<OwnerId> owner,
+                                                           std::span<const PersonId> people) const;
+  // Gives people without an owner (databases from before ownership) to the owner of their faces' assets, or
+  // to `fallback` when they have no face.
+  Status adopt_unowned(OwnerId fallback);
 
   // --- job bodies (the registered handlers call these; exposed for the CLI and tests) ---
   // AssetDetectFaces: 0 = skipped (feature off / hidden), otherwise the number of new faces; kFailed-like

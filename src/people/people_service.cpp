@@ -156,13 +156,16 @@ struct PeopleService::Impl {
   }
 
   // --- reads ---
-  Expected<std::optional<Person>> find_person(store::Connection& c, PersonId id) const {
+  // `owner` set: only that user's person (another user's id is not found).
+  Expected<std::optional<Person>> find_person(store::Connection& c, PersonId id,
+                                              std::optional<OwnerId> owner = std::nullopt) const {
     std::optional<Person> person;
     Status status = query(
         c,
         "SELECT " + std::string(kPersonColumns) + ", counts.faces FROM person p LEFT JOIN (" +
-            std::string(kCountedFaces) + ") counts ON counts.person_id = p.id WHERE p.id = ?",
-        [&](store::Statement& s) { s.bind(1, id); },
+            std::string(kCountedFaces) + ") counts ON counts.person_id = p.id WHERE p.id = ?1 " +
+            "AND (?2 = 0 OR p.owner_id = ?3)",
+        [&](store::Statement& s) { s.bind(1, id).bind(2, owner ? 1 : 0).bind(3, owner.value_or(0)); },
         [&](const store::Statement& row) -> Status {
           person = person_of_row(row, options.data_dir, 10);
           return Status::Ok();
@@ -171,19 +174,23 @@ struct PeopleService::Impl {
     return person;
   }
 
-  Expected<Person> require_person(store::Connection& c, PersonId id) const {
-    auto person = find_person(c, id);
+  Expected<Person> require_person(store::Connection& c, PersonId id,
+                                  std::optional<OwnerId> owner = std::nullopt) const {
+    auto person = find_person(c, id, owner);
     if (!person) return std::move(person).error();
     if (!*person) return not_found("Person not found");
     return **person;
   }
 
-  Expected<std::optional<Face>> find_face(store::Connection& c, FaceId id) const {
+  Expected<std::optional<Face>> find_face(store::Connection& c, FaceId id,
+                                          std::optional<OwnerId> owner = std::nullopt) const {
     std::optional<Face> face;
     Status status = query(
         c,
-        "SELECT " + std::string(kFaceColumns) + " FROM asset_face f WHERE f.id = ? AND f.deleted_at IS NULL",
-        [&](store::Statement& s) { s.bind(1, id); },
+        "SELECT " + std::string(kFaceColumns) +
+            " FROM asset_face f JOIN asset a ON a.id = f.asset_id WHERE f.id = ?1 AND f.deleted_at IS NULL "
+            "AND (?2 = 0 OR a.owner_id = ?3)",
+        [&](store::Statement& s) { s.bind(1, id).bind(2, owner ? 1 : 0).bind(3, owner.value_or(0)); },
         [&](const store::Statement& row) -> Status {
           face = face_of_row(row);
           return Status::Ok();
@@ -710,15 +717,15 @@ Status validate_fields(const PersonUpdate& fields) {
 
 }  // namespace
 
-Expected<PeoplePage> PeopleService::list(const PeopleQuery& q) const {
+Expected<PeoplePage> PeopleService::list(OwnerId owner, const PeopleQuery& q) const {
   if (q.page < 1) return bad_request("page must be at least 1");
   if (q.size < 1 || q.size > 1000) return bad_request("size must be between 1 and 1000");
   return impl_->db.read([&](store::Connection& c) -> Expected<PeoplePage> {
     PeoplePage page;
     Status status = query(c,
                           "SELECT count(*), coalesce(sum(p.is_hidden), 0) FROM person p JOIN (" +
-                              std::string(kCountedFaces) + ") counts ON counts.person_id = p.id",
-                          {}, [&](const store::Statement& row) -> Status {
+                              std::string(kCountedFaces) + ") counts ON counts.person_id = p.id WHERE p.owner_id = ?",
+                          [&](store::Statement& s) { s.bind(1, owner); }, [&](const store::Statement& row) -> Status {
                             page.total = row.int64(0);
                             page.hidden = row.int64(1);
                             return Status::Ok();
@@ -728,11 +735,14 @@ Expected<PeoplePage> PeopleService::list(const PeopleQuery& q) const {
     if (q.closest_person || q.closest_face) {
       std::optional<FaceId> face = q.closest_face;
       if (q.closest_person) {
-        auto person = impl_->require_person(c, *q.closest_person);
+        auto person = impl_->require_person(c, *q.closest_person, owner);
         if (!person) return std::move(person).error();
         if (!person->feature_face_id) return not_found("Person not found");
         face = person->feature_face_id;
       }
+      auto owned = impl_->find_face(c, *face, owner);
+      if (!owned) return std::move(owned).error();
+      if (!*owned) return not_found("Face not found");
       auto embedding = impl_->face_embedding(c, *face);
       if (!embedding) return std::move(embedding).error();
       if (!*embedding) return not_found("Face not found");
@@ -742,12 +752,13 @@ Expected<PeoplePage> PeopleService::list(const PeopleQuery& q) const {
         "SELECT " + std::string(kPersonColumns) + ", counts.faces, fs.embedding FROM person p JOIN (" +
         std::string(kCountedFaces) +
         ") counts ON counts.person_id = p.id LEFT JOIN face_search fs ON fs.face_id = p.feature_face_id "
-        "WHERE (p.name != '' OR counts.faces >= ?1) AND (?2 = 1 OR p.is_hidden = 0) "
+        "WHERE (p.name != '' OR counts.faces >= ?1) AND (?2 = 1 OR p.is_hidden = 0) AND p.owner_id = ?3 "
         "ORDER BY p.is_hidden ASC, p.is_favorite DESC, (p.name = '') ASC, counts.faces DESC, "
         "CASE WHEN p.name = '' THEN 1 ELSE 0 END, p.name COLLATE NOCASE ASC, p.created_at ASC, p.id ASC";
     std::vector<std::pair<Person, double>> rows;
     status = query(
-        c, sql, [&](store::Statement& s) { s.bind(1, q.min_faces).bind(2, q.with_hidden ? 1 : 0); },
+        c, sql,
+        [&](store::Statement& s) { s.bind(1, q.min_faces).bind(2, q.with_hidden ? 1 : 0).bind(3, owner); },
         [&](const store::Statement& row) -> Status {
           double distance = 0;
           if (reference) {
@@ -771,19 +782,19 @@ Expected<PeoplePage> PeopleService::list(const PeopleQuery& q) const {
   });
 }
 
-Expected<Person> PeopleService::get(PersonId id) const {
-  return impl_->db.read([&](store::Connection& c) { return impl_->require_person(c, id); });
+Expected<Person> PeopleService::get(OwnerId owner, PersonId id) const {
+  return impl_->db.read([&](store::Connection& c) { return impl_->require_person(c, id, owner); });
 }
 
-Expected<Person> PeopleService::create_person(const PersonUpdate& fields) {
+Expected<Person> PeopleService::create_person(OwnerId owner, const PersonUpdate& fields) {
   if (Status valid = validate_fields(fields); !valid) return valid.error();
   if (fields.feature_face_asset_id) return bad_request("A new person has no faces to feature");
   auto id = impl_->db.write([&](store::Connection& c) -> Expected<PersonId> {
     const std::int64_t now = store::now_ms();
     Status status =
         exec(c,
-             "INSERT INTO person (created_at, updated_at, name, birth_date, is_hidden, is_favorite, color) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?)",
+             "INSERT INTO person (created_at, updated_at, name, birth_date, is_hidden, is_favorite, color, "
+             "owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
              [&](store::Statement& s) {
                s.bind(1, now).bind(2, now).bind(3, std::string_view(fields.name.value_or("")));
                if (fields.birth_date && !fields.birth_date->empty()) {
@@ -798,18 +809,19 @@ Expected<Person> PeopleService::create_person(const PersonUpdate& fields) {
                } else {
                  s.bind(7, nullptr);
                }
+               s.bind(8, owner);
              });
     if (!status) return status.error();
     return c.last_insert_rowid();
   });
   if (!id) return std::move(id).error();
-  return get(*id);
+  return get(owner, *id);
 }
 
-Expected<Person> PeopleService::update(PersonId id, const PersonUpdate& fields) {
+Expected<Person> PeopleService::update(OwnerId owner, PersonId id, const PersonUpdate& fields) {
   if (Status valid = validate_fields(fields); !valid) return valid.error();
   Status written = impl_->db.write([&](store::Connection& c) -> Status {
-    auto person = impl_->require_person(c, id);
+    auto person = impl_->require_person(c, id, owner);
     if (!person) return person.error();
     const std::int64_t now = store::now_ms();
     auto set_text = [&](std::string_view column, const std::optional<std::string>& value,
@@ -858,30 +870,31 @@ Expected<Person> PeopleService::update(PersonId id, const PersonUpdate& fields) 
     return Status::Ok();
   });
   if (!written) return written.error();
-  return get(id);
+  return get(owner, id);
 }
 
-Status PeopleService::remove(PersonId id) {
+Status PeopleService::remove(OwnerId owner, PersonId id) {
   return impl_->db.write([&](store::Connection& c) -> Status {
-    auto person = impl_->require_person(c, id);
+    auto person = impl_->require_person(c, id, owner);
     if (!person) return person.error();
     const PersonId ids[] = {id};
     return impl_->delete_people(c, ids);
   });
 }
 
-Expected<std::vector<MergeResult>> PeopleService::merge(PersonId target, std::span<const PersonId> sources) {
+Expected<std::vector<MergeResult>> PeopleService::merge(OwnerId owner, PersonId target,
+                                                        std::span<const PersonId> sources) {
   if (std::find(sources.begin(), sources.end(), target) != sources.end()) {
     return bad_request("Cannot merge a person into themselves");
   }
-  auto exists = get(target);
+  auto exists = get(owner, target);
   if (!exists) return std::move(exists).error();
   std::vector<MergeResult> results;
   for (PersonId source : sources) {
     Status merged = impl_->db.write([&](store::Connection& c) -> Status {
-      auto from = impl_->require_person(c, source);
+      auto from = impl_->require_person(c, source, owner);
       if (!from) return from.error();
-      auto into = impl_->require_person(c, target);
+      auto into = impl_->require_person(c, target, owner);
       if (!into) return into.error();
       const std::int64_t now = store::now_ms();
       if (into->name.empty() && !from->name.empty()) {
@@ -916,9 +929,9 @@ Expected<std::vector<MergeResult>> PeopleService::merge(PersonId target, std::sp
   return results;
 }
 
-Expected<std::int64_t> PeopleService::asset_count(PersonId id) const {
+Expected<std::int64_t> PeopleService::asset_count(OwnerId owner, PersonId id) const {
   return impl_->db.read([&](store::Connection& c) -> Expected<std::int64_t> {
-    auto person = impl_->require_person(c, id);
+    auto person = impl_->require_person(c, id, owner);
     if (!person) return std::move(person).error();
     std::int64_t count = 0;
     Status status = query(
@@ -937,8 +950,8 @@ Expected<std::int64_t> PeopleService::asset_count(PersonId id) const {
   });
 }
 
-Expected<std::filesystem::path> PeopleService::thumbnail(PersonId id) const {
-  auto person = get(id);
+Expected<std::filesystem::path> PeopleService::thumbnail(OwnerId owner, PersonId id) const {
+  auto person = get(owner, id);
   if (!person) return std::move(person).error();
   if (person->thumbnail_path.empty() || !std::filesystem::exists(person->thumbnail_path)) {
     return not_found("Person " + std::to_string(id) + " has no thumbnail");
@@ -946,7 +959,8 @@ Expected<std::filesystem::path> PeopleService::thumbnail(PersonId id) const {
   return std::filesystem::path(person->thumbnail_path);
 }
 
-Expected<std::vector<Person>> PeopleService::search_by_name(std::string_view name, bool with_hidden) const {
+Expected<std::vector<Person>> PeopleService::search_by_name(OwnerId owner, std::string_view name,
+                                                           bool with_hidden) const {
   std::string pattern = "%";
   for (char ch : name) {
     if (ch == '%' || ch == '_' || ch == '\\') pattern += '\\';
@@ -960,8 +974,10 @@ Expected<std::vector<Person>> PeopleService::search_by_name(std::string_view nam
         "SELECT " + std::string(kPersonColumns) + ", counts.faces FROM person p LEFT JOIN (" +
             std::string(kCountedFaces) +
             ") counts ON counts.person_id = p.id WHERE p.name != '' AND p.name LIKE ? ESCAPE '\\' "
-            "AND (? = 1 OR p.is_hidden = 0) ORDER BY length(p.name), p.name, p.id LIMIT 100",
-        [&](store::Statement& s) { s.bind(1, std::string_view(pattern)).bind(2, with_hidden ? 1 : 0); },
+            "AND (? = 1 OR p.is_hidden = 0) AND p.owner_id = ? ORDER BY length(p.name), p.name, p.id LIMIT 100",
+        [&](store::Statement& s) {
+          s.bind(1, std::string_view(pattern)).bind(2, with_hidden ? 1 : 0).bind(3, owner);
+        },
         [&](const store::Statement& row) -> Status {
           out.push_back(person_of_row(row, impl_->options.data_dir, 10));
           return Status::Ok();
@@ -971,15 +987,15 @@ Expected<std::vector<Person>> PeopleService::search_by_name(std::string_view nam
   });
 }
 
-Expected<std::vector<Face>> PeopleService::faces_of_asset(AssetId asset) const {
+Expected<std::vector<Face>> PeopleService::faces_of_asset(OwnerId owner, AssetId asset) const {
   return impl_->db.read([&](store::Connection& c) -> Expected<std::vector<Face>> {
     std::vector<Face> out;
     Status status = query(
         c,
         "SELECT " + std::string(kFaceColumns) +
-            " FROM asset_face f WHERE f.asset_id = ? AND f.deleted_at IS NULL AND f.is_visible = 1 "
-            "ORDER BY f.x1, f.id",
-        [&](store::Statement& s) { s.bind(1, asset); },
+            " FROM asset_face f JOIN asset a ON a.id = f.asset_id WHERE f.asset_id = ? AND a.owner_id = ? "
+            "AND f.deleted_at IS NULL AND f.is_visible = 1 ORDER BY f.x1, f.id",
+        [&](store::Statement& s) { s.bind(1, asset).bind(2, owner); },
         [&](const store::Statement& row) -> Status {
           out.push_back(face_of_row(row));
           return Status::Ok();
@@ -989,16 +1005,16 @@ Expected<std::vector<Face>> PeopleService::faces_of_asset(AssetId asset) const {
   });
 }
 
-Expected<std::vector<Face>> PeopleService::unassigned_faces(int limit) const {
+Expected<std::vector<Face>> PeopleService::unassigned_faces(OwnerId owner, int limit) const {
   return impl_->db.read([&](store::Connection& c) -> Expected<std::vector<Face>> {
     std::vector<Face> out;
     Status status = query(
         c,
         "SELECT " + std::string(kFaceColumns) +
-            " FROM asset_face f JOIN asset a ON a.id = f.asset_id WHERE f.person_id IS NULL "
+            " FROM asset_face f JOIN asset a ON a.id = f.asset_id WHERE f.person_id IS NULL AND a.owner_id = ? "
             "AND f.deleted_at IS NULL AND f.is_visible = 1 AND a.deleted_at IS NULL "
             "ORDER BY f.id DESC LIMIT ?",
-        [&](store::Statement& s) { s.bind(1, std::max(limit, 0)); },
+        [&](store::Statement& s) { s.bind(1, owner).bind(2, std::max(limit, 0)); },
         [&](const store::Statement& row) -> Status {
           out.push_back(face_of_row(row));
           return Status::Ok();
@@ -1008,20 +1024,20 @@ Expected<std::vector<Face>> PeopleService::unassigned_faces(int limit) const {
   });
 }
 
-Expected<Face> PeopleService::face(FaceId id) const {
+Expected<Face> PeopleService::face(OwnerId owner, FaceId id) const {
   return impl_->db.read([&](store::Connection& c) -> Expected<Face> {
-    auto found = impl_->find_face(c, id);
+    auto found = impl_->find_face(c, id, owner);
     if (!found) return std::move(found).error();
     if (!*found) return not_found("Face not found");
     return **found;
   });
 }
 
-Expected<Face> PeopleService::reassign_face(FaceId face_id, PersonId person) {
+Expected<Face> PeopleService::reassign_face(OwnerId owner, FaceId face_id, PersonId person) {
   Status written = impl_->db.write([&](store::Connection& c) -> Status {
-    auto target = impl_->require_person(c, person);
+    auto target = impl_->require_person(c, person, owner);
     if (!target) return target.error();
-    auto found = impl_->find_face(c, face_id);
+    auto found = impl_->find_face(c, face_id, owner);
     if (!found) return found.error();
     if (!*found) return not_found("Face not found");
     const std::optional<PersonId> previous = (*found)->person_id;
@@ -1035,28 +1051,30 @@ Expected<Face> PeopleService::reassign_face(FaceId face_id, PersonId person) {
     return impl_->fix_feature_faces(c, person, sources, moved_ids);
   });
   if (!written) return written.error();
-  return face(face_id);
+  return face(owner, face_id);
 }
 
-Expected<Person> PeopleService::reassign_face_to_new_person(FaceId face_id) {
-  auto found = face(face_id);
+Expected<Person> PeopleService::reassign_face_to_new_person(OwnerId owner, FaceId face_id) {
+  auto found = face(owner, face_id);
   if (!found) return std::move(found).error();
-  auto person = create_person(PersonUpdate{});
+  auto person = create_person(owner, PersonUpdate{});
   if (!person) return std::move(person).error();
-  auto moved = reassign_face(face_id, person->id);
+  auto moved = reassign_face(owner, face_id, person->id);
   if (!moved) return std::move(moved).error();
-  return get(person->id);
+  return get(owner, person->id);
 }
 
-Expected<std::vector<PersonId>> PeopleService::reassign(PersonId target,
+Expected<std::vector<PersonId>> PeopleService::reassign(OwnerId owner, PersonId target,
                                                         std::span<const std::pair<PersonId, AssetId>> pairs) {
   std::vector<PersonId> affected;
   Status written = impl_->db.write([&](store::Connection& c) -> Status {
-    auto into = impl_->require_person(c, target);
+    auto into = impl_->require_person(c, target, owner);
     if (!into) return into.error();
     std::vector<FaceId> moved;
     std::vector<PersonId> sources;
     for (const auto& [person, asset] : pairs) {
+      auto from = impl_->require_person(c, person, owner);  // another user's person is not found
+      if (!from) return from.error();
       Status status = query(
           c, "SELECT id FROM asset_face WHERE person_id = ? AND asset_id = ? AND deleted_at IS NULL",
           [&](store::Statement& s) { s.bind(1, person).bind(2, asset); },
@@ -1082,13 +1100,13 @@ Expected<std::vector<PersonId>> PeopleService::reassign(PersonId target,
 }
 
 Expected<std::unordered_set<AssetId>> PeopleService::assets_with_people(
-    std::span<const PersonId> people) const {
+    std::optional<OwnerId> owner, std::span<const PersonId> people) const {
   std::vector<PersonId> unique(people.begin(), people.end());
   std::sort(unique.begin(), unique.end());
   unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
   return impl_->db.read([&](store::Connection& c) -> Expected<std::unordered_set<AssetId>> {
     for (PersonId id : unique) {
-      auto person = impl_->find_person(c, id);
+      auto person = impl_->find_person(c, id, owner);
       if (!person) return std::move(person).error();
       if (!*person) return not_found("Person " + std::to_string(id) + " not found");
     }
@@ -1108,6 +1126,17 @@ Expected<std::unordered_set<AssetId>> PeopleService::assets_with_people(
         });
     if (!status) return status.error();
     return out;
+  });
+}
+
+Status PeopleService::adopt_unowned(OwnerId fallback) {
+  return impl_->db.write([&](store::Connection& c) -> Status {
+    Status status = exec(c,
+                         "UPDATE person SET owner_id = coalesce((SELECT a.owner_id FROM asset_face f JOIN asset a "
+                         "ON a.id = f.asset_id WHERE f.person_id = person.id AND a.owner_id != 0 LIMIT 1), ?) "
+                         "WHERE owner_id = 0",
+                         [&](store::Statement& s) { s.bind(1, fallback); });
+    return status;
   });
 }
 

@@ -74,7 +74,7 @@ Expected<RecognitionResult> recognize_face(RecognitionStore& store, const Recogn
 
   const int min_faces = std::max(settings.min_faces, 1);
   // k = minFaces as upstream; the face itself is normally its own nearest match.
-  FaceQuery query{face.embedding, min_faces, settings.max_distance, false, face.asset_date};
+  FaceQuery query{face.embedding, min_faces, settings.max_distance, false, face.asset_date, face.owner_id};
   auto matches = store.search_faces(query);
   if (!matches) return std::move(matches).error();
   // Count the face itself once whether or not the store returned it (the store filters faces on hidden or
@@ -100,7 +100,7 @@ Expected<RecognitionResult> recognize_face(RecognitionStore& store, const Recogn
   }
   if (!person) {
     // The nearest assigned face beyond the k window.
-    FaceQuery nearest{face.embedding, 1, settings.max_distance, true, face.asset_date};
+    FaceQuery nearest{face.embedding, 1, settings.max_distance, true, face.asset_date, face.owner_id};
     auto assigned = store.search_faces(nearest);
     if (!assigned) return std::move(assigned).error();
     for (const FaceMatch& match : *assigned) {

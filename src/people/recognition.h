@@ -45,6 +45,7 @@ struct FaceForRecognition {
   std::vector<float> embedding;    // empty: no face_search row
   bool asset_on_timeline = false;  // visibility == timeline: only those seed people (spec §4.3 step 4)
   std::string asset_date;          // 'YYYY-MM-DD' the photo was taken (fileCreatedAt); "" when unknown
+  std::int64_t owner_id = 0;       // the asset's owner: faces only ever cluster with the same owner's faces
 };
 
 struct FaceMatch {
@@ -62,6 +63,7 @@ struct FaceQuery {
   bool has_person = false;  // only faces that have a person
   // Exclude faces whose person was born after this date ('YYYY-MM-DD'); empty: no filter.
   std::string min_birth_date;
+  std::optional<std::int64_t> owner_id;  // only faces on this user's assets
 };
 
 class RecognitionStore {

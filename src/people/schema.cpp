@@ -7,7 +7,7 @@
 namespace focal::people {
 namespace {
 
-constexpr std::array<store::Migration, 1> kMigrations{{
+constexpr std::array<store::Migration, 2> kMigrations{{
     {1, R"sql(
 CREATE TABLE person (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -50,6 +50,11 @@ CREATE TABLE people_state (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
+)sql"},
+    // Ownership: a person belongs to the owner of its faces' assets (0 for older rows until adopted).
+    {2, R"sql(
+ALTER TABLE person ADD COLUMN owner_id INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX person_owner_idx ON person (owner_id);
 )sql"},
 }};
 

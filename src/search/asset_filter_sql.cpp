@@ -15,6 +15,10 @@ int FilterSql::bind(store::Statement& statement, int first) const {
 
 FilterSql filter_sql(const AssetFilter& filter) {
   FilterSql sql;
+  if (filter.owner_id) {
+    sql.where += " AND a.owner_id = ?";
+    sql.params.emplace_back(*filter.owner_id);
+  }
   if (!filter.with_deleted) sql.where += " AND a.deleted_at IS NULL";
   // Locked assets need a PIN-unlocked session in Immich; focal has none, so they never appear.
   sql.where += filter.include_hidden ? " AND a.visibility IN ('timeline', 'archive', 'hidden')"
@@ -45,6 +49,23 @@ bool has_column_filters(const AssetFilter& filter) {
          filter.lens_model || filter.type || filter.file_type;
 }
 
+Expected<bool> owner_is_minority(store::Connection& connection, const AssetFilter& filter) {
+  if (!filter.owner_id) return false;
+  auto count = [&](const char* sql, bool bind_owner) -> Expected<std::int64_t> {
+    auto statement = connection.prepare(sql);
+    if (!statement) return statement.error();
+    if (bind_owner) statement->bind(1, *filter.owner_id);
+    auto row = statement->step();
+    if (!row) return row.error();
+    return statement->int64(0);
+  };
+  auto mine = count("SELECT count(*) FROM asset WHERE owner_id = ?", true);
+  if (!mine) return mine.error();
+  auto all = count("SELECT count(*) FROM asset", false);
+  if (!all) return all.error();
+  return *mine * 2 <= *all;
+}
+
 namespace {
 Expected<std::unordered_set<std::int64_t>> collect(store::Connection& connection, const std::string& sql,
                                                    const FilterSql& params) {
@@ -73,6 +94,7 @@ Expected<std::unordered_set<std::int64_t>> matching_ids(store::Connection& conne
 Expected<std::unordered_set<std::int64_t>> excluded_ids(store::Connection& connection,
                                                         const AssetFilter& filter) {
   AssetFilter visibility_only;
+  visibility_only.owner_id = filter.owner_id;
   visibility_only.with_deleted = filter.with_deleted;
   visibility_only.include_hidden = filter.include_hidden;
   const FilterSql sql = filter_sql(visibility_only);
@@ -84,7 +106,7 @@ Expected<std::optional<std::unordered_set<std::int64_t>>> restriction_set(
   std::optional<std::unordered_set<std::int64_t>> result = filter.allowed_asset_ids;
   if (!filter.person_ids.empty()) {
     if (!resolver) return bad_request("Filtering by people is not available");
-    auto people = resolver(filter.person_ids);
+    auto people = resolver(filter.owner_id, filter.person_ids);
     if (!people) return people.error();
     if (!result) {
       result = std::move(*people);

@@ -21,11 +21,15 @@ struct FilterSql {
 // Visibility/deleted plus the column filters (not person ids or allowed ids, which are sets applied in C++).
 FilterSql filter_sql(const AssetFilter& filter);
 
-// True when the filter restricts more than the default visibility/deleted exclusion.
+// True when the filter restricts more than owner and the default visibility/deleted exclusion.
 bool has_column_filters(const AssetFilter& filter);
 
-// The id set that passes filter_sql (optionally also restricted to `allowed`), or, for default filters, the
-// ids excluded by visibility/deleted (few) so callers can filter with a cheap negative test.
+// True when the filter's owner has at most half of all assets: listing the owner's ids is then cheaper
+// than listing everyone else's.
+Expected<bool> owner_is_minority(store::Connection& connection, const AssetFilter& filter);
+
+// The id set that passes filter_sql, or, for default filters, the ids excluded by owner/visibility/deleted
+// (few, when the owner has most assets) so callers can filter with a cheap negative test.
 Expected<std::unordered_set<std::int64_t>> matching_ids(store::Connection& connection,
                                                         const AssetFilter& filter);
 Expected<std::unordered_set<std::int64_t>> excluded_ids(store::Connection& connection,

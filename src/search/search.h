@@ -50,6 +50,7 @@ Status migrate(store::Database& db);
 
 // Filters shared by smart and keyword search (spec §2.4 semantics: equality on exif fields, inclusive dates).
 struct AssetFilter {
+  std::optional<std::int64_t> owner_id;         // only this user's assets (every user-facing search sets it)
   std::optional<std::int64_t> taken_after_ms;   // inclusive, ms since epoch
   std::optional<std::int64_t> taken_before_ms;  // inclusive
   std::optional<std::string> make;
@@ -83,9 +84,10 @@ struct SmartSearchRequest {
   AssetFilter filter;
 };
 
-// Resolves person ids to the set of assets that contain ALL of them (the people component registers it).
-using PersonAssetsResolver =
-    std::function<Expected<std::unordered_set<std::int64_t>>(std::span<const std::int64_t> person_ids)>;
+// Resolves person ids to the set of assets that contain ALL of them (the people component registers it);
+// people that are not `owner_id`'s are unknown (404).
+using PersonAssetsResolver = std::function<Expected<std::unordered_set<std::int64_t>>(
+    std::optional<std::int64_t> owner_id, std::span<const std::int64_t> person_ids)>;
 
 enum class IndexOutcome { kSuccess, kSkipped, kFailed };
 

@@ -278,6 +278,10 @@ Expected<SearchPage> SmartSearchService::search(const SmartSearchRequest& reques
       impl_->cache.put(key, query);
     }
   } else if (request.query_asset_id) {
+    auto asset = impl_->assets.get(*request.query_asset_id);
+    if (!asset) return asset.error();
+    if (!*asset || (request.filter.owner_id && (*asset)->owner_id != *request.filter.owner_id))
+      return not_found("Asset " + std::to_string(*request.query_asset_id) + " not found");
     auto stored = embedding(*request.query_asset_id);
     if (!stored) return stored.error();
     if (!*stored)
@@ -299,7 +303,9 @@ Expected<SearchPage> SmartSearchService::search(const SmartSearchRequest& reques
   std::optional<std::unordered_set<std::int64_t>> allowed = std::move(*restriction);
   std::unordered_set<std::int64_t> excluded;
   Status filtered = impl_->db.read([&](store::Connection& connection) -> Status {
-    if (detail::has_column_filters(request.filter)) {
+    auto minority = detail::owner_is_minority(connection, request.filter);
+    if (!minority) return minority.error();
+    if (detail::has_column_filters(request.filter) || *minority) {
       auto matching = detail::matching_ids(connection, request.filter);
       if (!matching) return matching.error();
       if (allowed)

@@ -258,6 +258,14 @@ Expected<std::optional<double>> optional_number(const nlohmann::json& body, std:
   return std::optional<double>{value};
 }
 
+Expected<std::optional<std::int64_t>> optional_id(const nlohmann::json& body, std::string_view key) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::optional<std::int64_t>{};
+  auto ids = optional_ids(nlohmann::json{{key, nlohmann::json::array({*it})}}, key);
+  if (!ids) return bad_request(std::string(key) + " must be a positive integer id");
+  return std::optional<std::int64_t>{(**ids)[0]};
+}
+
 Expected<std::optional<std::vector<std::int64_t>>> optional_ids(const nlohmann::json& body,
                                                                 std::string_view key) {
   const auto it = body.find(key);

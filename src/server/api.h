@@ -125,6 +125,8 @@ Expected<std::optional<double>> optional_number(const nlohmann::json& body, std:
 // strings ("42"), which is what Immich clients send. An optional array of positive ids.
 Expected<std::optional<std::vector<std::int64_t>>> optional_ids(const nlohmann::json& body,
                                                                 std::string_view key);
+// One optional positive id (integer or decimal string).
+Expected<std::optional<std::int64_t>> optional_id(const nlohmann::json& body, std::string_view key);
 
 // "2024-05-01T12:00:00.000Z" (UTC) for ms since the epoch (Immich's date-time format).
 std::string iso_time(std::int64_t ms);

@@ -14,6 +14,8 @@ json optional_json(const std::optional<T>& value) {
 
 json asset_json(const library::Asset& asset, const std::optional<library::Exif>& exif) {
   json out = {{"id", asset.id},
+              {"ownerId", asset.owner_id},
+              {"isFavorite", asset.is_favorite},
               {"type", std::string(library::to_string(asset.type))},
               {"status", std::string(library::to_string(asset.status))},
               {"visibility", std::string(library::to_string(asset.visibility))},
@@ -48,6 +50,13 @@ json asset_json(const library::Asset& asset, const std::optional<library::Exif>&
                        {"fileSizeInByte", exif->file_size}};
   }
   return out;
+}
+
+Expected<library::Asset> owned_asset(const library::AssetRepository& assets, std::int64_t id, const Caller& caller) {
+  auto asset = assets.get(id);
+  if (!asset) return asset.error();
+  if (!*asset || (*asset)->owner_id != caller.user_id) return not_found("Asset " + std::to_string(id) + " not found");
+  return **asset;
 }
 
 std::string mime_type(std::string_view file_type) {

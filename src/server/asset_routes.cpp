@@ -1,6 +1,7 @@
 // Library folders and assets: add/scan folders, list/get assets, thumbnails/previews/originals, upload,
 // delete.
 #include "library/library.h"
+#include "search/search.h"
 #include "server/asset_json.h"
 #include "server/routes.h"
 
@@ -8,10 +9,12 @@ namespace focal::server {
 namespace {
 
 using detail::asset_json;
+using detail::owned_asset;
 using nlohmann::json;
 
 json library_json(const library::Library& lib) {
   return {{"id", lib.id},
+          {"ownerId", lib.owner_id},
           {"importPath", lib.path},
           {"createdAt", iso_time(lib.created_at_ms)},
           {"refreshedAt", lib.last_scanned_at_ms ? json(iso_time(*lib.last_scanned_at_ms)) : json(nullptr)}};
@@ -24,16 +27,53 @@ json scan_json(const library::ScanReport& report) {
           {"newAssetIds", report.new_asset_ids}};
 }
 
-Expected<library::Asset> existing_asset(const library::LibraryService& service, std::int64_t id) {
-  auto asset = service.assets().get(id);
-  if (!asset) return asset.error();
-  if (!*asset) return not_found("Asset " + std::to_string(id) + " not found");
-  return **asset;
+// PUT /api/assets/:id: every field Immich accepts is type-checked (400 naming it); unknown fields are
+// ignored as Immich's whitelisting validator does.
+struct AssetUpdate {
+  std::optional<bool> is_favorite;
+  std::optional<library::Visibility> visibility;
+  std::optional<std::string> description;
+  std::optional<std::optional<int>> rating;  // set to nullopt: clear
+};
+
+Expected<AssetUpdate> asset_update(const json& body) {
+  AssetUpdate update;
+  auto favorite = optional_bool(body, "isFavorite");
+  if (!favorite) return favorite.error();
+  update.is_favorite = *favorite;
+  auto archived = optional_bool(body, "isArchived");
+  if (!archived) return archived.error();
+  if (*archived) update.visibility = **archived ? library::Visibility::kArchive : library::Visibility::kTimeline;
+  auto visibility_text = optional_string(body, "visibility");
+  if (!visibility_text) return visibility_text.error();
+  if (*visibility_text) {
+    auto visibility = library::parse_visibility(**visibility_text);
+    if (!visibility) return bad_request("visibility must be one of archive, timeline, hidden, locked");
+    update.visibility = *visibility;
+  }
+  auto description = optional_string(body, "description");
+  if (!description) return description.error();
+  if (*description && (*description)->size() > 10'000) return bad_request("description must be at most 10000 characters");
+  update.description = *description;
+  if (auto it = body.find("rating"); it != body.end()) {
+    if (it->is_null()) {
+      update.rating = std::optional<int>{};
+    } else {
+      auto rating = optional_int(body, "rating", -1, 5);
+      if (!rating) return rating.error();
+      update.rating = static_cast<int>(**rating);
+    }
+  }
+  for (const char* key : {"dateTimeOriginal", "latitude", "longitude"}) {
+    if (body.contains(key)) return bad_request(std::string(key) + " cannot be changed in focal yet");
+  }
+  return update;
 }
 
 }  // namespace
 
-void register_asset_routes(Api& api, library::LibraryService& service) {
+void register_asset_routes(Api& api, library::LibraryService& service, search::KeywordSearch& keyword,
+                           UserExists users) {
   // --- library folders ---
   api.get(
       "/api/libraries", admin_route(Permission::kLibraryRead),
@@ -45,15 +85,20 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
         return ApiResponse::json(out);
       });
 
+  // Administrative: libraries of any user; ownerId (default: the caller) owns the imported assets.
   api.post(
       "/api/libraries", admin_route(Permission::kLibraryCreate),
-      [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+      [&service, users](const ApiRequest& req) -> Expected<ApiResponse> {
         auto body = req.json_body();
         if (!body) return body.error();
         auto path = optional_string(*body, "importPath");
         if (!path) return path.error();
         if (!*path || (*path)->empty()) return bad_request("importPath should not be empty");
-        auto lib = service.add_library(**path);
+        auto owner = optional_id(*body, "ownerId");
+        if (!owner) return owner.error();
+        const std::int64_t owner_id = owner->value_or(req.caller.user_id);
+        if (!users(owner_id)) return bad_request("ownerId " + std::to_string(owner_id) + " is not a user");
+        auto lib = service.add_library(**path, owner_id);
         if (!lib) return lib.error();
         return ApiResponse::json(library_json(*lib), 201);
       });
@@ -90,6 +135,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
     auto with_hidden = req.query_bool("withHidden");
     if (!with_hidden) return with_hidden.error();
     library::AssetFilter filter;
+    filter.owner_id = req.caller.user_id;
     filter.include_deleted = with_deleted->value_or(false);
     filter.include_hidden = with_hidden->value_or(false);
     const int limit = static_cast<int>(size->value_or(100));
@@ -107,14 +153,16 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
         {{"items", items}, {"count", items.size()}, {"nextAfter", more ? json(ids->back()) : json(nullptr)}});
   });
 
-  api.get("/api/assets/statistics", user_route(Permission::kAssetRead), [&service](const ApiRequest&) -> Expected<ApiResponse> {
-    auto total = service.assets().count(library::AssetFilter{});
+  api.get("/api/assets/statistics", user_route(Permission::kAssetRead), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+    library::AssetFilter mine;
+    mine.owner_id = req.caller.user_id;
+    auto total = service.assets().count(mine);
     if (!total) return total.error();
-    library::AssetFilter ready;
+    library::AssetFilter ready = mine;
     ready.status = library::AssetStatus::kReady;
     auto ready_count = service.assets().count(ready);
     if (!ready_count) return ready_count.error();
-    library::AssetFilter with_preview;
+    library::AssetFilter with_preview = mine;
     with_preview.require_preview = true;
     auto preview_count = service.assets().count(with_preview);
     if (!preview_count) return preview_count.error();
@@ -124,7 +172,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
   api.get("/api/assets/:id", user_route(Permission::kAssetRead), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
-    auto asset = existing_asset(service, *id);
+    auto asset = owned_asset(service.assets(), *id, req.caller);
     if (!asset) return asset.error();
     auto exif = service.assets().exif(*id);
     if (!exif) return exif.error();
@@ -139,7 +187,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
     if (size != "thumbnail" && size != "preview")
       return bad_request("size must be one of thumbnail, preview");
     const bool preview = size == "preview";
-    if (auto asset = existing_asset(service, *id); !asset) return asset.error();
+    if (auto asset = owned_asset(service.assets(), *id, req.caller); !asset) return asset.error();
     auto path = service.assets().file(
         *id, preview ? library::AssetFileType::kPreview : library::AssetFileType::kThumbnail);
     if (!path) return path.error();
@@ -152,7 +200,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
   api.get("/api/assets/:id/original", user_route(Permission::kAssetDownload), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
-    auto asset = existing_asset(service, *id);
+    auto asset = owned_asset(service.assets(), *id, req.caller);
     if (!asset) return asset.error();
     auto reply = ApiResponse::send_file(asset->original_path, detail::mime_type(asset->file_type));
     std::string safe_name;
@@ -170,7 +218,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
     std::string name(part->filename);
     if (name.empty()) name = req.part("filename") ? std::string(req.part("filename")->content) : "upload";
     const auto* data = reinterpret_cast<const std::uint8_t*>(part->content.data());
-    auto result = service.upload(std::span<const std::uint8_t>(data, part->content.size()), name);
+    auto result = service.upload(std::span<const std::uint8_t>(data, part->content.size()), name, req.caller.user_id);
     if (!result) return result.error();
     return ApiResponse::json(
         {{"id", result->asset.id}, {"status", result->duplicate ? "duplicate" : "created"}},
@@ -186,7 +234,7 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
     if (!ids) return ids.error();
     if (!*ids || (*ids)->empty()) return bad_request("ids should not be empty");
     for (const auto id : **ids) {
-      if (auto asset = existing_asset(service, id); !asset) return asset.error();
+      if (auto asset = owned_asset(service.assets(), id, req.caller); !asset) return asset.error();
     }
     for (const auto id : **ids) {
       if (auto st = service.soft_delete(id); !st) return st.error();
@@ -194,20 +242,28 @@ void register_asset_routes(Api& api, library::LibraryService& service) {
     return ApiResponse::no_content();
   });
 
-  api.put("/api/assets/:id", user_route(Permission::kAssetUpdate), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+  api.put("/api/assets/:id", user_route(Permission::kAssetUpdate), [&service, &keyword](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
     auto body = req.json_body();
     if (!body) return body.error();
-    auto visibility_text = optional_string(*body, "visibility");
-    if (!visibility_text) return visibility_text.error();
-    if (auto asset = existing_asset(service, *id); !asset) return asset.error();
-    if (*visibility_text) {
-      auto visibility = library::parse_visibility(**visibility_text);
-      if (!visibility) return bad_request("visibility must be one of archive, timeline, hidden, locked");
-      if (auto st = service.set_visibility(*id, *visibility); !st) return st.error();
+    auto update = asset_update(*body);
+    if (!update) return update.error();
+    if (auto asset = owned_asset(service.assets(), *id, req.caller); !asset) return asset.error();
+    if (update->visibility) {
+      if (auto st = service.set_visibility(*id, *update->visibility); !st) return st.error();
     }
-    auto asset = existing_asset(service, *id);
+    if (update->is_favorite) {
+      if (auto st = service.set_favorite(*id, *update->is_favorite); !st) return st.error();
+    }
+    if (update->rating) {
+      if (auto st = service.set_rating(*id, *update->rating); !st) return st.error();
+    }
+    if (update->description) {
+      if (auto st = service.set_description(*id, *update->description); !st) return st.error();
+      if (auto st = keyword.index_asset(*id); !st) return st.error();  // the description is searchable
+    }
+    auto asset = owned_asset(service.assets(), *id, req.caller);
     if (!asset) return asset.error();
     auto exif = service.assets().exif(*id);
     if (!exif) return exif.error();

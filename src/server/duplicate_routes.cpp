@@ -16,8 +16,8 @@ Expected<std::vector<std::int64_t>> ids_of(const json& body, std::string_view ke
 }  // namespace
 
 void register_duplicate_routes(Api& api, duplicates::DuplicateService& service) {
-  api.get("/api/duplicates", user_route(Permission::kDuplicateRead), [&service](const ApiRequest&) -> Expected<ApiResponse> {
-    auto groups = service.groups();
+  api.get("/api/duplicates", user_route(Permission::kDuplicateRead), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
+    auto groups = service.groups(req.caller.user_id);
     if (!groups) return groups.error();
     json out = json::array();
     for (const auto& g : *groups) {
@@ -29,7 +29,7 @@ void register_duplicate_routes(Api& api, duplicates::DuplicateService& service) 
   api.del("/api/duplicates/:id", user_route(Permission::kDuplicateDelete), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
-    if (Status dismissed = service.dismiss(*id); !dismissed) return dismissed.error();
+    if (Status dismissed = service.dismiss(req.caller.user_id, *id); !dismissed) return dismissed.error();
     return ApiResponse::no_content();
   });
   api.del("/api/duplicates", user_route(Permission::kDuplicateDelete), [&service](const ApiRequest& req) -> Expected<ApiResponse> {
@@ -38,7 +38,7 @@ void register_duplicate_routes(Api& api, duplicates::DuplicateService& service) 
     auto ids = ids_of(*body, "ids");
     if (!ids) return ids.error();
     for (std::int64_t id : *ids) {
-      Status dismissed = service.dismiss(id);
+      Status dismissed = service.dismiss(req.caller.user_id, id);
       if (!dismissed && dismissed.error().kind != ErrorKind::kNotFound) return dismissed.error();
     }
     return ApiResponse::no_content();
@@ -60,7 +60,7 @@ void register_duplicate_routes(Api& api, duplicates::DuplicateService& service) 
       if (!trash) return trash.error();
       requests.push_back({**id, *keep, *trash});
     }
-    auto results = service.resolve(requests);
+    auto results = service.resolve(req.caller.user_id, requests);
     if (!results) return results.error();
     json out = json::array();
     for (const auto& r : *results) {

@@ -1,6 +1,4 @@
 // People and faces (spec §5): /api/people*, /api/faces*, /api/search/person.
-#include <chrono>
-
 #include "people/people.h"
 #include "server/routes.h"
 
@@ -8,20 +6,6 @@ namespace focal::server {
 namespace {
 
 using nlohmann::json;
-
-std::string iso_time(std::int64_t ms) {
-  using namespace std::chrono;
-  const auto tp = sys_time<milliseconds>(milliseconds(ms));
-  const auto days = floor<std::chrono::days>(tp);
-  const year_month_day ymd{days};
-  const hh_mm_ss<milliseconds> time{tp - days};
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(time.hours().count()), static_cast<int>(time.minutes().count()),
-                static_cast<int>(time.seconds().count()), static_cast<int>(time.subseconds().count()));
-  return buffer;
-}
 
 json person_json(const people::Person& p) {
   json out = {
@@ -116,7 +100,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     auto closest_asset = req.query_int("closestAssetId", 1, max_id);
     if (!closest_asset) return closest_asset.error();
     query.closest_face = closest_face->has_value() ? *closest_face : *closest_asset;
-    auto result = people.list(query);
+    auto result = people.list(req.caller.user_id, query);
     if (!result) return result.error();
     json list = json::array();
     for (const auto& p : result->people) list.push_back(person_json(p));
@@ -130,7 +114,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     if (!body) return body.error();
     auto fields = person_fields(*body, false);
     if (!fields) return fields.error();
-    auto created = people.create_person(*fields);
+    auto created = people.create_person(req.caller.user_id, *fields);
     if (!created) return created.error();
     return ApiResponse::json(person_json(*created), 201);
   });
@@ -140,14 +124,14 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     auto ids = required_ids(*body, "ids");
     if (!ids) return ids.error();
     for (std::int64_t id : *ids) {
-      if (Status removed = people.remove(id); !removed) return removed.error();
+      if (Status removed = people.remove(req.caller.user_id, id); !removed) return removed.error();
     }
     return ApiResponse::no_content();
   });
   api.get("/api/people/:id", user_route(Permission::kPersonRead), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
-    auto person = people.get(*id);
+    auto person = people.get(req.caller.user_id, *id);
     if (!person) return person.error();
     return ApiResponse::json(person_json(*person));
   });
@@ -158,7 +142,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     if (!body) return body.error();
     auto fields = person_fields(*body, true);
     if (!fields) return fields.error();
-    auto person = people.update(*id, *fields);
+    auto person = people.update(req.caller.user_id, *id, *fields);
     if (!person) return person.error();
     return ApiResponse::json(person_json(*person));
   };
@@ -167,20 +151,20 @@ void register_people_routes(Api& api, people::PeopleService& people) {
   api.del("/api/people/:id", user_route(Permission::kPersonDelete), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
-    if (Status removed = people.remove(*id); !removed) return removed.error();
+    if (Status removed = people.remove(req.caller.user_id, *id); !removed) return removed.error();
     return ApiResponse::no_content();
   });
   api.get("/api/people/:id/statistics", user_route(Permission::kPersonRead), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
-    auto count = people.asset_count(*id);
+    auto count = people.asset_count(req.caller.user_id, *id);
     if (!count) return count.error();
     return ApiResponse::json({{"assets", *count}});
   });
   api.get("/api/people/:id/thumbnail", user_route(Permission::kPersonRead), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto id = req.path_int("id");
     if (!id) return id.error();
-    auto path = people.thumbnail(*id);
+    auto path = people.thumbnail(req.caller.user_id, *id);
     if (!path) return path.error();
     ApiResponse response = ApiResponse::send_file(*path, "image/jpeg");
     response.headers.emplace_back("Cache-Control", "private, no-cache, no-transform");
@@ -203,11 +187,11 @@ void register_people_routes(Api& api, people::PeopleService& people) {
       if (!*person || !*asset) return bad_request("data items need personId and assetId");
       pairs.emplace_back(**person, **asset);
     }
-    auto affected = people.reassign(*id, pairs);
+    auto affected = people.reassign(req.caller.user_id, *id, pairs);
     if (!affected) return affected.error();
     json out = json::array();
     for (people::PersonId pid : *affected) {
-      auto person = people.get(pid);
+      auto person = people.get(req.caller.user_id, pid);
       if (person) out.push_back(person_json(*person));
     }
     return ApiResponse::json(out);
@@ -219,7 +203,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     if (!body) return body.error();
     auto ids = required_ids(*body, "ids");
     if (!ids) return ids.error();
-    auto results = people.merge(*id, *ids);
+    auto results = people.merge(req.caller.user_id, *id, *ids);
     if (!results) return results.error();
     json out = json::array();
     for (const auto& r : *results) {
@@ -231,25 +215,25 @@ void register_people_routes(Api& api, people::PeopleService& people) {
   });
 
   // Faces.
-  const auto person_of = [&people](const people::Face& face) -> std::optional<people::Person> {
+  const auto person_of = [&people](const ApiRequest& req, const people::Face& face) -> std::optional<people::Person> {
     if (!face.person_id) return std::nullopt;
-    auto person = people.get(*face.person_id);
+    auto person = people.get(req.caller.user_id, *face.person_id);
     return person ? std::optional<people::Person>(*person) : std::nullopt;
   };
   api.get("/api/faces", user_route(Permission::kFaceRead), [&people, person_of](const ApiRequest& req) -> Expected<ApiResponse> {
     auto asset = req.query_int("id", 1, std::numeric_limits<std::int64_t>::max());
     if (!asset) return asset.error();
     if (!*asset) return bad_request("id (an asset id) is required");
-    auto faces = people.faces_of_asset(**asset);
+    auto faces = people.faces_of_asset(req.caller.user_id, **asset);
     if (!faces) return faces.error();
     json out = json::array();
-    for (const auto& f : *faces) out.push_back(face_json(f, person_of(f)));
+    for (const auto& f : *faces) out.push_back(face_json(f, person_of(req, f)));
     return ApiResponse::json(out);
   });
   api.get("/api/faces/unassigned", user_route(Permission::kFaceRead), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto limit = req.query_int("limit", 1, 1000);
     if (!limit) return limit.error();
-    auto faces = people.unassigned_faces(static_cast<int>(limit->value_or(100)));
+    auto faces = people.unassigned_faces(req.caller.user_id, static_cast<int>(limit->value_or(100)));
     if (!faces) return faces.error();
     json out = json::array();
     for (const auto& f : *faces) out.push_back(face_json(f, std::nullopt));
@@ -263,9 +247,9 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     auto face = optional_int(*body, "id", 1, std::numeric_limits<std::int64_t>::max());
     if (!face) return face.error();
     if (!*face) return bad_request("id (a face id) is required");
-    auto moved = people.reassign_face(**face, *person);
+    auto moved = people.reassign_face(req.caller.user_id, **face, *person);
     if (!moved) return moved.error();
-    auto target = people.get(*person);
+    auto target = people.get(req.caller.user_id, *person);
     if (!target) return target.error();
     return ApiResponse::json(person_json(*target));
   });
@@ -273,7 +257,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
   api.post("/api/faces/:id/person", user_route(Permission::kFaceUpdate), [&people](const ApiRequest& req) -> Expected<ApiResponse> {
     auto face = req.path_int("id");
     if (!face) return face.error();
-    auto person = people.reassign_face_to_new_person(*face);
+    auto person = people.reassign_face_to_new_person(req.caller.user_id, *face);
     if (!person) return person.error();
     return ApiResponse::json(person_json(*person), 201);
   });
@@ -283,7 +267,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
     if (!name || name->empty()) return bad_request("name is required");
     auto hidden = req.query_bool("withHidden");
     if (!hidden) return hidden.error();
-    auto found = people.search_by_name(*name, hidden->value_or(false));
+    auto found = people.search_by_name(req.caller.user_id, *name, hidden->value_or(false));
     if (!found) return found.error();
     json out = json::array();
     for (const auto& p : *found) out.push_back(person_json(p));

@@ -47,8 +47,12 @@ struct ServerInfo {
 // /api/server/{ping,version,about,features,config} (public) and /api/system-config (admin).
 void register_server_routes(Api& api, settings::SettingsStore& settings, const ServerInfo& info);
 
-// /api/libraries*, /api/assets*.
-void register_asset_routes(Api& api, library::LibraryService& library);
+// True when a user with this id exists (library owners).
+using UserExists = std::function<bool(std::int64_t user_id)>;
+
+// /api/libraries*, /api/assets*. Assets are the caller's own; libraries are administrative.
+void register_asset_routes(Api& api, library::LibraryService& library, search::KeywordSearch& keyword,
+                           UserExists users);
 
 // /api/search/{smart,metadata}.
 void register_search_routes(Api& api, search::SmartSearchService& smart, search::KeywordSearch& keyword,

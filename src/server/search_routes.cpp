@@ -18,9 +18,11 @@ Expected<std::optional<std::int64_t>> optional_date(const json& body, std::strin
   return std::optional<std::int64_t>{*ms};
 }
 
-// The filters both searches share (spec §2.3 list, the subset focal stores).
-Expected<search::AssetFilter> parse_filter(const json& body) {
+// The filters both searches share (spec §2.3 list, the subset focal stores), always within the caller's
+// own assets.
+Expected<search::AssetFilter> parse_filter(const json& body, const Caller& caller) {
   search::AssetFilter filter;
+  filter.owner_id = caller.user_id;
   auto after = optional_date(body, "takenAfter");
   if (!after) return after.error();
   filter.taken_after_ms = *after;
@@ -58,12 +60,13 @@ Expected<int> page_param(const json& body, std::string_view key, int fallback, i
   return static_cast<int>(value->value_or(fallback));
 }
 
-Expected<json> page_json(const search::SearchPage& page, const library::LibraryService& library) {
+Expected<json> page_json(const search::SearchPage& page, const library::LibraryService& library,
+                        const Caller& caller) {
   json items = json::array();
   for (const auto& hit : page.items) {
     auto asset = library.assets().get(hit.asset_id);
     if (!asset) return asset.error();
-    if (!*asset) continue;  // deleted between ranking and loading
+    if (!*asset || (*asset)->owner_id != caller.user_id) continue;  // gone between ranking and loading
     auto exif = library.assets().exif(hit.asset_id);
     if (!exif) return exif.error();
     items.push_back(detail::asset_json(**asset, *exif));
@@ -89,11 +92,9 @@ void register_search_routes(Api& api, search::SmartSearchService& smart, search:
     auto query = optional_string(*body, "query");
     if (!query) return query.error();
     request.query = query->value_or("");
-    if (const auto it = body->find("queryAssetId"); it != body->end() && !it->is_null()) {
-      auto ids = optional_ids(json{{"queryAssetId", json::array({*it})}}, "queryAssetId");
-      if (!ids) return bad_request("queryAssetId must be a positive integer id");
-      request.query_asset_id = (**ids)[0];
-    }
+    auto query_asset = optional_id(*body, "queryAssetId");
+    if (!query_asset) return query_asset.error();
+    request.query_asset_id = *query_asset;
     auto language = optional_string(*body, "language");
     if (!language) return language.error();
     request.language = language->value_or("");
@@ -103,12 +104,12 @@ void register_search_routes(Api& api, search::SmartSearchService& smart, search:
     auto size = page_param(*body, "size", 100, 1000);
     if (!size) return size.error();
     request.size = *size;
-    auto filter = parse_filter(*body);
+    auto filter = parse_filter(*body, req.caller);
     if (!filter) return filter.error();
     request.filter = std::move(*filter);
     auto result = smart.search(request);
     if (!result) return result.error();
-    auto out = page_json(*result, library);
+    auto out = page_json(*result, library, req.caller);
     if (!out) return out.error();
     return ApiResponse::json(*out);
   });
@@ -132,12 +133,12 @@ void register_search_routes(Api& api, search::SmartSearchService& smart, search:
     auto size = page_param(*body, "size", 250, 1000);
     if (!size) return size.error();
     request.size = *size;
-    auto filter = parse_filter(*body);
+    auto filter = parse_filter(*body, req.caller);
     if (!filter) return filter.error();
     request.filter = std::move(*filter);
     auto result = keyword.search(request);
     if (!result) return result.error();
-    auto out = page_json(*result, library);
+    auto out = page_json(*result, library, req.caller);
     if (!out) return out.error();
     return ApiResponse::json(*out);
   });

@@ -297,14 +297,40 @@ Status Database::migrate(std::string_view component, std::span<const Migration> 
   }
   for (const Migration& migration : migrations) {
     if (migration.version <= *current) continue;
-    const Status applied = write([&](Connection& connection) -> Status {
+    const auto apply = [&](Connection& connection) -> Status {
       if (Status ran = connection.exec(migration.sql); !ran) return ran;
+      if (migration.rebuilds_tables) {
+        auto check = connection.prepare("PRAGMA foreign_key_check");
+        if (!check) return check.error();
+        auto row = check->step();
+        if (!row) return row.error();
+        if (*row) return internal_error("foreign key violation in table " + check->text(0));
+      }
       auto record =
           connection.prepare("INSERT INTO schema_migrations (component, version, applied_at) VALUES (?,?,?)");
       if (!record) return record.error();
       record->bind(1, component).bind(2, migration.version).bind(3, now_ms());
       return record->run();
-    });
+    };
+    Status applied;
+    if (migration.rebuilds_tables) {
+      // PRAGMA foreign_keys cannot change inside a transaction, so it is set around one on the writer.
+      Lease held = lease(true);
+      Connection& connection = held.connection();
+      applied = connection.exec("PRAGMA foreign_keys=OFF");
+      if (applied) {
+        applied = begin(connection, true);
+        if (applied) {
+          applied = apply(connection);
+          const Status ended = end(connection, applied.ok());
+          if (applied && !ended) applied = ended;
+        }
+        const Status restored = connection.exec("PRAGMA foreign_keys=ON");
+        if (applied && !restored) applied = restored;
+      }
+    } else {
+      applied = write(apply);
+    }
     if (!applied) {
       return Error{applied.error().kind, "migration " + std::string(component) + " v" +
                                              std::to_string(migration.version) +

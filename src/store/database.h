@@ -89,6 +89,9 @@ class Connection {
 struct Migration {
   int version;
   std::string_view sql;
+  // The step rebuilds tables that others reference (SQLite's create-copy-drop-rename way to change
+  // constraints): foreign keys are switched off around it and checked before it commits.
+  bool rebuilds_tables = false;
 };
 
 struct DatabaseOptions {

@@ -18,6 +18,8 @@
 namespace focal::duplicates {
 namespace {
 
+constexpr std::int64_t kOwner = 1;  // the user whose library these tests build
+
 namespace fs = std::filesystem;
 
 TEST(PlanGrouping, NewGroupJoinAndMergeAndClear) {
@@ -103,17 +105,17 @@ class DuplicateServiceTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  AssetId add_asset(const std::vector<float>& embedding, std::int64_t file_size = 1000) {
+  AssetId add_asset(const std::vector<float>& embedding, std::int64_t file_size = 1000,
+                    std::int64_t owner = kOwner) {
     const int n = ++made_;
     AssetId id = 0;
     Status written = db_->write([&](store::Connection& c) -> Status {
       auto s = c.prepare(
           "INSERT INTO asset (original_path, original_file_name, checksum, file_size, file_created_at, "
-          "created_at, "
-          "updated_at, status) VALUES (?, ?, ?, ?, ?, 0, 0, 'ready')");
+          "created_at, updated_at, status, owner_id) VALUES (?, ?, ?, ?, ?, 0, 0, 'ready', ?)");
       if (!s) return s.error();
       s->bind(1, "/p/" + std::to_string(n)).bind(2, std::to_string(n)).bind(3, "c" + std::to_string(n));
-      s->bind(4, file_size).bind(5, static_cast<std::int64_t>(n));
+      s->bind(4, file_size).bind(5, static_cast<std::int64_t>(n)).bind(6, owner);
       if (Status r = s->run(); !r) return r;
       id = c.last_insert_rowid();
       return Status::Ok();
@@ -169,7 +171,7 @@ TEST_F(DuplicateServiceTest, GroupsNearCopiesOnlyAndResolves) {
     auto outcome = service_->detect(id);
     ASSERT_TRUE(outcome) << outcome.error().message;
   }
-  auto groups = service_->groups();
+  auto groups = service_->groups(kOwner);
   ASSERT_TRUE(groups);
   ASSERT_EQ(groups->size(), 1u);
   EXPECT_EQ((*groups)[0].assets, (std::vector<AssetId>{original, copy}));
@@ -178,7 +180,7 @@ TEST_F(DuplicateServiceTest, GroupsNearCopiesOnlyAndResolves) {
   // A third copy near the copy joins the same group.
   AssetId third = add_asset(near(photo, 0.05), 100);
   ASSERT_TRUE(service_->detect(third));
-  groups = service_->groups();
+  groups = service_->groups(kOwner);
   ASSERT_TRUE(groups);
   ASSERT_EQ(groups->size(), 1u);
   EXPECT_EQ((*groups)[0].assets.size(), 3u);
@@ -186,21 +188,21 @@ TEST_F(DuplicateServiceTest, GroupsNearCopiesOnlyAndResolves) {
   // Validation, then resolve: keep the original, trash the copies.
   const DuplicateId group = (*groups)[0].id;
   ResolveRequest bad{group, {original}, {copy}};
-  auto invalid = service_->resolve(std::span(&bad, 1));
+  auto invalid = service_->resolve(kOwner, std::span(&bad, 1));
   ASSERT_TRUE(invalid);
   EXPECT_EQ((*invalid)[0].status, ResolveStatus::kValidation);
   ResolveRequest good{group, {original}, {copy, third}};
-  auto resolved = service_->resolve(std::span(&good, 1));
+  auto resolved = service_->resolve(kOwner, std::span(&good, 1));
   ASSERT_TRUE(resolved);
   EXPECT_EQ((*resolved)[0].status, ResolveStatus::kSuccess) << (*resolved)[0].error;
-  groups = service_->groups();
+  groups = service_->groups(kOwner);
   ASSERT_TRUE(groups);
   EXPECT_TRUE(groups->empty());
   auto trashed = library_->assets().get(copy);
   ASSERT_TRUE(trashed && *trashed);
   EXPECT_TRUE((*trashed)->deleted_at_ms);
   ResolveRequest gone{group, {}, {}};
-  auto missing = service_->resolve(std::span(&gone, 1));
+  auto missing = service_->resolve(kOwner, std::span(&gone, 1));
   ASSERT_TRUE(missing);
   EXPECT_EQ((*missing)[0].status, ResolveStatus::kNotFound);
 }
@@ -217,12 +219,12 @@ TEST_F(DuplicateServiceTest, DismissAndQueueAll) {
   auto missing = service_->queue_all(false);
   ASSERT_TRUE(missing);
   EXPECT_EQ(*missing, 0);  // both marked duplicatesDetectedAt
-  auto groups = service_->groups();
+  auto groups = service_->groups(kOwner);
   ASSERT_TRUE(groups);
   ASSERT_EQ(groups->size(), 1u);
-  ASSERT_TRUE(service_->dismiss((*groups)[0].id));
-  EXPECT_EQ(service_->dismiss((*groups)[0].id).error().kind, ErrorKind::kNotFound);
-  groups = service_->groups();
+  ASSERT_TRUE(service_->dismiss(kOwner, (*groups)[0].id));
+  EXPECT_EQ(service_->dismiss(kOwner, (*groups)[0].id).error().kind, ErrorKind::kNotFound);
+  groups = service_->groups(kOwner);
   ASSERT_TRUE(groups);
   EXPECT_TRUE(groups->empty());
   // A hidden asset is skipped; an asset without an embedding fails.

@@ -18,6 +18,8 @@
 namespace focal::library {
 namespace {
 
+constexpr std::int64_t kOwner = 1;  // every asset of these tests belongs to user 1
+
 namespace fs = std::filesystem;
 const fs::path kPhotos = fs::path(FOCAL_TESTDATA) / "photos";
 const fs::path kBroken = fs::path(FOCAL_TESTDATA) / "broken";
@@ -115,7 +117,7 @@ TEST_F(LibraryTest, ScanOfSharedPhotosImportsEachContentOnce) {
   std::int64_t files = 0;
   for (const auto& entry : fs::directory_iterator(kPhotos)) files += entry.is_regular_file() ? 1 : 0;
 
-  auto report = library_->import_folder(kPhotos);
+  auto report = library_->import_folder(kPhotos, kOwner);
   ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(report->files_seen, files);
   // Two byte-identical pairs in the test data (checked with sha256sum).
@@ -143,7 +145,7 @@ TEST_F(LibraryTest, ScanOfSharedPhotosImportsEachContentOnce) {
   EXPECT_EQ(static_cast<std::int64_t>(issues->size()), report->unsupported);
 
   // A rescan finds nothing new.
-  auto again = library_->import_folder(kPhotos);
+  auto again = library_->import_folder(kPhotos, kOwner);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->imported, 0);
   EXPECT_EQ(again->duplicates, 0);
@@ -161,7 +163,7 @@ TEST_F(LibraryTest, MetadataPreviewsAndChain) {
                                        "format-small.heif",
                                        "format-alpha-channel.png",
                                        "format-jpeg-named-heic.heic"};
-  auto report = library_->import_folder(make_folder(names));
+  auto report = library_->import_folder(make_folder(names), kOwner);
   ASSERT_TRUE(report.ok());
   ASSERT_EQ(report->imported, static_cast<std::int64_t>(names.size()));
   drain();
@@ -257,7 +259,7 @@ TEST_F(LibraryTest, MetadataPreviewsAndChain) {
 }
 
 TEST_F(LibraryTest, BrokenFilesAreRecordedNotFatal) {
-  auto report = library_->import_folder(kBroken);
+  auto report = library_->import_folder(kBroken, kOwner);
   ASSERT_TRUE(report.ok()) << report.error().message;
   drain();
   auto ids = library_->assets().page_ids(0, 1000, {});
@@ -295,7 +297,7 @@ TEST_F(LibraryTest, PixelLimitRefusesHugeImages) {
   LibraryOptions options;
   options.max_pixels = 1000 * 1000;
   open_service(options);
-  ASSERT_TRUE(library_->import_folder(make_folder({"face-jennifer-aniston-1.jpg", "exif-rating.jpg"})).ok());
+  ASSERT_TRUE(library_->import_folder(make_folder({"face-jennifer-aniston-1.jpg", "exif-rating.jpg"}), kOwner).ok());
   drain();
   const Asset big = asset_named("face-jennifer-aniston-1.jpg");
   EXPECT_EQ(big.status, AssetStatus::kCorrupt);
@@ -305,7 +307,7 @@ TEST_F(LibraryTest, PixelLimitRefusesHugeImages) {
 
 TEST_F(LibraryTest, UploadStoresAndDeduplicates) {
   const auto bytes = read_bytes(kPhotos / "exif-rating.jpg");
-  auto first = library_->upload(bytes, "holiday.jpg");
+  auto first = library_->upload(bytes, "holiday.jpg", kOwner);
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_FALSE(first->duplicate);
   EXPECT_EQ(first->asset.original_file_name, "holiday.jpg");
@@ -313,15 +315,15 @@ TEST_F(LibraryTest, UploadStoresAndDeduplicates) {
   EXPECT_TRUE(fs::exists(first->asset.original_path));
   EXPECT_EQ(read_bytes(first->asset.original_path), bytes);
 
-  auto second = library_->upload(bytes, "copy.jpg");
+  auto second = library_->upload(bytes, "copy.jpg", kOwner);
   ASSERT_TRUE(second.ok());
   EXPECT_TRUE(second->duplicate);
   EXPECT_EQ(second->asset.id, first->asset.id);
 
-  EXPECT_EQ(library_->upload({}, "x.jpg").error().kind, ErrorKind::kBadRequest);
-  EXPECT_EQ(library_->upload(bytes, "../x.jpg").error().kind, ErrorKind::kBadRequest);
+  EXPECT_EQ(library_->upload({}, "x.jpg", kOwner).error().kind, ErrorKind::kBadRequest);
+  EXPECT_EQ(library_->upload(bytes, "../x.jpg", kOwner).error().kind, ErrorKind::kBadRequest);
   const std::vector<std::uint8_t> text{'h', 'e', 'l', 'l', 'o'};
-  auto rejected = library_->upload(text, "notes.txt");
+  auto rejected = library_->upload(text, "notes.txt", kOwner);
   ASSERT_FALSE(rejected.ok());
   EXPECT_EQ(rejected.error().message, "Unsupported file type");
 
@@ -332,15 +334,15 @@ TEST_F(LibraryTest, UploadStoresAndDeduplicates) {
 
 TEST_F(LibraryTest, RescanMarksMissingFilesOffline) {
   const fs::path folder = make_folder({"exif-rating.jpg", "food-limes.jpg"});
-  ASSERT_TRUE(library_->import_folder(folder).ok());
+  ASSERT_TRUE(library_->import_folder(folder, kOwner).ok());
   fs::remove(folder / "food-limes.jpg");
-  ASSERT_TRUE(library_->import_folder(folder).ok());
+  ASSERT_TRUE(library_->import_folder(folder, kOwner).ok());
   EXPECT_EQ(asset_named("food-limes.jpg").status, AssetStatus::kOffline);
   EXPECT_EQ(asset_named("exif-rating.jpg").status, AssetStatus::kPending);
 }
 
 TEST_F(LibraryTest, JobStatusMarkersAndFilters) {
-  ASSERT_TRUE(library_->import_folder(make_folder({"exif-rating.jpg", "food-limes.jpg"})).ok());
+  ASSERT_TRUE(library_->import_folder(make_folder({"exif-rating.jpg", "food-limes.jpg"}), kOwner).ok());
   drain();
   const Asset asset = asset_named("exif-rating.jpg");
   ASSERT_TRUE(db_->write([&](store::Connection& conn) -> Status {
@@ -371,7 +373,7 @@ TEST_F(LibraryTest, JobStatusMarkersAndFilters) {
 
 TEST_F(LibraryTest, WatcherImportsNewFiles) {
   const fs::path folder = make_folder({});
-  ASSERT_TRUE(library_->add_library(folder).ok());
+  ASSERT_TRUE(library_->add_library(folder, kOwner).ok());
   ASSERT_TRUE(library_->start_watching().ok());
   fs::copy_file(kPhotos / "exif-rating.jpg", folder / "new.jpg");
   fs::create_directories(folder / "trip");

@@ -24,6 +24,8 @@
 namespace focal::people {
 namespace {
 
+constexpr std::int64_t kOwner = 1;  // the user whose library these tests build
+
 namespace fs = std::filesystem;
 
 class FakeMl final : public ml::MlClient {
@@ -89,7 +91,8 @@ class PeopleServiceTest : public ::testing::Test {
   }
 
   // An asset of 2880x1440 with a distinct 1440x720 preview; `date` is 'YYYY-MM-DD'.
-  AssetId add_asset(const std::string& date = "2021-06-01", const std::string& visibility = "timeline") {
+  AssetId add_asset(const std::string& date = "2021-06-01", const std::string& visibility = "timeline",
+                    std::int64_t owner = kOwner) {
     const int n = ++assets_made_;
     const fs::path preview = dir_ / "thumbs" / (std::to_string(n) + ".jpeg");
     fs::create_directories(preview.parent_path());
@@ -104,13 +107,13 @@ class PeopleServiceTest : public ::testing::Test {
     Status written = db_->write([&](store::Connection& c) -> Status {
       auto s = c.prepare(
           "INSERT INTO asset (visibility, original_path, original_file_name, checksum, width, height, "
-          "file_created_at, created_at, updated_at, status) VALUES (?, ?, ?, ?, 2880, 1440, "
-          "(unixepoch(?) * 1000), 0, 0, 'ready')");
+          "file_created_at, created_at, updated_at, status, owner_id) VALUES (?, ?, ?, ?, 2880, 1440, "
+          "(unixepoch(?) * 1000), 0, 0, 'ready', ?)");
       if (!s) return s.error();
       s->bind(1, visibility)
           .bind(2, "/photos/" + std::to_string(n) + ".jpg")
           .bind(3, std::to_string(n) + ".jpg");
-      s->bind(4, "sum" + std::to_string(n)).bind(5, date);
+      s->bind(4, "sum" + std::to_string(n)).bind(5, date).bind(6, owner);
       if (Status r = s->run(); !r) return r;
       id = c.last_insert_rowid();
       auto f = c.prepare("INSERT INTO asset_file (asset_id, type, path) VALUES (?, 'preview', ?)");
@@ -172,7 +175,7 @@ TEST_F(PeopleServiceTest, DetectionStoresFacesScaledToTheAssetAndQueuesRecogniti
   ASSERT_TRUE(found) << found.error().message;
   EXPECT_EQ(*found, 2);
   EXPECT_DOUBLE_EQ(ml_.last_min_score, 0.7);
-  auto faces = people_->faces_of_asset(asset);
+  auto faces = people_->faces_of_asset(kOwner, asset);
   ASSERT_TRUE(faces);
   ASSERT_EQ(faces->size(), 2u);
   // Preview 1440x720 -> asset 2880x1440: boxes doubled, image size = the asset's.
@@ -246,7 +249,7 @@ TEST_F(PeopleServiceTest, PipelineClustersNamesMergesAndHides) {
   EXPECT_EQ(count("SELECT count(*) FROM asset_face WHERE person_id IS NULL"), 0);
   EXPECT_EQ(count("SELECT count(DISTINCT person_id) FROM asset_face WHERE x1 = 200"), 1);  // identity 0
 
-  auto page = people_->list(PeopleQuery{});
+  auto page = people_->list(kOwner, PeopleQuery{});
   ASSERT_TRUE(page) << page.error().message;
   ASSERT_EQ(page->people.size(), 3u);
   EXPECT_EQ(page->total, 3);
@@ -263,57 +266,57 @@ TEST_F(PeopleServiceTest, PipelineClustersNamesMergesAndHides) {
   const PersonId small = page->people[2].id;
   PersonUpdate rename;
   rename.name = "Ada";
-  ASSERT_TRUE(people_->update(small, rename));
+  ASSERT_TRUE(people_->update(kOwner, small, rename));
   PersonUpdate future;
   future.birth_date = "2999-01-01";
-  auto rejected = people_->update(small, future);
+  auto rejected = people_->update(kOwner, small, future);
   ASSERT_FALSE(rejected);
   EXPECT_EQ(rejected.error().message, "Birth date cannot be in the future");
-  page = people_->list(PeopleQuery{});
+  page = people_->list(kOwner, PeopleQuery{});
   ASSERT_TRUE(page);
   EXPECT_EQ(page->people[0].name, "Ada");  // named first
   PersonUpdate hide;
   hide.is_hidden = true;
-  ASSERT_TRUE(people_->update(small, hide));
-  page = people_->list(PeopleQuery{});
+  ASSERT_TRUE(people_->update(kOwner, small, hide));
+  page = people_->list(kOwner, PeopleQuery{});
   ASSERT_TRUE(page);
   EXPECT_EQ(page->people.size(), 2u);
   EXPECT_EQ(page->hidden, 1);
   PeopleQuery with_hidden;
   with_hidden.with_hidden = true;
-  page = people_->list(with_hidden);
+  page = people_->list(kOwner, with_hidden);
   ASSERT_TRUE(page);
   EXPECT_EQ(page->people.size(), 3u);
   EXPECT_EQ(page->people.back().id, small);  // hidden last
   // Unnamed people below the minimum are left out.
   PeopleQuery strict = with_hidden;
   strict.min_faces = 5;
-  page = people_->list(strict);
+  page = people_->list(kOwner, strict);
   ASSERT_TRUE(page);
   EXPECT_EQ(page->people.size(), 1u);  // only "Ada"
 
   // Search by people: assets containing ALL of them.
   const PersonId a = page->people[0].id;
-  auto both = people_->list(with_hidden);
+  auto both = people_->list(kOwner, with_hidden);
   ASSERT_TRUE(both);
   const PersonId b = both->people[0].id;
   const PersonId ids[] = {a, b};
-  auto shared = people_->assets_with_people(ids);
+  auto shared = people_->assets_with_people(kOwner, ids);
   ASSERT_TRUE(shared);
   EXPECT_EQ(shared->size(), 3u);
   const PersonId unknown[] = {12345};
-  EXPECT_EQ(people_->assets_with_people(unknown).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(people_->assets_with_people(kOwner, unknown).error().kind, ErrorKind::kNotFound);
 
   // Merge: the sources' faces move, the sources go, a new photo of a merged identity joins the target.
   const PersonId self[] = {b};
-  EXPECT_EQ(people_->merge(b, self).error().kind, ErrorKind::kBadRequest);
+  EXPECT_EQ(people_->merge(kOwner, b, self).error().kind, ErrorKind::kBadRequest);
   const PersonId source[] = {a, 999};
-  auto merged = people_->merge(b, source);
+  auto merged = people_->merge(kOwner, b, source);
   ASSERT_TRUE(merged);
   EXPECT_EQ((*merged)[0].status, MergeStatus::kSuccess);
   EXPECT_EQ((*merged)[1].status, MergeStatus::kNotFound);
   EXPECT_EQ(count("SELECT count(*) FROM person"), 2);
-  auto target = people_->get(b);
+  auto target = people_->get(kOwner, b);
   ASSERT_TRUE(target);
   EXPECT_EQ(target->name, "Ada");  // copied: the target had no name
   EXPECT_EQ(target->face_count, 7);
@@ -322,7 +325,7 @@ TEST_F(PeopleServiceTest, PipelineClustersNamesMergesAndHides) {
                     face_at(700, synthetic::at_angle(rng, centres[0], synthetic::degrees(25)))});
   ASSERT_TRUE(people_->detect_faces(later));
   drain();
-  auto fresh = people_->faces_of_asset(later);
+  auto fresh = people_->faces_of_asset(kOwner, later);
   ASSERT_TRUE(fresh);
   for (const Face& f : *fresh) EXPECT_EQ(f.person_id, b);  // whichever identity `a` was, merged into b
   (void)assets;
@@ -341,42 +344,42 @@ TEST_F(PeopleServiceTest, ReassignUnassignedCleanupAndReset) {
   }
   drain();
   ASSERT_EQ(count("SELECT count(*) FROM person"), 1);
-  auto unassigned = people_->unassigned_faces(100);
+  auto unassigned = people_->unassigned_faces(kOwner, 100);
   ASSERT_TRUE(unassigned);
   ASSERT_EQ(unassigned->size(), 3u);
   // Give a stranger their own person, then move one face of the cluster to them.
-  auto stranger = people_->reassign_face_to_new_person((*unassigned)[0].id);
+  auto stranger = people_->reassign_face_to_new_person(kOwner, (*unassigned)[0].id);
   ASSERT_TRUE(stranger) << stranger.error().message;
   EXPECT_TRUE(stranger->feature_face_id);
-  auto cluster = people_->list(PeopleQuery{});
+  auto cluster = people_->list(kOwner, PeopleQuery{});
   ASSERT_TRUE(cluster);
   const PersonId main = cluster->people[0].id;
   const std::pair<PersonId, AssetId> move[] = {{main, assets[0]}};
-  auto affected = people_->reassign(stranger->id, move);
+  auto affected = people_->reassign(kOwner, stranger->id, move);
   ASSERT_TRUE(affected) << affected.error().message;
-  auto main_after = people_->get(main);
+  auto main_after = people_->get(kOwner, main);
   ASSERT_TRUE(main_after);
   EXPECT_EQ(main_after->face_count, 2);
   ASSERT_TRUE(main_after->feature_face_id);
-  auto feature = people_->face(*main_after->feature_face_id);
+  auto feature = people_->face(kOwner, *main_after->feature_face_id);
   ASSERT_TRUE(feature);
   EXPECT_EQ(feature->person_id, main);  // the feature face followed the move
-  auto stats = people_->asset_count(stranger->id);
+  auto stats = people_->asset_count(kOwner, stranger->id);
   ASSERT_TRUE(stats);
   EXPECT_EQ(*stats, 2);  // its own photo and the moved one
 
   // A person without faces is cleaned up (even one with no face rows at all: spec §10.1).
-  auto empty = people_->create_person(PersonUpdate{});
+  auto empty = people_->create_person(kOwner, PersonUpdate{});
   ASSERT_TRUE(empty);
   auto removed = people_->cleanup();
   ASSERT_TRUE(removed);
   EXPECT_EQ(*removed, 1);
-  EXPECT_EQ(people_->get(empty->id).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(people_->get(kOwner, empty->id).error().kind, ErrorKind::kNotFound);
 
   // Recognition Reset: every ML face unassigned, people without faces deleted (named ones too), re-clustered.
   PersonUpdate name;
   name.name = "Named";
-  ASSERT_TRUE(people_->update(stranger->id, name));
+  ASSERT_TRUE(people_->update(kOwner, stranger->id, name));
   auto reset = people_->queue_recognition(true, false);
   ASSERT_TRUE(reset) << reset.error().message;
   EXPECT_EQ(reset->queued, 6);
@@ -474,6 +477,7 @@ class PeopleRoutesTest : public PeopleServiceTest {
     }
     body_ = body;
     req.body = body_;
+    req.caller.user_id = caller_;
     auto route = api_.match(method, req.path, req.path_params);
     if (!route) return route.error();
     return (*route)->handler(req);
@@ -486,6 +490,7 @@ class PeopleRoutesTest : public PeopleServiceTest {
 
   server::Api api_;
   std::string body_;
+  std::int64_t caller_ = kOwner;
 };
 
 TEST_F(PeopleRoutesTest, ListRenameMergeAndErrors) {

@@ -269,9 +269,9 @@ TEST_F(SearchTest, SmartSearchErrors) {
   auto missing = service_->search(none);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, "Either `query` or `queryAssetId` must be set");
-  SmartSearchRequest no_embedding;
-  no_embedding.query_asset_id = 77;
-  EXPECT_EQ(service_->search(no_embedding).error().message, "Asset 77 has no embedding");
+  SmartSearchRequest unknown;
+  unknown.query_asset_id = 77;
+  EXPECT_EQ(service_->search(unknown).error().kind, ErrorKind::kNotFound);
   SmartSearchRequest bad_size;
   bad_size.query = "axis:1";
   bad_size.size = 1001;
@@ -334,7 +334,7 @@ TEST_F(SearchTest, SmartSearchFilters) {
   EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{3}));  // 4 is trashed
   // People: the resolver gives the assets containing all listed people.
   std::vector<std::int64_t> asked;
-  service_->set_person_assets_resolver([&](std::span<const std::int64_t> people) {
+  service_->set_person_assets_resolver([&](std::optional<std::int64_t>, std::span<const std::int64_t> people) {
     asked.assign(people.begin(), people.end());
     return Expected<std::unordered_set<std::int64_t>>(std::unordered_set<std::int64_t>{1, 3});
   });

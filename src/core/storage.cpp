@@ -1,0 +1,66 @@
+#include "core/storage.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace focal {
+
+std::optional<std::uint64_t> free_bytes(const std::filesystem::path& path) {
+  auto probe = path;
+  struct statvfs info {};
+  // The path may not exist yet (a file about to be written): ask its nearest existing parent.
+  while (!probe.empty() && statvfs(probe.c_str(), &info) != 0) {
+    if (probe == probe.parent_path()) return std::nullopt;
+    probe = probe.parent_path();
+  }
+  if (probe.empty()) return std::nullopt;
+  return static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
+}
+
+Error storage_full(const std::filesystem::path& path, std::string_view what) {
+  const auto free = free_bytes(path);
+  const auto where = path.empty() ? std::string("the data directory") : path.string();
+  const auto space = free ? fmt::format("{} MB free on {}", *free / (1024 * 1024), where) : "on " + where;
+  return Error{ErrorKind::kStorageFull,
+               fmt::format("data directory full: {} ({}); free some space and retry", space, what)};
+}
+
+bool is_out_of_space(std::error_code ec) {
+  return ec == std::errc::no_space_on_device || ec.value() == EDQUOT;
+}
+
+Error storage_error(std::string_view what, std::error_code ec, const std::filesystem::path& where) {
+  if (is_out_of_space(ec)) return storage_full(where, fmt::format("{}: {}", what, ec.message()));
+  return internal_error(fmt::format("{}: {}", what, ec.message()));
+}
+
+Status write_file_durably(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return storage_error("cannot create " + path.string(), {errno, std::generic_category()}, path);
+  const auto fail = [&](const char* step) {
+    const std::error_code ec(errno, std::generic_category());
+    ::close(fd);
+    return storage_error(fmt::format("cannot {} {}", step, path.string()), ec, path.parent_path());
+  };
+  const auto* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    const auto n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return fail("write");
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) return fail("fsync");
+  if (::close(fd) != 0) return storage_error("cannot close " + path.string(), {errno, std::generic_category()}, path);
+  return {};
+}
+
+}  // namespace focal
