@@ -166,7 +166,8 @@ json queue_status_json(const jobs::QueueStatus& q) {
 // ---------------------------------------------------------------------------------------------------------
 // serve
 
-int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
+// The REST API's route table over the services (serve, and `focal routes`).
+server::Api build_api(Services& services) {
   server::Api api;
   server::register_auth_routes(api, services.auth());
   auto* auth = &services.auth();
@@ -179,7 +180,11 @@ int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
   server::register_search_routes(api, services.smart_search(), services.keyword_search(), services.library());
   server::register_people_routes(api, services.people());
   server::register_duplicate_routes(api, services.duplicates());
+  return api;
+}
 
+int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
+  const server::Api api = build_api(services);
   server::HttpServerConfig http_cfg;
   http_cfg.host = cfg.host;
   http_cfg.port = cfg.port;
@@ -579,6 +584,12 @@ int main_impl(int argc, char** argv) {
     }
     return kExitOk;
   }));
+
+  app.add_subcommand("routes", "Print every REST route with who may call it and the API key permission it needs")
+      ->callback(with_services([&](Services& s) {
+        std::cout << build_api(s).describe().dump(2) << "\n";
+        return kExitOk;
+      }));
 
   register_people_cli(app, context, exit_code);
 

@@ -989,6 +989,15 @@ Expected<std::vector<Person>> PeopleService::search_by_name(OwnerId owner, std::
 
 Expected<std::vector<Face>> PeopleService::faces_of_asset(OwnerId owner, AssetId asset) const {
   return impl_->db.read([&](store::Connection& c) -> Expected<std::vector<Face>> {
+    bool owned = false;
+    Status found = query(
+        c, "SELECT 1 FROM asset WHERE id = ? AND owner_id = ?", [&](store::Statement& s) { s.bind(1, asset).bind(2, owner); },
+        [&](const store::Statement&) -> Status {
+          owned = true;
+          return Status::Ok();
+        });
+    if (!found) return found.error();
+    if (!owned) return not_found("Asset " + std::to_string(asset) + " not found");
     std::vector<Face> out;
     Status status = query(
         c,

@@ -178,7 +178,7 @@ void register_auth_routes(Api& api, auth::AuthService& auth) {
     if (!body) return body.error();
     auto name = optional_string(*body, "name");
     if (!name) return name.error();
-    auto permissions = auth::PermissionSet::all();
+    auto permissions = req.caller.permissions;  // a key made by a key inherits its rights by default
     if (auto listed = body->find("permissions"); listed != body->end()) {
       const auto message = "permissions must be a non-empty array of: " + [] {
         std::string names;
