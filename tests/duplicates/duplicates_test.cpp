@@ -207,6 +207,34 @@ TEST_F(DuplicateServiceTest, GroupsNearCopiesOnlyAndResolves) {
   EXPECT_EQ((*missing)[0].status, ResolveStatus::kNotFound);
 }
 
+TEST_F(DuplicateServiceTest, TwoUsersSamePhotoAreNotDuplicatesOfEachOther) {
+  std::vector<float> photo = random_unit();
+  AssetId mine = add_asset(photo, 5000, kOwner);
+  AssetId theirs = add_asset(near(photo, 0.01), 5000, kOwner + 1);
+  for (AssetId id : {mine, theirs}) ASSERT_TRUE(service_->detect(id));
+  for (std::int64_t owner : {kOwner, kOwner + 1}) {
+    auto groups = service_->groups(owner);
+    ASSERT_TRUE(groups);
+    EXPECT_TRUE(groups->empty()) << "owner " << owner;
+  }
+  // Within one owner the same pair is a group, which the other owner can neither list, dismiss nor resolve.
+  AssetId copy = add_asset(near(photo, 0.01), 4000, kOwner);
+  ASSERT_TRUE(service_->detect(copy));
+  auto groups = service_->groups(kOwner);
+  ASSERT_TRUE(groups);
+  ASSERT_EQ(groups->size(), 1u);
+  const DuplicateId group = (*groups)[0].id;
+  EXPECT_EQ(service_->dismiss(kOwner + 1, group).error().kind, ErrorKind::kNotFound);
+  ResolveRequest steal{group, {}, {mine, copy}};
+  auto resolved = service_->resolve(kOwner + 1, std::span(&steal, 1));
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ((*resolved)[0].status, ResolveStatus::kNotFound);
+  auto kept = library_->assets().get(mine);
+  ASSERT_TRUE(kept && *kept);
+  EXPECT_FALSE((*kept)->deleted_at_ms);
+  EXPECT_EQ(service_->groups(kOwner)->size(), 1u);
+}
+
 TEST_F(DuplicateServiceTest, DismissAndQueueAll) {
   std::vector<float> photo = random_unit();
   AssetId a = add_asset(photo);

@@ -1,4 +1,5 @@
 #include "library/library.h"
+#include "library/library_schema.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -388,6 +389,75 @@ TEST_F(LibraryTest, WatcherImportsNewFiles) {
   EXPECT_EQ(asset_named("new.jpg").status, AssetStatus::kPending);
   EXPECT_EQ(asset_named("limes.jpg").status, AssetStatus::kPending);
   EXPECT_EQ(counts(jobs::queue::kMetadataExtraction).waiting, 2);
+}
+
+}  // namespace
+}  // namespace focal::library
+
+namespace focal::library {
+namespace {
+
+TEST_F(LibraryTest, OwnersKeepTheirOwnCopiesOfTheSameContent) {
+  const auto bytes = read_bytes(kPhotos / "food-cake.jpg");
+  auto mine = library_->upload(bytes, "cake.jpg", kOwner);
+  auto theirs = library_->upload(bytes, "cake.jpg", kOwner + 1);
+  ASSERT_TRUE(mine.ok() && theirs.ok());
+  EXPECT_FALSE(mine->duplicate);
+  EXPECT_FALSE(theirs->duplicate) << "another user's identical upload is theirs, not a duplicate of mine";
+  EXPECT_NE(mine->asset.id, theirs->asset.id);
+  EXPECT_EQ(mine->asset.owner_id, kOwner);
+  EXPECT_EQ(theirs->asset.owner_id, kOwner + 1);
+  auto again = library_->upload(bytes, "again.jpg", kOwner + 1);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->asset.id, theirs->asset.id);
+  AssetFilter only_mine;
+  only_mine.owner_id = kOwner;
+  EXPECT_EQ(*library_->assets().count(only_mine), 1);
+  // A folder is one user's library.
+  const auto folder = make_folder({"food-limes.jpg"});
+  ASSERT_TRUE(library_->add_library(folder, kOwner).ok());
+  EXPECT_EQ(library_->add_library(folder, kOwner + 1).error().kind, ErrorKind::kConflict);
+}
+
+TEST(LibraryMigration, RowsFromBeforeOwnershipSurviveAndAreAdopted) {
+  TempDir dir;
+  auto db = store::Database::open({.path = dir.path() / "focal.db", .reader_connections = 1});
+  ASSERT_TRUE(db.ok());
+  // A database of the first schema with an asset and rows that reference it.
+  ASSERT_TRUE((*db)->migrate("library", std::span(detail::kMigrations).first(1)).ok());
+  ASSERT_TRUE(jobs::migrate(**db).ok());
+  Status seeded = (*db)->write([](store::Connection& c) {
+    return c.exec(
+        "INSERT INTO library (id, path, created_at) VALUES (1, '/photos', 0);"
+        "INSERT INTO asset (id, library_id, original_path, original_file_name, checksum, created_at, updated_at) "
+        "VALUES (7, 1, '/photos/a.jpg', 'a.jpg', 'abc', 0, 0);"
+        "INSERT INTO asset_file (asset_id, type, path) VALUES (7, 'preview', 'thumbs/7.jpg');"
+        "INSERT INTO asset_exif (asset_id, make, file_size) VALUES (7, 'Canon', 10);");
+  });
+  ASSERT_TRUE(seeded) << seeded.error().message;
+  ASSERT_TRUE(migrate(**db).ok());
+  jobs::JobQueueOptions queue_options;
+  auto queue = jobs::JobQueue::open(**db, queue_options);
+  ASSERT_TRUE(queue.ok());
+  LibraryOptions options;
+  options.data_dir = dir.path() / "data";
+  auto library = LibraryService::create(**db, **queue, options);
+  ASSERT_TRUE(library.ok()) << library.error().message;
+  EXPECT_TRUE(*(*library)->has_unowned());
+  EXPECT_EQ(*(*library)->adopt_unowned(3), 1);
+  EXPECT_FALSE(*(*library)->has_unowned());
+  auto asset = (*library)->assets().get(7);
+  ASSERT_TRUE(asset.ok() && *asset);
+  EXPECT_EQ((*asset)->owner_id, 3);
+  EXPECT_EQ((*asset)->library_id, std::optional<std::int64_t>(1));
+  EXPECT_TRUE((*(*library)->assets().preview_path(7)).has_value()) << "rows referencing the rebuilt table stay";
+  EXPECT_EQ((*(*library)->assets().exif(7))->make, std::optional<std::string>("Canon"));
+  // Foreign keys still cascade from the rebuilt table.
+  Status removed = (*db)->write([](store::Connection& c) { return c.exec("DELETE FROM asset WHERE id = 7"); });
+  ASSERT_TRUE(removed);
+  EXPECT_FALSE((*(*library)->assets().preview_path(7)).has_value());
+  EXPECT_EQ((*(*library)->libraries())[0].owner_id, 3);
 }
 
 }  // namespace

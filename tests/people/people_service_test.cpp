@@ -331,6 +331,43 @@ TEST_F(PeopleServiceTest, PipelineClustersNamesMergesAndHides) {
   (void)assets;
 }
 
+TEST_F(PeopleServiceTest, FacesClusterOnlyWithTheSameOwnersFaces) {
+  std::mt19937_64 rng(7);
+  const std::vector<float> centre = synthetic::random_unit(rng);
+  // The same person photographed by two users, three photos each: one person per user, never shared.
+  for (std::int64_t owner : {kOwner, kOwner + 1}) {
+    for (int p = 0; p < 3; ++p) {
+      AssetId a = add_asset("2021-06-0" + std::to_string(p + 1), "timeline", owner);
+      set_faces(a, {face_at(100, synthetic::at_angle(rng, centre, synthetic::degrees(15)))});
+    }
+  }
+  ASSERT_TRUE(people_->queue_detect_faces(false));
+  drain();
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM person p WHERE EXISTS (SELECT 1 FROM asset_face f JOIN asset a ON "
+                  "a.id = f.asset_id WHERE f.person_id = p.id AND a.owner_id != p.owner_id)"),
+            0);
+  auto mine = people_->list(kOwner, PeopleQuery{});
+  auto theirs = people_->list(kOwner + 1, PeopleQuery{});
+  ASSERT_TRUE(mine && theirs);
+  ASSERT_EQ(mine->people.size(), 1u);
+  ASSERT_EQ(theirs->people.size(), 1u);
+  EXPECT_EQ(mine->people[0].face_count, 3);
+  const PersonId their_person = theirs->people[0].id;
+  // Another user's person is unknown to every operation.
+  EXPECT_EQ(people_->get(kOwner, their_person).error().kind, ErrorKind::kNotFound);
+  PersonUpdate rename;
+  rename.name = "Mallory";
+  EXPECT_EQ(people_->update(kOwner, their_person, rename).error().kind, ErrorKind::kNotFound);
+  const PersonId sources[] = {their_person};
+  auto merged = people_->merge(kOwner, mine->people[0].id, sources);
+  ASSERT_TRUE(merged);
+  EXPECT_EQ((*merged)[0].status, MergeStatus::kNotFound);
+  EXPECT_EQ(people_->remove(kOwner, their_person).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(people_->assets_with_people(kOwner, sources).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(people_->get(kOwner + 1, their_person)->face_count, 3);
+}
+
 TEST_F(PeopleServiceTest, ReassignUnassignedCleanupAndReset) {
   std::mt19937_64 rng(7);
   std::vector<float> centre = synthetic::random_unit(rng);
