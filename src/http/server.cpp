@@ -209,6 +209,10 @@ class Session final : public SessionBase {
     if (message.version() == 11 && head.headers.count("host") == 0) return refuse(400, "Missing Host header");
     if (content_length_fields > 1 || (content_length_fields == 1 && parser_->chunked()))
       return refuse(400, "Ambiguous message length (several Content-Length, or with Transfer-Encoding)");
+    // A transfer coding other than chunked would leave the body's end unknown (and its bytes taken for the
+    // next request): refused, as RFC 9112 §6.1 asks.
+    if (!parser_->chunked() && head.headers.count("transfer-encoding") != 0)
+      return refuse(501, "Transfer-Encoding other than chunked is not supported");
     auto target = parse_target(head.target);
     if (!target) return refuse(400, target.error().message);
     head.path = std::move(target->path);

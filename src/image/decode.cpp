@@ -27,8 +27,8 @@ std::int32_t le32s(const std::uint8_t* p) {
                                    (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[3]} << 24));
 }
 
-// Declared dimensions from the container header, where cheap to read; used to answer Immich's
-// "zero width or height" 400 even when the decoder refuses such a file outright.
+// Declared dimensions from the container header, where cheap to read, so that a zero-sized image gets the
+// clear "zero width or height" message (422: Pillow cannot open such files either) instead of a decoder's.
 std::optional<std::pair<std::int64_t, std::int64_t>> header_size(ImageFormat format,
                                                                  std::span<const std::uint8_t> b) {
   switch (format) {
@@ -205,7 +205,7 @@ Expected<RgbImage> decode_rgb(std::span<const std::uint8_t> bytes, const DecodeL
         "Unsupported or unrecognised image format (expected JPEG, PNG, WebP, HEIF/AVIF, TIFF, GIF or BMP)");
   }
   if (const auto size = header_size(format, bytes); size && (size->first == 0 || size->second == 0)) {
-    return bad_request("Image has zero width or height");
+    return unprocessable("Image has zero width or height");
   }
   if (format == ImageFormat::kJpeg) {
     if (auto fast = decode_jpeg_fast(bytes, limits)) return std::move(*fast);
@@ -217,7 +217,7 @@ Expected<RgbImage> decode_rgb(std::span<const std::uint8_t> bytes, const DecodeL
     VImage image = load(format, blob.get());
     const auto width = static_cast<std::uint64_t>(image.width());
     const auto height = static_cast<std::uint64_t>(image.height());
-    if (width == 0 || height == 0) return bad_request("Image has zero width or height");
+    if (width == 0 || height == 0) return unprocessable("Image has zero width or height");
     if (width * height > limits.max_pixels) {
       return Error{ErrorKind::kPayloadTooLarge, "Image is " + std::to_string(width) + "x" +
                                                     std::to_string(height) + " pixels, above the limit of " +

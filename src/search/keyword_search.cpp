@@ -162,8 +162,8 @@ void KeywordSearch::register_jobs(jobs::JobQueue& queue) {
 Expected<SearchPage> KeywordSearch::search(const KeywordSearchRequest& request) const {
   if (request.page < 1) return bad_request("page must be a positive integer");
   if (request.size < 1 || request.size > kMaxPageSize) return bad_request("size must be between 1 and 1000");
+  // Without words the search is a listing by the filters alone, newest first (as Immich's metadata search).
   const std::string match = fts5_query(request.query);
-  if (match.empty()) return bad_request("query must contain a word");
   auto restriction = detail::restriction_set(request.filter, person_resolver_);
   if (!restriction) return restriction.error();
   const std::optional<std::unordered_set<std::int64_t>>& allowed = *restriction;
@@ -174,17 +174,24 @@ Expected<SearchPage> KeywordSearch::search(const KeywordSearchRequest& request) 
   const std::size_t want = offset + static_cast<std::size_t>(request.size) + 1;
   // bm25 weights: file name, description, camera, dates, OCR text.
   std::string sql =
-      "SELECT k.rowid, bm25(keyword_search, 4.0, 2.0, 1.0, 1.0, 1.0) AS rank FROM keyword_search k "
-      "JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = a.id "
-      "WHERE keyword_search MATCH ?1" +
-      filter.where + " ORDER BY rank, a.file_created_at DESC, a.id";
+      match.empty()
+          ? "SELECT a.id, 0.0 FROM asset a LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE 1 = 1" + filter.where +
+                " ORDER BY a.file_created_at DESC, a.id DESC"
+          : "SELECT k.rowid, bm25(keyword_search, 4.0, 2.0, 1.0, 1.0, 1.0) AS rank FROM keyword_search k "
+            "JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = a.id "
+            "WHERE keyword_search MATCH ?1" +
+                filter.where + " ORDER BY rank, a.file_created_at DESC, a.id";
   // Without a restriction set SQL pages; with one, rows are filtered here and paged after.
   if (!allowed) sql += " LIMIT " + std::to_string(want);
   return db_.read([&](store::Connection& connection) -> Expected<SearchPage> {
     auto statement = connection.prepare(sql);
     if (!statement) return statement.error();
-    statement->bind(1, std::string_view(match));
-    filter.bind(*statement, 2);
+    if (match.empty()) {
+      filter.bind(*statement, 1);
+    } else {
+      statement->bind(1, std::string_view(match));
+      filter.bind(*statement, 2);
+    }
     std::vector<SearchHit> hits;
     while (hits.size() < want) {
       auto row = statement->step();

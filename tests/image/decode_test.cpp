@@ -93,13 +93,13 @@ TEST(Decode, PixelLimitIsCheckedBeforeDecoding) {
   EXPECT_EQ(http_status(image.error().kind), 413);
 }
 
-TEST(Decode, ZeroSizedPngHeaderIs400) {
+TEST(Decode, ZeroSizedPngHeaderIs422) {
   auto bytes = read(kPhotos / "format-alpha-channel.png");
   ASSERT_GT(bytes.size(), 24U);
   bytes[16] = bytes[17] = bytes[18] = bytes[19] = 0;  // width 0 (CRC now wrong: the header check comes first)
   const auto image = decode_rgb(bytes, DecodeLimits{});
   ASSERT_FALSE(image.ok());
-  EXPECT_EQ(http_status(image.error().kind), 400);
+  EXPECT_EQ(http_status(image.error().kind), 422);
   EXPECT_NE(image.error().message.find("zero"), std::string::npos);
 }
 

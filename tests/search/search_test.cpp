@@ -487,9 +487,16 @@ TEST_F(SearchTest, KeywordSearch) {
   EXPECT_EQ(find("-beach"), (std::vector<std::int64_t>{1, 3}));
   EXPECT_TRUE(find("title:beach").empty());
 
+  // No words: the filters alone list assets, newest first.
   KeywordSearchRequest empty;
   empty.query = "  ";
-  EXPECT_EQ(keywords.search(empty).error().kind, ErrorKind::kBadRequest);
+  auto listed = keywords.search(empty);
+  ASSERT_TRUE(listed) << listed.error().message;
+  EXPECT_FALSE(listed->items.empty());
+  empty.filter.make = "Nikon";
+  auto nikon = keywords.search(empty);
+  ASSERT_TRUE(nikon);
+  EXPECT_LT(nikon->items.size(), listed->items.size());
 
   // Pagination: best match first, then newest.
   KeywordSearchRequest paged;
