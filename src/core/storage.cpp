@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <random>
 
 namespace focal {
 
@@ -38,7 +39,7 @@ Error storage_error(std::string_view what, std::error_code ec, const std::filesy
   return internal_error(fmt::format("{}: {}", what, ec.message()));
 }
 
-Status write_file_durably(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
+Status write_file(const std::filesystem::path& path, std::span<const std::uint8_t> bytes, bool durable) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return storage_error("cannot create " + path.string(), {errno, std::generic_category()}, path);
   const auto fail = [&](const char* step) {
@@ -58,8 +59,29 @@ Status write_file_durably(const std::filesystem::path& path, std::span<const std
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) return fail("fsync");
-  if (::close(fd) != 0) return storage_error("cannot close " + path.string(), {errno, std::generic_category()}, path);
+  if (durable && ::fsync(fd) != 0) return fail("fsync");
+  if (::close(fd) != 0)
+    return storage_error("cannot close " + path.string(), {errno, std::generic_category()}, path);
+  return {};
+}
+
+Status write_file_atomically(const std::filesystem::path& target, std::span<const std::uint8_t> bytes,
+                             bool durable) {
+  std::error_code ec;
+  std::filesystem::create_directories(target.parent_path(), ec);
+  if (ec) return storage_error("cannot create " + target.parent_path().string(), ec, target.parent_path());
+  std::random_device random;
+  const auto temporary =
+      target.parent_path() / fmt::format(".{}.{:08x}.tmp", target.filename().string(), random());
+  if (Status written = write_file(temporary, bytes, durable); !written) {
+    std::filesystem::remove(temporary, ec);
+    return written;
+  }
+  std::filesystem::rename(temporary, target, ec);
+  if (ec) {
+    std::filesystem::remove(temporary, ec);
+    return storage_error("cannot rename " + temporary.string(), ec, target.parent_path());
+  }
   return {};
 }
 

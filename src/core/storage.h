@@ -25,7 +25,12 @@ Error storage_error(std::string_view what, std::error_code ec, const std::filesy
 
 bool is_out_of_space(std::error_code ec);
 
-// Writes `bytes` to `path` (created or truncated) and fsyncs it; errors as above.
-Status write_file_durably(const std::filesystem::path& path, std::span<const std::uint8_t> bytes);
+// Writes `bytes` to `path` (created or truncated), fsynced when `durable` (originals; derived files such as
+// previews can be made again); errors as above.
+Status write_file(const std::filesystem::path& path, std::span<const std::uint8_t> bytes, bool durable);
+
+// write_file to a temporary name beside `target`, then an atomic rename over it.
+Status write_file_atomically(const std::filesystem::path& target, std::span<const std::uint8_t> bytes,
+                             bool durable);
 
 }  // namespace focal

@@ -1,8 +1,11 @@
 #include "jobs/jobs.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -141,6 +144,13 @@ struct JobQueue::Impl {
   std::atomic<std::int64_t> processed{0};
   std::atomic<std::int64_t> failed{0};
 
+  // A full data directory pauses claiming (every job would fail the same way): until this time, doubling
+  // while it stays full. The message is what the drain reports.
+  std::mutex storage_mutex;
+  std::int64_t storage_full_until = 0;
+  std::int64_t storage_pause_ms = 0;
+  std::string storage_full_message;
+
   Impl(store::Database& database, JobQueueOptions opts) : db(database), options(std::move(opts)) {}
 
   std::int64_t now() const { return options.clock(); }
@@ -189,6 +199,54 @@ struct JobQueue::Impl {
   }
 
   void notify() { wake.notify_all(); }
+
+  static constexpr std::int64_t kFirstStoragePauseMs = 5'000;
+  static constexpr std::int64_t kMaxStoragePauseMs = 300'000;
+
+  // Records that the data directory is full; logs once per pause, not once per job.
+  void storage_full(const std::string& message) {
+    const std::lock_guard lock(storage_mutex);
+    const std::int64_t at = now();
+    if (at < storage_full_until) return;
+    storage_pause_ms =
+        storage_pause_ms == 0 ? kFirstStoragePauseMs : std::min(storage_pause_ms * 2, kMaxStoragePauseMs);
+    storage_full_until = at + storage_pause_ms;
+    storage_full_message = message;
+    spdlog::error("{}; jobs stay queued and processing pauses for {} s", message, storage_pause_ms / 1000);
+  }
+
+  void storage_ok() {
+    const std::lock_guard lock(storage_mutex);
+    if (storage_pause_ms == 0) return;
+    storage_pause_ms = 0;
+    storage_full_until = 0;
+    storage_full_message.clear();
+    spdlog::info("Data directory writable again: job processing resumed");
+  }
+
+  // The message while claiming is paused for a full disk, nullopt otherwise.
+  std::optional<std::string> storage_paused() {
+    const std::lock_guard lock(storage_mutex);
+    if (now() >= storage_full_until) return std::nullopt;
+    return storage_full_message;
+  }
+
+  bool may_claim() {
+    const std::lock_guard lock(storage_mutex);
+    return now() >= storage_full_until;
+  }
+
+  // Gives a job back to its queue untouched (not failed, its attempt not counted) after a full disk.
+  Status give_back(const Job& job) {
+    return db.write([&](store::Connection& conn) -> Status {
+      auto stmt = conn.prepare(
+          "UPDATE job SET state = 'waiting', attempts = max(attempts - 1, 0), lease_owner = NULL, "
+          "lease_until = NULL, error = ? WHERE id = ? AND state = 'active' AND lease_owner = ?");
+      if (!stmt) return stmt.error();
+      stmt->bind(1, std::string_view("data directory full")).bind(2, job.id).bind(3, options.worker_id);
+      return stmt->run();
+    });
+  }
 
   // Claims the next job of `queue_name` for one of `names`; nullopt when none is ready.
   Expected<std::optional<Job>> claim(const std::string& queue_name, const std::vector<std::string>& names) {
@@ -339,20 +397,36 @@ struct JobQueue::Impl {
       result = internal_error("handler threw a non-standard exception");
     }
     Status stored;
-    if (result.ok()) {
-      if (*result == JobOutcome::kFailed)
-        spdlog::warn("Job {} #{} returned failed", claimed.name, claimed.id);
+    if (result.ok() && *result == JobOutcome::kFailed) {
+      // The handler gave up on this item (its reason is logged): a failed job, counted and kept until
+      // cleared.
+      failed.fetch_add(1);
+      stored = fail(claimed, "the job failed (see the log for the reason)");
+    } else if (result.ok()) {
       stored = complete(claimed, *result);
+    } else if (result.error().kind == ErrorKind::kStorageFull) {
+      storage_full(result.error().message);
+      stored = give_back(claimed);  // may fail on the same full disk: then the lease expiry returns it
     } else if (result.error().kind == ErrorKind::kUnavailable) {
       spdlog::warn("Job {} #{} will be retried in {} s (attempt {}): {}", claimed.name, claimed.id,
                    backoff(claimed.attempt).count() / 1000, claimed.attempt, result.error().message);
       stored = retry_later(claimed, result.error().message);
     } else {
-      spdlog::error("Unable to run job handler ({}): {}", claimed.name, result.error().message);
+      const ErrorKind kind = result.error().kind;
+      const bool about_the_item =
+          kind == ErrorKind::kNotFound || kind == ErrorKind::kBadRequest || kind == ErrorKind::kUnprocessable;
+      if (about_the_item) {
+        spdlog::warn("Job {} #{} failed: {}", claimed.name, claimed.id, result.error().message);
+      } else {
+        spdlog::error("Unable to run job handler ({}): {}", claimed.name, result.error().message);
+      }
       failed.fetch_add(1);
       stored = fail(claimed, result.error().message);
     }
-    if (!stored) {
+    if (stored && result.ok()) storage_ok();
+    if (!stored && stored.error().kind == ErrorKind::kStorageFull) {
+      storage_full(stored.error().message);
+    } else if (!stored) {
       // The lease expires and the job is recovered: nothing is lost.
       spdlog::error("Could not record the end of job {} #{}: {}", claimed.name, claimed.id,
                     stored.error().message);
@@ -369,8 +443,15 @@ struct JobQueue::Impl {
         wake.wait_for(lock, options.poll_interval);
         continue;
       }
+      if (!may_claim()) {
+        std::unique_lock lock(wake_mutex);
+        wake.wait_for(lock, options.poll_interval);
+        continue;
+      }
       auto claimed = claim(pool->queue, names);
-      if (!claimed) {
+      if (!claimed && claimed.error().kind == ErrorKind::kStorageFull) {
+        storage_full(claimed.error().message);
+      } else if (!claimed) {
         spdlog::warn("Claiming from {} failed: {}", pool->queue, claimed.error().message);
       } else if (claimed->has_value()) {
         Handler handler;
@@ -396,9 +477,36 @@ struct JobQueue::Impl {
     });
   }
 
+  // Lease owners "host:pid:…" of this host whose process is gone (a crash, or a full disk that kept it from
+  // handing its jobs back): their jobs need not wait for the lease to expire.
+  std::vector<std::string> dead_local_owners(store::Connection& conn) const {
+    std::vector<std::string> dead;
+    const auto mine = options.worker_id.substr(0, options.worker_id.find(':') + 1);
+    auto owners = conn.prepare("SELECT DISTINCT lease_owner FROM job WHERE state = 'active' AND lease_owner IS NOT NULL");
+    if (!owners) return dead;
+    while (true) {
+      auto row = owners->step();
+      if (!row || !*row) break;
+      const std::string owner = owners->text(0);
+      if (mine.size() < 2 || owner.rfind(mine, 0) != 0 || owner == options.worker_id) continue;
+      const auto pid_text = owner.substr(mine.size(), owner.find(':', mine.size()) - mine.size());
+      int pid = 0;
+      const auto [end, ec] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
+      if (ec != std::errc() || pid <= 0 || pid == getpid()) continue;
+      if (::kill(pid, 0) != 0 && errno == ESRCH) dead.push_back(owner);
+    }
+    return dead;
+  }
+
   Expected<std::int64_t> recover() {
     const std::int64_t at = now();
     return db.write([&](store::Connection& conn) -> Expected<std::int64_t> {
+      for (const auto& owner : dead_local_owners(conn)) {
+        auto expire = conn.prepare("UPDATE job SET lease_until = 0 WHERE state = 'active' AND lease_owner = ?");
+        if (!expire) return expire.error();
+        expire->bind(1, owner);
+        if (Status ran = expire->run(); !ran) return ran.error();
+      }
       auto back = conn.prepare(
           "UPDATE OR IGNORE job SET state = 'waiting', lease_owner = NULL, lease_until = NULL, updated_at = "
           "? "
@@ -600,8 +708,14 @@ Expected<std::unique_ptr<JobQueue>> JobQueue::open(store::Database& db, JobQueue
   }
   auto impl = std::make_unique<Impl>(db, std::move(options));
   auto recovered = impl->recover();
-  if (!recovered) return recovered.error();
-  if (*recovered > 0) spdlog::warn("Returned {} job(s) with an expired lease to waiting", *recovered);
+  if (!recovered && recovered.error().kind == ErrorKind::kStorageFull) {
+    // Reading the queues must keep working on a full disk (`focal jobs`); recovery runs again later.
+    spdlog::warn("Expired leases not recovered: {}", recovered.error().message);
+  } else if (!recovered) {
+    return recovered.error();
+  } else if (*recovered > 0) {
+    spdlog::warn("Returned {} job(s) with an expired lease to waiting", *recovered);
+  }
   return std::unique_ptr<JobQueue>(new JobQueue(std::move(impl)));
 }
 
@@ -817,6 +931,10 @@ Expected<DrainReport> JobQueue::run_until_idle(const DrainOptions& options) {
       progress.processed = impl_->processed.load() - processed_before;
       progress.remaining = *left;
       options.on_progress(progress);
+    }
+    if (auto full = impl_->storage_paused()) {
+      report = Error{ErrorKind::kStorageFull, *full};  // queued jobs stay queued for a later run
+      break;
     }
     if (*left == 0 || (options.should_stop && options.should_stop())) break;
     std::unique_lock lock(impl_->wake_mutex);

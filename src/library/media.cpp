@@ -15,6 +15,7 @@
 #include <vips/vips8>
 
 #include "core/logging.h"
+#include "core/storage.h"
 
 namespace focal::library::detail {
 namespace {
@@ -145,18 +146,8 @@ std::optional<std::pair<std::string, std::optional<std::string>>> normalize_date
   return std::pair{base, rest.empty() ? std::nullopt : normalize_offset(rest)};
 }
 
-void write_atomically(const std::filesystem::path& target, const void* data, std::size_t size) {
-  std::filesystem::create_directories(target.parent_path());
-  std::random_device random;
-  const auto temp =
-      target.parent_path() / fmt::format(".{}.{:08x}.tmp", target.filename().string(), random());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(fmt::format("cannot write {}", temp.string()));
-    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-    if (!out) throw std::runtime_error(fmt::format("cannot write {}", temp.string()));
-  }
-  std::filesystem::rename(temp, target);
+std::span<const std::uint8_t> bytes_of(const void* data, std::size_t size) {
+  return {static_cast<const std::uint8_t*>(data), size};
 }
 
 // libvips' error buffer is process-wide: keep the first line (this failure's) and clear it so that messages
@@ -434,8 +425,10 @@ Expected<Rendition> render(const std::filesystem::path& original, const std::fil
                           vips::VImage::option()->set("Q", options.thumbnail_quality)->set("strip", true));
     std::unique_ptr<void, decltype(&g_free)> webp_owner(webp, &g_free);
 
-    write_atomically(preview, jpeg, jpeg_size);
-    write_atomically(thumbnail, webp, webp_size);
+    if (Status written = write_file_atomically(preview, bytes_of(jpeg, jpeg_size), false); !written)
+      return written.error();
+    if (Status written = write_file_atomically(thumbnail, bytes_of(webp, webp_size), false); !written)
+      return written.error();
     return Rendition{image.width(), image.height()};
   } catch (const vips::VError& e) {
     spdlog::debug("{}: {}", original.string(), vips_message(e));

@@ -198,7 +198,8 @@ struct LibraryService::Impl {
         auto stmt = conn.prepare(
             "INSERT INTO asset (library_id, type, status, status_reason, visibility, original_path, "
             "original_file_name, checksum, file_type, file_size, file_created_at, file_modified_at, "
-            "created_at, updated_at, owner_id) VALUES (?, 'IMAGE', ?, ?, 'timeline', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "created_at, updated_at, owner_id) VALUES (?, 'IMAGE', ?, ?, 'timeline', ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?)");
         if (!stmt) return stmt.error();
         if (library_id) {
           stmt->bind(1, *library_id);
@@ -261,6 +262,8 @@ struct LibraryService::Impl {
     for (const auto& path : files) {
       seen.insert(path.string());
       if (Status one = import_one(path, library_id, owner_id, report); !one) {
+        if (one.error().kind == ErrorKind::kStorageFull)
+          return one.error();  // every further file would fail too
         ++report.errors;
         spdlog::warn("import {}: {}", path.string(), one.error().message);
       }
@@ -665,25 +668,14 @@ Expected<UploadResult> LibraryService::upload(std::span<const std::uint8_t> byte
   if (!existing) return existing.error();
   if (*existing) return UploadResult{**existing, true};
 
-  const fs::path target = impl_->options.data_dir / "upload" / std::to_string(owner_id) / checksum.substr(0, 2) /
-                          checksum.substr(2, 2) / fmt::format("{}.{}", checksum, detail::file_type_name(format));
-  std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  if (ec) return storage_error(fmt::format("cannot create {}", target.parent_path().string()), ec);
-  std::random_device random;
-  const fs::path temp = target.parent_path() / fmt::format(".{}.{:08x}.tmp", checksum, random());
-  if (Status written = write_file_durably(temp, bytes); !written) {
-    fs::remove(temp, ec);
-    return written.error();
-  }
-  fs::rename(temp, target, ec);
-  if (ec) {
-    fs::remove(temp, ec);
-    return storage_error("cannot store the upload", ec);
-  }
+  const fs::path target = impl_->options.data_dir / "upload" / std::to_string(owner_id) /
+                          checksum.substr(0, 2) / checksum.substr(2, 2) /
+                          fmt::format("{}.{}", checksum, detail::file_type_name(format));
+  if (Status written = write_file_atomically(target, bytes, true); !written) return written.error();
 
   ScanReport report;
-  if (Status one = impl_->import_one(target, std::nullopt, owner_id, report, std::string(file_name), checksum);
+  if (Status one =
+          impl_->import_one(target, std::nullopt, owner_id, report, std::string(file_name), checksum);
       !one) {
     return one.error();
   }
@@ -742,9 +734,11 @@ Status LibraryService::set_rating(std::int64_t asset_id, std::optional<int> rati
 
 Expected<std::int64_t> LibraryService::adopt_unowned(std::int64_t owner_id) {
   return impl_->db.write([&](store::Connection& conn) -> Expected<std::int64_t> {
-    if (Status ran = conn.exec(fmt::format("UPDATE library SET owner_id = {} WHERE owner_id = 0", owner_id)); !ran)
+    if (Status ran = conn.exec(fmt::format("UPDATE library SET owner_id = {} WHERE owner_id = 0", owner_id));
+        !ran)
       return ran.error();
-    if (Status ran = conn.exec(fmt::format("UPDATE asset SET owner_id = {} WHERE owner_id = 0", owner_id)); !ran)
+    if (Status ran = conn.exec(fmt::format("UPDATE asset SET owner_id = {} WHERE owner_id = 0", owner_id));
+        !ran)
       return ran.error();
     return conn.changes();
   });
@@ -753,7 +747,8 @@ Expected<std::int64_t> LibraryService::adopt_unowned(std::int64_t owner_id) {
 Expected<bool> LibraryService::has_unowned() const {
   return impl_->db.read([&](store::Connection& conn) -> Expected<bool> {
     auto stmt = conn.prepare(
-        "SELECT EXISTS (SELECT 1 FROM asset WHERE owner_id = 0) OR EXISTS (SELECT 1 FROM library WHERE owner_id = 0)");
+        "SELECT EXISTS (SELECT 1 FROM asset WHERE owner_id = 0) OR EXISTS (SELECT 1 FROM library WHERE "
+        "owner_id = 0)");
     if (!stmt) return stmt.error();
     auto row = stmt->step();
     if (!row) return row.error();

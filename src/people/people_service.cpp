@@ -102,15 +102,10 @@ std::optional<bool> json_bool(const nlohmann::json& data, std::string_view key) 
   return it->get<bool>();
 }
 
-// Errors that mean "this item cannot be processed" become a handled `failed` outcome; kUnavailable and
-// storage errors stay errors (retried or recorded by the queue).
-Expected<jobs::JobOutcome> handled(const Error& error, std::string_view job) {
-  if (error.kind == ErrorKind::kNotFound || error.kind == ErrorKind::kUnprocessable ||
-      error.kind == ErrorKind::kBadRequest) {
-    spdlog::warn("{}: {}", job, error.message);
-    return jobs::JobOutcome::kFailed;
-  }
-  return error;
+// The job's error names its job, so the failed job (kept until cleared) says what went wrong; the queue
+// decides from the kind: retried (kUnavailable), kept queued (kStorageFull), or failed.
+Error job_error(const Error& error, std::string_view job) {
+  return {error.kind, std::string(job) + ": " + error.message};
 }
 
 Expected<std::string> read_file(const std::filesystem::path& path) {
@@ -609,9 +604,9 @@ struct PeopleService::Impl {
     queue.register_handler(jobs::job::kAssetDetectFaces, jobs::queue::kFaceDetection,
                            [this](const Job& job) -> Expected<JobOutcome> {
                              auto id = json_int(job.data, "id");
-                             if (!id) return handled(id.error(), job.name);
+                             if (!id) return job_error(id.error(), job.name);
                              auto found = detect_faces(*id);
-                             if (!found) return handled(found.error(), job.name);
+                             if (!found) return job_error(found.error(), job.name);
                              return JobOutcome::kSuccess;
                            });
     queue.register_handler(jobs::job::kAssetDetectFacesQueueAll, jobs::queue::kFaceDetection,
@@ -624,10 +619,10 @@ struct PeopleService::Impl {
         jobs::job::kFacialRecognition, jobs::queue::kFacialRecognition,
         [this](const Job& job) -> Expected<JobOutcome> {
           auto id = json_int(job.data, "id");
-          if (!id) return handled(id.error(), job.name);
+          if (!id) return job_error(id.error(), job.name);
           const bool deferred = json_bool(job.data, "deferred").value_or(false);
           auto result = recognize(*id, deferred);
-          if (!result) return handled(result.error(), job.name);
+          if (!result) return job_error(result.error(), job.name);
           switch (result->outcome) {
             case RecognitionOutcome::kDeferred: {
               auto again = queue.enqueue(make_request(job.name, {{"id", *id}, {"deferred", true}}, 0));
@@ -662,8 +657,9 @@ struct PeopleService::Impl {
     queue.register_handler(jobs::job::kPersonGenerateThumbnail, jobs::queue::kThumbnailGeneration,
                            [this](const Job& job) -> Expected<JobOutcome> {
                              auto id = json_int(job.data, "id");
-                             if (!id) return handled(id.error(), job.name);
-                             if (Status s = generate_thumbnail(*id); !s) return handled(s.error(), job.name);
+                             if (!id) return job_error(id.error(), job.name);
+                             if (Status s = generate_thumbnail(*id); !s)
+                               return job_error(s.error(), job.name);
                              return JobOutcome::kSuccess;
                            });
   }
@@ -722,14 +718,16 @@ Expected<PeoplePage> PeopleService::list(OwnerId owner, const PeopleQuery& q) co
   if (q.size < 1 || q.size > 1000) return bad_request("size must be between 1 and 1000");
   return impl_->db.read([&](store::Connection& c) -> Expected<PeoplePage> {
     PeoplePage page;
-    Status status = query(c,
-                          "SELECT count(*), coalesce(sum(p.is_hidden), 0) FROM person p JOIN (" +
-                              std::string(kCountedFaces) + ") counts ON counts.person_id = p.id WHERE p.owner_id = ?",
-                          [&](store::Statement& s) { s.bind(1, owner); }, [&](const store::Statement& row) -> Status {
-                            page.total = row.int64(0);
-                            page.hidden = row.int64(1);
-                            return Status::Ok();
-                          });
+    Status status = query(
+        c,
+        "SELECT count(*), coalesce(sum(p.is_hidden), 0) FROM person p JOIN (" + std::string(kCountedFaces) +
+            ") counts ON counts.person_id = p.id WHERE p.owner_id = ?",
+        [&](store::Statement& s) { s.bind(1, owner); },
+        [&](const store::Statement& row) -> Status {
+          page.total = row.int64(0);
+          page.hidden = row.int64(1);
+          return Status::Ok();
+        });
     if (!status) return status.error();
     std::optional<std::vector<float>> reference;
     if (q.closest_person || q.closest_face) {
@@ -960,7 +958,7 @@ Expected<std::filesystem::path> PeopleService::thumbnail(OwnerId owner, PersonId
 }
 
 Expected<std::vector<Person>> PeopleService::search_by_name(OwnerId owner, std::string_view name,
-                                                           bool with_hidden) const {
+                                                            bool with_hidden) const {
   std::string pattern = "%";
   for (char ch : name) {
     if (ch == '%' || ch == '_' || ch == '\\') pattern += '\\';
@@ -974,7 +972,8 @@ Expected<std::vector<Person>> PeopleService::search_by_name(OwnerId owner, std::
         "SELECT " + std::string(kPersonColumns) + ", counts.faces FROM person p LEFT JOIN (" +
             std::string(kCountedFaces) +
             ") counts ON counts.person_id = p.id WHERE p.name != '' AND p.name LIKE ? ESCAPE '\\' "
-            "AND (? = 1 OR p.is_hidden = 0) AND p.owner_id = ? ORDER BY length(p.name), p.name, p.id LIMIT 100",
+            "AND (? = 1 OR p.is_hidden = 0) AND p.owner_id = ? ORDER BY length(p.name), p.name, p.id LIMIT "
+            "100",
         [&](store::Statement& s) {
           s.bind(1, std::string_view(pattern)).bind(2, with_hidden ? 1 : 0).bind(3, owner);
         },
@@ -991,7 +990,8 @@ Expected<std::vector<Face>> PeopleService::faces_of_asset(OwnerId owner, AssetId
   return impl_->db.read([&](store::Connection& c) -> Expected<std::vector<Face>> {
     bool owned = false;
     Status found = query(
-        c, "SELECT 1 FROM asset WHERE id = ? AND owner_id = ?", [&](store::Statement& s) { s.bind(1, asset).bind(2, owner); },
+        c, "SELECT 1 FROM asset WHERE id = ? AND owner_id = ?",
+        [&](store::Statement& s) { s.bind(1, asset).bind(2, owner); },
         [&](const store::Statement&) -> Status {
           owned = true;
           return Status::Ok();
@@ -1020,7 +1020,8 @@ Expected<std::vector<Face>> PeopleService::unassigned_faces(OwnerId owner, int l
     Status status = query(
         c,
         "SELECT " + std::string(kFaceColumns) +
-            " FROM asset_face f JOIN asset a ON a.id = f.asset_id WHERE f.person_id IS NULL AND a.owner_id = ? "
+            " FROM asset_face f JOIN asset a ON a.id = f.asset_id WHERE f.person_id IS NULL AND a.owner_id = "
+            "? "
             "AND f.deleted_at IS NULL AND f.is_visible = 1 AND a.deleted_at IS NULL "
             "ORDER BY f.id DESC LIMIT ?",
         [&](store::Statement& s) { s.bind(1, owner).bind(2, std::max(limit, 0)); },
@@ -1140,11 +1141,12 @@ Expected<std::unordered_set<AssetId>> PeopleService::assets_with_people(
 
 Status PeopleService::adopt_unowned(OwnerId fallback) {
   return impl_->db.write([&](store::Connection& c) -> Status {
-    Status status = exec(c,
-                         "UPDATE person SET owner_id = coalesce((SELECT a.owner_id FROM asset_face f JOIN asset a "
-                         "ON a.id = f.asset_id WHERE f.person_id = person.id AND a.owner_id != 0 LIMIT 1), ?) "
-                         "WHERE owner_id = 0",
-                         [&](store::Statement& s) { s.bind(1, fallback); });
+    Status status =
+        exec(c,
+             "UPDATE person SET owner_id = coalesce((SELECT a.owner_id FROM asset_face f JOIN asset a "
+             "ON a.id = f.asset_id WHERE f.person_id = person.id AND a.owner_id != 0 LIMIT 1), ?) "
+             "WHERE owner_id = 0",
+             [&](store::Statement& s) { s.bind(1, fallback); });
     return status;
   });
 }

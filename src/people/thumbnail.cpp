@@ -7,6 +7,7 @@
 #include <system_error>
 #include <vips/vips8>
 
+#include "core/storage.h"
 #include "people/people.h"
 
 namespace focal::people {
@@ -50,6 +51,10 @@ Status write_person_thumbnail(const std::filesystem::path& source, const Box& bo
     if (ec) return internal_error("Cannot write " + destination.string() + ": " + ec.message());
     return Status::Ok();
   } catch (const vips::VError& error) {
+    // libvips reports a failed write without errno: a nearly full disk is the likely reason then.
+    constexpr std::uint64_t kLowSpace = std::uint64_t{1} << 20;
+    if (const auto free = free_bytes(destination.parent_path()); free && *free < kLowSpace)
+      return storage_full(destination.parent_path(), "writing person thumbnail " + destination.string());
     return unprocessable("Cannot make a person thumbnail from " + source.string() + ": " + error.what());
   }
 }

@@ -3,12 +3,14 @@
 #include <sqlite3.h>
 
 #include <bit>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
 
 #include "core/logging.h"
+#include "core/storage.h"
 
 namespace focal::store {
 namespace {
@@ -18,10 +20,20 @@ static_assert(std::endian::native == std::endian::little, "embedding blobs are s
 Error sqlite_error(sqlite3* db, int code, std::string_view what) {
   const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
   const int primary = code & 0xff;
+  const int system_errno = db != nullptr ? sqlite3_system_errno(db) : 0;
+  // A full disk is its own kind: the work stops and stays queued until space is freed (not a generic 500,
+  // not an ML outage to retry at once).
+  if (primary == SQLITE_FULL ||
+      (primary == SQLITE_IOERR && (system_errno == ENOSPC || system_errno == EDQUOT))) {
+    const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+    const std::filesystem::path dir = file != nullptr && *file != '\0'
+                                          ? std::filesystem::path(file).parent_path()
+                                          : std::filesystem::path();
+    return storage_full(dir, "database: " + std::string(what.substr(0, 200)) + ": " + message);
+  }
   ErrorKind kind = ErrorKind::kInternal;
   if (primary == SQLITE_CONSTRAINT) kind = ErrorKind::kConflict;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL)
-    kind = ErrorKind::kUnavailable;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) kind = ErrorKind::kUnavailable;
   return Error{kind, std::string(what) + ": " + message};
 }
 

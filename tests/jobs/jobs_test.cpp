@@ -164,6 +164,45 @@ TEST_F(JobsTest, ErrorsMarkFailedUntilCleared) {
   EXPECT_EQ(counts(*queue, "smartSearch").failed, 0);
 }
 
+TEST_F(JobsTest, FailedOutcomeIsAFailedJob) {
+  auto queue = make_queue();
+  queue->register_handler("PersonGenerateThumbnail", "thumbnailGeneration",
+                          [](const Job&) -> Expected<JobOutcome> { return JobOutcome::kFailed; });
+  ASSERT_TRUE(queue->enqueue(JobRequest("PersonGenerateThumbnail", {{"id", 1}})).ok());
+  auto report = queue->run_until_idle();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->failed, 1);
+  auto c = counts(*queue, "thumbnailGeneration");
+  EXPECT_EQ(c.failed, 1);
+  EXPECT_EQ(c.completed, 0);
+}
+
+TEST_F(JobsTest, FullDiskKeepsJobsQueuedAndStopsTheDrain) {
+  auto queue = make_queue();
+  std::atomic<bool> full{true};
+  std::atomic<int> calls{0};
+  queue->register_handler("SmartSearch", "smartSearch", [&](const Job&) -> Expected<JobOutcome> {
+    ++calls;
+    if (full) return Error{ErrorKind::kStorageFull, "data directory full: 0 MB free"};
+    return JobOutcome::kSuccess;
+  });
+  for (int i = 1; i <= 20; ++i) ASSERT_TRUE(queue->enqueue(JobRequest("SmartSearch", {{"id", i}})).ok());
+  auto report = queue->run_until_idle();
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.error().kind, ErrorKind::kStorageFull);
+  EXPECT_LE(calls.load(), 2) << "every worker pauses after the first full-disk error";
+  auto c = counts(*queue, "smartSearch");
+  EXPECT_EQ(c.failed, 0);
+  EXPECT_EQ(c.waiting, 20);
+  // Claiming resumes after the pause; with space back everything completes exactly once.
+  full = false;
+  now_ += 60'000;
+  report = queue->run_until_idle();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(counts(*queue, "smartSearch").completed, 20);
+  EXPECT_EQ(counts(*queue, "smartSearch").failed, 0);
+}
+
 TEST_F(JobsTest, UnavailableRetriesWithExponentialBackoffAndIsNeverDropped) {
   auto queue = make_queue();
   std::vector<int> attempts;
@@ -404,8 +443,8 @@ TEST_F(JobsTest, FollowUpsOnlyAfterSuccessOrSkipped) {
   ASSERT_TRUE(queue->run_until_idle().ok());
   std::sort(faces.begin(), faces.end());
   EXPECT_EQ(faces, (std::vector<std::int64_t>{1, 2}));
-  EXPECT_EQ(counts(*queue, "thumbnailGeneration").completed, 3);  // success, skipped and handled failure
-  EXPECT_EQ(counts(*queue, "thumbnailGeneration").failed, 1);
+  EXPECT_EQ(counts(*queue, "thumbnailGeneration").completed, 2);  // success and skipped
+  EXPECT_EQ(counts(*queue, "thumbnailGeneration").failed, 2);     // a returned failure and an error
   EXPECT_EQ(counts(*queue, "faceDetection").completed, 2);
 }
 
