@@ -166,25 +166,8 @@ json queue_status_json(const jobs::QueueStatus& q) {
 // ---------------------------------------------------------------------------------------------------------
 // serve
 
-// The REST API's route table over the services (serve, and `focal routes`).
-server::Api build_api(Services& services) {
-  server::Api api;
-  server::register_auth_routes(api, services.auth());
-  auto* auth = &services.auth();
-  server::register_server_routes(api, services.settings(), server::ServerInfo{kVersion, [auth] {
-                                                                                auto has = auth->has_admin();
-                                                                                return has.ok() && *has;
-                                                                              }});
-  server::register_job_routes(api, services.queue());
-  server::register_asset_routes(api, services.library(), services.keyword_search(), [auth](std::int64_t id) { return auth->user_by_id(id).ok(); });
-  server::register_search_routes(api, services.smart_search(), services.keyword_search(), services.library());
-  server::register_people_routes(api, services.people());
-  server::register_duplicate_routes(api, services.duplicates());
-  return api;
-}
-
 int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
-  const server::Api api = build_api(services);
+  const server::Api api = build_api(services, kVersion);
   server::HttpServerConfig http_cfg;
   http_cfg.host = cfg.host;
   http_cfg.port = cfg.port;
@@ -587,7 +570,7 @@ int main_impl(int argc, char** argv) {
 
   app.add_subcommand("routes", "Print every REST route with who may call it and the API key permission it needs")
       ->callback(with_services([&](Services& s) {
-        std::cout << build_api(s).describe().dump(2) << "\n";
+        std::cout << build_api(s, kVersion).describe().dump(2) << "\n";
         return kExitOk;
       }));
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/routes.h"
+
 namespace focal::app {
 namespace {
 
@@ -142,6 +144,23 @@ Services::~Services() {
   stop_background();
   if (queue_) queue_->stop_workers();
   if (settings_ && settings_listener_ >= 0) settings_->unsubscribe(settings_listener_);
+}
+
+server::Api build_api(Services& services, const std::string& version) {
+  server::Api api;
+  auto* auth = &services.auth();
+  server::register_auth_routes(api, *auth);
+  server::register_server_routes(api, services.settings(), server::ServerInfo{version, [auth] {
+                                                                               auto has = auth->has_admin();
+                                                                               return has.ok() && *has;
+                                                                             }});
+  server::register_job_routes(api, services.queue());
+  server::register_asset_routes(api, services.library(), services.keyword_search(),
+                                [auth](std::int64_t id) { return auth->user_by_id(id).ok(); });
+  server::register_search_routes(api, services.smart_search(), services.keyword_search(), services.library());
+  server::register_people_routes(api, services.people());
+  server::register_duplicate_routes(api, services.duplicates());
+  return api;
 }
 
 }  // namespace focal::app

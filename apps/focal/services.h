@@ -14,6 +14,7 @@
 #include "ml_client/ml_client.h"
 #include "people/people.h"
 #include "search/search.h"
+#include "server/api.h"
 #include "settings/settings.h"
 #include "store/database.h"
 
@@ -65,5 +66,8 @@ class Services {
   int settings_listener_ = -1;
   bool background_ = false;
 };
+
+// The REST API's route table over the services (`focal serve`, `focal routes`, the API fuzzer).
+server::Api build_api(Services& services, const std::string& version);
 
 }  // namespace focal::app

@@ -16,7 +16,7 @@
 #include <filesystem>
 #include <list>
 
-#include "http/form.h"
+#include "http/head_rules.h"
 
 namespace focal::http {
 namespace {
@@ -41,11 +41,6 @@ void raise_descriptor_limit() {
   }
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return out;
-}
 
 bool is_client_gone(const error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
@@ -184,42 +179,14 @@ class Session final : public SessionBase {
       if (status == 0) return close();
       return refuse(status, describe_head_error(ec));
     }
-    auto& message = parser_->get();
     request_ = std::make_shared<Request>();
     auto& head = *request_;
-    head.method = std::string(message.method_string());
-    head.target = std::string(message.target());
     head.remote_address = address_;
     head.tls = !std::is_same_v<Stream, beast::tcp_stream>;
-    keep_alive_ = message.keep_alive();
-    std::size_t count = 0;
-    std::size_t content_length_fields = 0;
-    for (const auto& field : message) {
-      ++count;
-      auto name = lower(field.name_string());
-      if (name == "content-length") ++content_length_fields;
-      head.headers.emplace(std::move(name), std::string(field.value()));
+    keep_alive_ = parser_->get().keep_alive();
+    if (auto rejected = detail::build_head(*parser_, limits(), head)) {
+      return refuse(rejected->status, std::move(rejected->message));
     }
-    if (count > limits().max_header_count) {
-      return refuse(431, "More than " + std::to_string(limits().max_header_count) + " header fields");
-    }
-    if (head.target.size() > limits().max_target_bytes) {
-      return refuse(414, "Request target longer than " + std::to_string(limits().max_target_bytes) + " bytes");
-    }
-    if (message.version() == 11 && head.headers.count("host") == 0) return refuse(400, "Missing Host header");
-    if (content_length_fields > 1 || (content_length_fields == 1 && parser_->chunked()))
-      return refuse(400, "Ambiguous message length (several Content-Length, or with Transfer-Encoding)");
-    // A transfer coding other than chunked would leave the body's end unknown (and its bytes taken for the
-    // next request): refused, as RFC 9112 §6.1 asks.
-    if (!parser_->chunked() && head.headers.count("transfer-encoding") != 0)
-      return refuse(501, "Transfer-Encoding other than chunked is not supported");
-    auto target = parse_target(head.target);
-    if (!target) return refuse(400, target.error().message);
-    head.path = std::move(target->path);
-    head.segments = std::move(target->segments);
-    head.query = std::move(target->query);
-    head.chunked = parser_->chunked();
-    if (const auto length = parser_->content_length()) head.content_length = *length;
 
     if (state_.service.is_inline(head)) {
       admitted(admit_safely(head));
@@ -266,7 +233,7 @@ class Session final : public SessionBase {
     reserved_ = reserve;
     parser_->body_limit(limit);
     const auto expect = head.header("expect");
-    if (expect && lower(*expect) == "100-continue" && buffer_.size() == 0) {
+    if (expect && detail::lower_ascii(*expect) == "100-continue" && buffer_.size() == 0) {
       auto interim = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
       lowest().expires_after(limits().write_timeout);
       bhttp::async_write(stream_, *interim, [self = shared(), interim](error_code ec, std::size_t) {
