@@ -176,7 +176,7 @@ int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, 
   }
   focal::MlServer server(server_cfg, registry, &metrics);
 
-  auto port = server.bind();
+  auto port = server.front().bind();
   if (!port) {
     spdlog::critical("{}", port.error().message);
     return 1;
@@ -197,10 +197,10 @@ int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, 
     int sig = 0;
     sigwait(&signals, &sig);
     spdlog::info("Received {}, finishing in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    server.stop();
+    server.front().stop();
   });
   spdlog::info("Listening on {}:{}", cfg.host, *port);
-  server.serve();
+  server.front().serve();
   if (signal_thread.joinable()) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);  // wakes sigwait if serve() ended on its own
     signal_thread.join();

@@ -50,7 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!w.api || size < 3) return 0;
   const auto& routes = w.api->routes();
   const auto& route = routes[data[0] % routes.size()];
-  if (route.pattern == "/api/libraries/:id/scan" || route.pattern == "/api/libraries") return 0;  // file system
+  if (route.pattern == "/api/libraries/:id/scan" || route.pattern == "/api/libraries")
+    return 0;  // file system
   const std::string_view rest(reinterpret_cast<const char*>(data + 3), size - 3);
   const auto newline = rest.find('\n');
   focal::server::ApiRequest request;

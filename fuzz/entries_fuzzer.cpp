@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)focal::check_dependencies(*entries);
     for (const auto& entry : *entries) {
       // A name that could leave the model cache never gets through.
-      if (entry.clean_name.find("..") != std::string::npos || entry.clean_name.find('\0') != std::string::npos ||
+      if (entry.clean_name.find("..") != std::string::npos ||
+          entry.clean_name.find('\0') != std::string::npos ||
           (!entry.clean_name.empty() && entry.clean_name.front() == '/'))
         __builtin_trap();
     }

@@ -15,8 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto parts = focal::http::parse_multipart(body, *boundary)) {
       for (const auto& part : *parts) {
         // Every part must lie inside the body.
-        if (!part.content.empty() &&
-            (part.content.data() < body.data() || part.content.data() + part.content.size() > body.data() + body.size()))
+        if (!part.content.empty() && (part.content.data() < body.data() ||
+                                      part.content.data() + part.content.size() > body.data() + body.size()))
           __builtin_trap();
       }
     }

@@ -11,15 +11,17 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 packages=(
   build-essential cmake ninja-build pkg-config ccache git unzip curl ca-certificates maven
   libgtest-dev libgmock-dev
-  libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libboost1.81-dev libboost-url1.81-dev  # HTTP front: Boost.Beast/Asio, Boost.URL
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libvips-dev libturbojpeg0-dev libicu-dev libpcre2-dev
-  libcurl4-openssl-dev libssl-dev
+  libcurl4-openssl-dev libssl-dev openssl
   libsqlite3-dev
   libexiv2-dev  # library: EXIF/XMP metadata
   libhnswlib-dev  # search: HNSW approximate nearest neighbours (header-only)
   libsodium-dev  # auth: Argon2id password hashes, token hashing
   python3 python3-venv
   clang-format clang-tidy
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz / ci-asan builds (libFuzzer, sanitizer runtimes)
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done

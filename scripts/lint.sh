@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# clang-tidy over the project's sources with the release build's compile commands (.clang-tidy has the checks).
-# Usage: scripts/lint.sh [FILES...]   (default: every .cpp under src/ and apps/)
+# clang-tidy over the project's sources (checks and naming rules in .clang-tidy), with a result cache.
+# Usage: scripts/lint.sh [FILES...]   (default: every .cpp under src/, apps/ and fuzz/)
+#        FOCAL_LINT_BUILD picks the compile commands (default: build/ci-asan when configured, else release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ -f build/release/compile_commands.json ]] || cmake --preset release >/dev/null
-files=("$@")
-((${#files[@]})) || mapfile -t files < <(git ls-files 'src/*.cpp' 'apps/*.cpp')
-printf '%s\n' "${files[@]}" | xargs -P "$(nproc)" -n 4 clang-tidy -p build/release --quiet
+build=${FOCAL_LINT_BUILD:-}
+if [[ -z $build ]]; then
+  build=build/release
+  [[ -f build/ci-asan/compile_commands.json ]] && build=build/ci-asan
+fi
+[[ -f $build/compile_commands.json ]] || cmake --preset "$(basename "$build")" >/dev/null
+exec python3 tools/lint.py --build "$build" "$@"

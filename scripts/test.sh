@@ -1,21 +1,44 @@
 #!/usr/bin/env bash
-# The full test suite, exactly as CI runs it: set-up (idempotent), a warnings-as-errors release build with
-# every test, then the AddressSanitizer + UndefinedBehaviorSanitizer build with every test again (the HTTP
-# integration suite then attacks the sanitised binary). Also checks formatting.
+# The full test suite, exactly as CI runs it:
+#   set-up (idempotent) and the format check;
+#   ci       gcc release build, warnings as errors: every test (unit, integration, fidelity, end to end);
+#   ci-asan  clang build with AddressSanitizer + UndefinedBehaviorSanitizer and libFuzzer instrumentation,
+#            warnings as errors: the unit and integration suites (the hostile tables attack the sanitised
+#            binaries), then a fuzz smoke run of every target, then clang-tidy over the sources;
+#   ci-tsan  clang ThreadSanitizer build of the threaded suites (unit, HTTP front, jobs, server, ML client, models:
+#            the registry and batcher), tests/tsan.supp naming the uninstrumented libraries it cannot see into.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
+fuzz_seconds=${FOCAL_FUZZ_SMOKE_SECONDS:-20}
+stage() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
 scripts/bootstrap.sh --no-build
 
-echo "== format check"
+stage "format check"
 git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
 
-for preset in ci ci-asan; do
-  echo "== build ($preset)"
-  cmake --preset "$preset" >/dev/null
-  cmake --build --preset "$preset" -j "$jobs"
-  echo "== test ($preset)"
-  ctest --preset "$preset" -j "$jobs"
-done
+stage "build (ci)"
+cmake --preset ci >/dev/null
+cmake --build --preset ci -j "$jobs"
+stage "test (ci)"
+ctest --preset ci -j "$jobs"
+
+stage "build (ci-asan)"
+cmake --preset ci-asan >/dev/null
+cmake --build --preset ci-asan -j "$jobs"
+stage "test (ci-asan: unit and integration suites)"
+ctest --preset ci-asan -j "$jobs" -LE 'e2e|fidelity|tools'
+stage "fuzz smoke (${fuzz_seconds} s per target)"
+FOCAL_FUZZ_PRESET=ci-asan scripts/fuzz.sh "$fuzz_seconds"
+stage "clang-tidy"
+FOCAL_LINT_BUILD=build/ci-asan scripts/lint.sh
+
+stage "build (ci-tsan: threaded suites)"
+cmake --preset ci-tsan >/dev/null
+cmake --build --preset ci-tsan -j "$jobs" --target focal_unit_tests focal_jobs_tests focal_http_tests \
+  focal_server_tests focal_ml_client_tests focal_model_tests
+stage "test (ci-tsan)"
+ctest --preset ci-tsan -j "$jobs" -L '^(unit|http|jobs|server|ml_client|models)$' -E '^fuzz_regressions'
+stage "done"

@@ -179,15 +179,15 @@ int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
   http_cfg.access_log = cfg.http.access_log;
   http_cfg.trust_proxy = cfg.trust_proxy;
   server::HttpServer http(http_cfg, api, server::make_authenticator(services.auth()));
-  auto port = http.bind();
+  auto port = http.front().bind();
   if (!port) return fail(port.error());
 
   if (auto st = services.start_background(); !st) return fail(st.error());
   signals.on_stop([&http] {
     spdlog::info("Stopping: finishing in-flight requests and jobs");
-    http.stop();
+    http.front().stop();
   });
-  if (signals.interrupted()) http.stop();
+  if (signals.interrupted()) http.front().stop();
 
   auto has_admin = services.auth().has_admin();
   if (has_admin.ok() && !*has_admin) {
@@ -198,7 +198,7 @@ int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
   // Machine-readable line for scripts and tests that start focal on port 0.
   std::printf("Listening on %s:%d\n", cfg.host.c_str(), *port);
   std::fflush(stdout);
-  http.serve();
+  http.front().serve();
   signals.on_stop(nullptr);  // `http` goes away with this frame
   services.stop_background();
   spdlog::info("Stopped");
@@ -277,7 +277,8 @@ Expected<std::string> read_password(const EnvMap& env) {
     std::ifstream file(found->second);
     std::string line;
     if (!file || !std::getline(file, line)) {
-      return bad_request("FOCAL_PASSWORD_FILE=\"" + found->second + "\": cannot read a password from its first line");
+      return bad_request("FOCAL_PASSWORD_FILE=\"" + found->second +
+                         "\": cannot read a password from its first line");
     }
     if (!line.empty() && line.back() == '\r') line.pop_back();
     return line;
@@ -451,14 +452,14 @@ int main_impl(int argc, char** argv) {
     const char* help;
     Status (jobs::JobQueue::*action)(std::string_view);
   };
-  const QueueCommand kQueueCommands[] = {
+  const QueueCommand queue_commands[] = {
       {"pause", "Pause QUEUE (running jobs finish)", &jobs::JobQueue::pause},
       {"resume", "Resume QUEUE", &jobs::JobQueue::resume},
       {"empty", "Remove waiting and delayed jobs of QUEUE", &jobs::JobQueue::empty},
       {"clear-failed", "Remove failed jobs of QUEUE", &jobs::JobQueue::clear_failed},
   };
   std::string command_queue;
-  for (const auto& command : kQueueCommands) {
+  for (const auto& command : queue_commands) {
     auto* sub = jobs_cmd->add_subcommand(command.name, command.help);
     sub->add_option("queue", command_queue, "Queue name")->required();
     sub->callback(with_services([&command, &command_queue](Services& s) {
@@ -568,7 +569,8 @@ int main_impl(int argc, char** argv) {
     return kExitOk;
   }));
 
-  app.add_subcommand("routes", "Print every REST route with who may call it and the API key permission it needs")
+  app.add_subcommand("routes",
+                     "Print every REST route with who may call it and the API key permission it needs")
       ->callback(with_services([&](Services& s) {
         std::cout << build_api(s, kVersion).describe().dump(2) << "\n";
         return kExitOk;

@@ -151,9 +151,9 @@ server::Api build_api(Services& services, const std::string& version) {
   auto* auth = &services.auth();
   server::register_auth_routes(api, *auth);
   server::register_server_routes(api, services.settings(), server::ServerInfo{version, [auth] {
-                                                                               auto has = auth->has_admin();
-                                                                               return has.ok() && *has;
-                                                                             }});
+                                                                                auto has = auth->has_admin();
+                                                                                return has.ok() && *has;
+                                                                              }});
   server::register_job_routes(api, services.queue());
   server::register_asset_routes(api, services.library(), services.keyword_search(),
                                 [auth](std::int64_t id) { return auth->user_by_id(id).ok(); });

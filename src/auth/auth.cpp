@@ -198,7 +198,8 @@ class AuthService::LoginThrottle {
   using Counters = std::map<std::string, Counter, std::less<>>;
   static constexpr std::size_t kMaxKeys = 100'000;
 
-  std::int64_t wait_of(const Counters& counters, std::string_view key, int free, Clock::time_point now) const {
+  std::int64_t wait_of(const Counters& counters, std::string_view key, int free,
+                       Clock::time_point now) const {
     const auto found = counters.find(key);
     if (found == counters.end() || now - found->second.last > limits_.forget_after) return 0;
     const int over = found->second.failures - free;
@@ -239,8 +240,8 @@ class AuthService::LoginThrottle {
 namespace {
 
 // Turns the placeholder owner into this admin; nullopt when there is no placeholder.
-Expected<std::optional<User>> claim_placeholder(store::Connection& c, std::string_view email, std::string_view name,
-                                                const std::string& hash) {
+Expected<std::optional<User>> claim_placeholder(store::Connection& c, std::string_view email,
+                                                std::string_view name, const std::string& hash) {
   auto claim = c.prepare(
       "UPDATE auth_user SET email = ?1, name = ?2, password_hash = ?3 "
       "WHERE id = (SELECT id FROM auth_user WHERE is_admin = 1 AND password_hash = '' ORDER BY id LIMIT 1) "
@@ -250,7 +251,8 @@ Expected<std::optional<User>> claim_placeholder(store::Connection& c, std::strin
   auto claimed = claim->step();
   if (!claimed) return claimed.error();
   if (!*claimed) return std::optional<User>{};
-  return std::optional<User>{User{claim->int64(0), std::string(email), std::string(name), true, claim->int64(1)}};
+  return std::optional<User>{
+      User{claim->int64(0), std::string(email), std::string(name), true, claim->int64(1)}};
 }
 
 }  // namespace
@@ -293,7 +295,8 @@ Expected<std::int64_t> AuthService::instance_owner() {
     if (!row) return row.error();
     if (*row) return first->int64(0);
     auto insert = c.prepare(
-        "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) VALUES (?1, 'Owner', '', 1, ?2)");
+        "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) VALUES (?1, 'Owner', '', 1, "
+        "?2)");
     if (!insert) return insert.error();
     insert->bind(1, kPlaceholderEmail).bind(2, store::now_ms());
     if (auto st = insert->run(); !st) return st.error();
@@ -376,10 +379,19 @@ Expected<bool> AuthService::has_admin() {
   });
 }
 
-std::int64_t AuthService::login_retry_after_s(std::string_view email, std::string_view client_address) const {
+namespace {
+
+// Emails compare case-insensitively (COLLATE NOCASE), so the throttle's key does too.
+std::string account_key(std::string_view email) {
   std::string account(email);
   for (auto& ch : account) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return throttle_->wait_s(account, client_address);
+  return account;
+}
+
+}  // namespace
+
+std::int64_t AuthService::login_retry_after_s(std::string_view email, std::string_view client_address) const {
+  return throttle_->wait_s(account_key(email), client_address);
 }
 
 Expected<Session> AuthService::login(std::string_view email, std::string_view password,
@@ -387,8 +399,7 @@ Expected<Session> AuthService::login(std::string_view email, std::string_view pa
   if (email.size() > kMaxCredentialLength * 2 || password.size() > kMaxPasswordLength) {
     return unauthorized("Incorrect email or password");
   }
-  std::string account(email);
-  for (auto& ch : account) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string account = account_key(email);
   if (const auto wait = throttle_->wait_s(account, client_address); wait > 0) {
     return Error{ErrorKind::kTooManyRequests,
                  "Too many failed logins; try again in " + std::to_string(wait) + " seconds"};
@@ -462,10 +473,15 @@ Expected<CreatedApiKey> AuthService::create_api_key(std::int64_t user_id, std::s
   const std::string key_name = name.empty() ? std::string("API Key") : std::string(name);
   auto id = db_.write([&](store::Connection& c) -> Expected<std::int64_t> {
     auto insert = c.prepare(
-        "INSERT INTO auth_api_key(user_id, name, key_hash, created_at, permissions) VALUES (?1, ?2, ?3, ?4, ?5)");
+        "INSERT INTO auth_api_key(user_id, name, key_hash, created_at, permissions) VALUES (?1, ?2, ?3, ?4, "
+        "?5)");
     if (!insert) return insert.error();
     const auto stored = permissions.serialize();
-    insert->bind(1, user_id).bind(2, std::string_view(key_name)).bind_blob(3, hash).bind(4, now).bind(5, stored);
+    insert->bind(1, user_id)
+        .bind(2, std::string_view(key_name))
+        .bind_blob(3, hash)
+        .bind(4, now)
+        .bind(5, stored);
     if (auto st = insert->run(); !st) return st.error();
     return c.last_insert_rowid();
   });
@@ -475,8 +491,8 @@ Expected<CreatedApiKey> AuthService::create_api_key(std::int64_t user_id, std::s
 
 Expected<std::vector<ApiKey>> AuthService::list_api_keys(std::int64_t user_id) {
   return db_.read([&](store::Connection& c) -> Expected<std::vector<ApiKey>> {
-    auto stmt =
-        c.prepare("SELECT id, name, created_at, permissions FROM auth_api_key WHERE user_id = ?1 ORDER BY id");
+    auto stmt = c.prepare(
+        "SELECT id, name, created_at, permissions FROM auth_api_key WHERE user_id = ?1 ORDER BY id");
     if (!stmt) return stmt.error();
     stmt->bind(1, user_id);
     std::vector<ApiKey> keys;

@@ -51,8 +51,8 @@ struct User {
 // Who a presented credential belongs to.
 struct Identity {
   User user;
-  std::int64_t session_id = 0;  // set for session tokens
-  std::int64_t api_key_id = 0;  // set for API keys
+  std::int64_t session_id = 0;                       // set for session tokens
+  std::int64_t api_key_id = 0;                       // set for API keys
   PermissionSet permissions = PermissionSet::all();  // an API key's; all for sessions
 };
 
@@ -82,12 +82,12 @@ inline constexpr std::size_t kMaxPasswordLength = 1024;
 Status init_crypto();
 
 struct LoginLimits {
-  int free_failures_per_account = 5;    // failures before an account's next attempt must wait
-  int free_failures_per_address = 20;   // same per client address
-  std::chrono::seconds first_wait{1};   // doubling per further failure...
-  std::chrono::seconds max_wait{900};   // ...up to this
+  int free_failures_per_account = 5;        // failures before an account's next attempt must wait
+  int free_failures_per_address = 20;       // same per client address
+  std::chrono::seconds first_wait{1};       // doubling per further failure...
+  std::chrono::seconds max_wait{900};       // ...up to this
   std::chrono::seconds forget_after{3600};  // a counter idle this long starts again
-  int concurrent_hashes = 2;            // password hashes verified at once
+  int concurrent_hashes = 2;                // password hashes verified at once
 };
 
 class AuthService {

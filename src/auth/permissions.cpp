@@ -74,7 +74,8 @@ PermissionSet PermissionSet::all() {
   return set;
 }
 
-std::optional<PermissionSet> PermissionSet::parse(const std::vector<std::string>& names, std::string* unknown) {
+std::optional<PermissionSet> PermissionSet::parse(const std::vector<std::string>& names,
+                                                  std::string* unknown) {
   PermissionSet set;
   for (const auto& name : names) {
     const auto permission = parse_permission(name);
@@ -116,7 +117,8 @@ PermissionSet PermissionSet::deserialize(std::string_view text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     const auto comma = text.find(',', start);
-    const auto name = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    const auto name =
+        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     if (const auto permission = parse_permission(name)) set.add(*permission);
     if (comma == std::string_view::npos) break;
     start = comma + 1;

@@ -59,7 +59,8 @@ class PermissionSet {
   static PermissionSet all();
   static PermissionSet none() { return {}; }
   // Parses a JSON-ish list of names; nullopt naming nothing when one is unknown (the caller reports it).
-  static std::optional<PermissionSet> parse(const std::vector<std::string>& names, std::string* unknown = nullptr);
+  static std::optional<PermissionSet> parse(const std::vector<std::string>& names,
+                                            std::string* unknown = nullptr);
 
   void add(Permission permission);
   bool contains(Permission permission) const;

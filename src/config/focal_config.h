@@ -18,9 +18,9 @@ struct FocalConfig {
   std::string host = "127.0.0.1";  // FOCAL_HOST; loopback by default, set 0.0.0.0 / [::] to expose it
   int port = 2283;                 // FOCAL_PORT (Immich's port); 0 picks a free port
   int http_threads = 16;           // FOCAL_HTTP_THREADS: request handlers run at once
-  int keepalive_timeout_s = 5;     // FOCAL_KEEPALIVE_TIMEOUT_S: idle kept-alive connections are closed after it
-  bool trust_proxy = false;        // FOCAL_TRUST_PROXY: client address/scheme from X-Forwarded-For/-Proto
-  HttpFrontConfig http;            // FOCAL_HEADER_TIMEOUT_S, _BODY_TIMEOUT_S, _MAX_CONNECTIONS, _TLS_*, _ACCESS_LOG
+  int keepalive_timeout_s = 5;  // FOCAL_KEEPALIVE_TIMEOUT_S: idle kept-alive connections are closed after it
+  bool trust_proxy = false;     // FOCAL_TRUST_PROXY: client address/scheme from X-Forwarded-For/-Proto
+  HttpFrontConfig http;  // FOCAL_HEADER_TIMEOUT_S, _BODY_TIMEOUT_S, _MAX_CONNECTIONS, _TLS_*, _ACCESS_LOG
   std::size_t max_upload_bytes = std::size_t{512} << 20;  // FOCAL_MAX_UPLOAD_BYTES (multipart uploads)
   std::size_t max_json_bytes = std::size_t{1} << 20;      // FOCAL_MAX_JSON_BYTES (every other request body)
   int db_readers = 4;   // FOCAL_DB_READERS: pooled SQLite reader connections

@@ -28,7 +28,8 @@ Status parse_http_front(const EnvMap& env, std::string_view prefix, HttpFrontCon
     if (!parsed) return parsed.error();
     out.access_log = *parsed;
   }
-  if (const auto found = env.find(name("TLS_CERT_FILE")); found != env.end()) out.tls_cert_file = found->second;
+  if (const auto found = env.find(name("TLS_CERT_FILE")); found != env.end())
+    out.tls_cert_file = found->second;
   if (const auto found = env.find(name("TLS_KEY_FILE")); found != env.end()) out.tls_key_file = found->second;
   if (out.tls_cert_file.empty() != out.tls_key_file.empty()) {
     return unprocessable(name("TLS_CERT_FILE") + " and " + name("TLS_KEY_FILE") + " must be set together");

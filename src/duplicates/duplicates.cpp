@@ -43,7 +43,7 @@ Status query(store::Connection& c, std::string_view sql, const Binder& bind, con
   while (true) {
     auto more = statement->step();
     if (!more) return more.error();
-    if (!*more) return Status::Ok();
+    if (!*more) return {};
     if (Status status = row(*statement); !status) return status;
   }
 }
@@ -157,7 +157,7 @@ struct DuplicateService::Impl {
               [&](const store::Statement& row) -> Status {
                 passing[row.int64(0)] =
                     row.is_null(1) ? std::optional<DuplicateId>{} : std::optional<DuplicateId>{row.int64(1)};
-                return Status::Ok();
+                return {};
               });
         });
         if (!checked) return checked.error();
@@ -188,7 +188,8 @@ struct DuplicateService::Impl {
       std::optional<Row> out;
       Status status = query(
           c,
-          "SELECT a.type, a.visibility, d.duplicate_id, a.owner_id FROM asset a LEFT JOIN asset_duplicate d ON "
+          "SELECT a.type, a.visibility, d.duplicate_id, a.owner_id FROM asset a LEFT JOIN asset_duplicate d "
+          "ON "
           "d.asset_id = a.id "
           "WHERE a.id = ? AND a.deleted_at IS NULL",
           [&](store::Statement& s) { s.bind(1, asset); },
@@ -196,7 +197,7 @@ struct DuplicateService::Impl {
             out = Row{r.text(0), r.text(1),
                       r.is_null(2) ? std::optional<DuplicateId>{} : std::optional<DuplicateId>{r.int64(2)},
                       r.int64(3)};
-            return Status::Ok();
+            return {};
           });
       if (!status) return status.error();
       return out;
@@ -249,7 +250,7 @@ struct DuplicateService::Impl {
           return s;
         }
       }
-      return Status::Ok();
+      return {};
     });
     if (!written) return written.error();
     return plan.target || plan.needs_new_id ? DetectOutcome::kGrouped : DetectOutcome::kNone;
@@ -271,7 +272,7 @@ struct DuplicateService::Impl {
           [&](store::Statement& s) { s.bind(1, std::string_view(model)); },
           [&](const store::Statement& row) -> Status {
             ids.push_back(row.int64(0));
-            return Status::Ok();
+            return {};
           });
     });
     if (!listed) return listed.error();
@@ -307,7 +308,7 @@ struct DuplicateService::Impl {
         [&](const store::Statement& row) -> Status {
           out.push_back(
               Member{row.int64(0), row.int64(1), row.is_null(2) ? 0 : static_cast<int>(row.int64(2))});
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return out;
@@ -316,14 +317,15 @@ struct DuplicateService::Impl {
   Expected<std::vector<DuplicateGroup>> groups(std::int64_t owner) {
     return db.write([&](store::Connection& c) -> Expected<std::vector<DuplicateGroup>> {
       std::vector<DuplicateId> ids;
-      Status status = query(c,
-                            "SELECT DISTINCT d.duplicate_id FROM asset_duplicate d JOIN asset a ON a.id = d.asset_id "
-                            "WHERE a.owner_id = ? ORDER BY d.duplicate_id",
-                            [&](store::Statement& s) { s.bind(1, owner); },
-                            [&](const store::Statement& row) -> Status {
-                              ids.push_back(row.int64(0));
-                              return Status::Ok();
-                            });
+      Status status = query(
+          c,
+          "SELECT DISTINCT d.duplicate_id FROM asset_duplicate d JOIN asset a ON a.id = d.asset_id "
+          "WHERE a.owner_id = ? ORDER BY d.duplicate_id",
+          [&](store::Statement& s) { s.bind(1, owner); },
+          [&](const store::Statement& row) -> Status {
+            ids.push_back(row.int64(0));
+            return {};
+          });
       if (!status) return status.error();
       std::vector<DuplicateGroup> out;
       for (DuplicateId id : ids) {
@@ -358,7 +360,7 @@ struct DuplicateService::Impl {
                       [&](store::Statement& st) { st.bind(1, id).bind(2, owner); });
       if (!s) return s;
       if (c.changes() == 0) return not_found("Duplicate group " + std::to_string(id) + " not found");
-      return Status::Ok();
+      return {};
     });
   }
 
@@ -441,10 +443,12 @@ Expected<std::unique_ptr<DuplicateService>> DuplicateService::create(store::Data
 
 Expected<DetectOutcome> DuplicateService::detect(AssetId asset) { return impl_->detect(asset); }
 Expected<std::int64_t> DuplicateService::queue_all(bool force) { return impl_->queue_all(force); }
-Expected<std::vector<DuplicateGroup>> DuplicateService::groups(std::int64_t owner) { return impl_->groups(owner); }
+Expected<std::vector<DuplicateGroup>> DuplicateService::groups(std::int64_t owner) {
+  return impl_->groups(owner);
+}
 Status DuplicateService::dismiss(std::int64_t owner, DuplicateId id) { return impl_->dismiss(owner, id); }
 Expected<std::vector<ResolveResult>> DuplicateService::resolve(std::int64_t owner,
-                                                              std::span<const ResolveRequest> requests) {
+                                                               std::span<const ResolveRequest> requests) {
   std::vector<ResolveResult> out;
   for (const ResolveRequest& request : requests) out.push_back(impl_->resolve_one(owner, request));
   return out;

@@ -85,9 +85,9 @@ namespace {
 template <int CN, class Sink>
 void resize_rows(const std::uint8_t* pixels, int width, int height, int out_width, int out_height,
                  Sink&& sink) {
-  constexpr auto cn = static_cast<std::size_t>(CN);
+  constexpr auto kChannels = static_cast<std::size_t>(CN);
   const auto ow = static_cast<std::size_t>(out_width);
-  const auto row_len = ow * cn;
+  const auto row_len = ow * kChannels;
   const ResizeAxis xs = resize_axis(width, out_width, true);
   const ResizeAxis ys = resize_axis(height, out_height, false);
   // Per output pixel: the first source element and the second tap's offset (0 at the clamped right edge).
@@ -95,13 +95,13 @@ void resize_rows(const std::uint8_t* pixels, int width, int height, int out_widt
   std::vector<std::size_t> step(ow);
   for (std::size_t dx = 0; dx < ow; ++dx) {
     const auto sx = static_cast<std::size_t>(xs.offset[dx]);
-    x0[dx] = sx * cn;
-    step[dx] = sx + 1 < static_cast<std::size_t>(width) ? cn : 0;
+    x0[dx] = sx * kChannels;
+    step[dx] = sx + 1 < static_cast<std::size_t>(width) ? kChannels : 0;
   }
 
   // The horizontal pass of a source row: S[sx] * a0 + S[sx + 1] * a1 (19-bit intermediate). Two rows are
   // cached; consecutive output rows mostly share them.
-  const auto src_row_len = static_cast<std::size_t>(width) * cn;
+  const auto src_row_len = static_cast<std::size_t>(width) * kChannels;
   std::array<std::vector<int>, 2> rows{std::vector<int>(row_len), std::vector<int>(row_len)};
   std::array<int, 2> cached{-1, -1};
   // Returns the slot holding row `sy`, computing it if needed without evicting row `keep`.
@@ -117,7 +117,7 @@ void resize_rows(const std::uint8_t* pixels, int width, int height, int out_widt
       const std::size_t q = step[dx];
       const int a0 = xs.coef0[dx];
       const int a1 = xs.coef1[dx];
-      for (std::size_t c = 0; c < cn; ++c) r[dx * cn + c] = p[c] * a0 + p[q + c] * a1;
+      for (std::size_t c = 0; c < kChannels; ++c) r[dx * kChannels + c] = p[c] * a0 + p[q + c] * a1;
     }
     cached[k] = sy;
     return k;
@@ -319,8 +319,10 @@ Expected<DetectedFaces> decode_scrfd(const ScrfdLayout& layout,
       if (!(scores[i] >= min_score)) continue;
       // Anchor centres (x * stride, y * stride), row-major, each repeated once per anchor; no +0.5 offset.
       const std::size_t cell = i / anchors;
-      const float cx = static_cast<float>(cell % grid_w) * s;
-      const float cy = static_cast<float>(cell / grid_w) * s;
+      const std::size_t column = cell % grid_w;
+      const std::size_t row = cell / grid_w;
+      const float cx = static_cast<float>(column) * s;
+      const float cy = static_cast<float>(row) * s;
       Candidate c;
       c.score = scores[i];
       // float32 steps as numpy: distances times the stride, centre minus/plus, then / det_scale.

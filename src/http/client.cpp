@@ -5,6 +5,8 @@
 #include <cctype>
 #include <mutex>
 
+#include "http/form.h"
+
 namespace focal::http {
 namespace {
 
@@ -25,12 +27,6 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
   return n;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * count);
@@ -41,7 +37,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
       value.remove_suffix(1);
-    t->result->headers.emplace(lower(line.substr(0, colon)), std::string(value));
+    t->result->headers.emplace(lower_ascii(line.substr(0, colon)), std::string(value));
   }
   return size * count;
 }

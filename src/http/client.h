@@ -27,15 +27,15 @@ struct ClientRequest {
   std::string method;  // empty: POST when there is a form or a body, GET otherwise
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. {"x-api-key", key}
-  std::vector<ClientPart> form;  // non-empty: multipart/form-data body
-  std::string body;              // otherwise this body (with a Content-Type header of your own)
+  std::vector<ClientPart> form;                              // non-empty: multipart/form-data body
+  std::string body;  // otherwise this body (with a Content-Type header of your own)
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds timeout{0};    // the whole transfer; 0: none
   std::chrono::seconds low_speed_time{0};  // abort when below 1 byte/s for this long; 0: off
   bool follow_redirects = false;           // Authorization headers are not sent to other hosts
   std::string user_agent;
-  std::string ca_file;       // HTTPS: trust this PEM bundle instead of the system's
-  bool verify_host = true;   // HTTPS: check the certificate's name against the URL's host
+  std::string ca_file;      // HTTPS: trust this PEM bundle instead of the system's
+  bool verify_host = true;  // HTTPS: check the certificate's name against the URL's host
 };
 
 struct ClientResult {

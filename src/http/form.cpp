@@ -10,18 +10,6 @@ namespace {
 
 namespace urls = boost::urls;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 bool is_token(std::string_view text) {
   if (text.empty()) return false;
   for (const char c : text) {
@@ -50,6 +38,18 @@ urls::encoding_opts form_encoding() {
 
 }  // namespace
 
+std::string lower_ascii(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return out;
+}
+
+std::string_view trim_blanks(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 Expected<Target> parse_target(std::string_view target) {
   auto parsed = urls::parse_origin_form(urls::string_view(target.data(), target.size()));
   if (!parsed) return bad_request("Invalid request target");
@@ -60,7 +60,8 @@ Expected<Target> parse_target(std::string_view target) {
   // Segments are split before decoding so that an encoded '/' cannot create a path segment.
   while (true) {
     const auto slash = path.find('/', start);
-    const auto piece = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const auto piece =
+        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     auto pct = urls::make_pct_string_view(urls::string_view(piece.data(), piece.size()));
     if (!pct) return bad_request("Invalid percent-encoding in the request path");
     std::string segment;
@@ -107,7 +108,8 @@ std::multimap<std::string, std::string> parse_urlencoded(std::string_view text) 
   std::size_t start = 0;
   while (start <= text.size()) {
     const auto amp = text.find('&', start);
-    const auto field = text.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+    const auto field =
+        text.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
     if (!field.empty()) {
       const auto equals = field.find('=');
       out.emplace(decode(field.substr(0, equals)),
@@ -127,7 +129,7 @@ std::optional<std::map<std::string, std::string>> parse_parameters(std::string_v
     if (pos == text.size()) break;
     const auto equals = text.find('=', pos);
     if (equals == std::string_view::npos) return std::nullopt;
-    const auto name = lower(trim(text.substr(pos, equals - pos)));
+    const auto name = lower_ascii(trim_blanks(text.substr(pos, equals - pos)));
     if (!is_token(name)) return std::nullopt;
     std::size_t cursor = equals + 1;
     while (cursor < text.size() && (text[cursor] == ' ' || text[cursor] == '\t')) ++cursor;
@@ -148,12 +150,13 @@ std::optional<std::map<std::string, std::string>> parse_parameters(std::string_v
       }
       if (!closed) return std::nullopt;
       const auto next = text.find(';', cursor);
-      if (!trim(text.substr(cursor, next == std::string_view::npos ? next : next - cursor)).empty())
+      if (!trim_blanks(text.substr(cursor, next == std::string_view::npos ? next : next - cursor)).empty())
         return std::nullopt;  // garbage after the closing quote
       pos = next == std::string_view::npos ? text.size() : next;
     } else {
       const auto next = text.find(';', cursor);
-      value = std::string(trim(text.substr(cursor, next == std::string_view::npos ? next : next - cursor)));
+      value = std::string(
+          trim_blanks(text.substr(cursor, next == std::string_view::npos ? next : next - cursor)));
       pos = next == std::string_view::npos ? text.size() : next;
     }
     out.insert_or_assign(name, std::move(value));
@@ -163,13 +166,13 @@ std::optional<std::map<std::string, std::string>> parse_parameters(std::string_v
 
 std::optional<MediaType> parse_media_type(std::string_view value) {
   const auto semicolon = value.find(';');
-  const auto essence = trim(value.substr(0, semicolon));
+  const auto essence = trim_blanks(value.substr(0, semicolon));
   const auto slash = essence.find('/');
   if (slash == std::string_view::npos || !is_token(essence.substr(0, slash)) ||
       !is_token(essence.substr(slash + 1))) {
     return std::nullopt;
   }
-  MediaType out{lower(essence), {}};
+  MediaType out{lower_ascii(essence), {}};
   if (semicolon != std::string_view::npos) {
     auto params = parse_parameters(value.substr(semicolon + 1));
     if (!params) return std::nullopt;
@@ -182,7 +185,7 @@ std::optional<std::string> cookie_value(std::string_view header, std::string_vie
   std::size_t pos = 0;
   while (pos < header.size()) {
     const auto end = std::min(header.find(';', pos), header.size());
-    const auto item = trim(header.substr(pos, end - pos));
+    const auto item = trim_blanks(header.substr(pos, end - pos));
     if (item.size() > name.size() && item.substr(0, name.size()) == name && item[name.size()] == '=') {
       auto cookie = item.substr(name.size() + 1);
       if (cookie.size() >= 2 && cookie.front() == '"' && cookie.back() == '"')

@@ -12,6 +12,11 @@
 
 namespace focal::http {
 
+// ASCII lower case (header names, media types); other bytes unchanged.
+std::string lower_ascii(std::string_view text);
+// Without leading and trailing spaces and tabs.
+std::string_view trim_blanks(std::string_view text);
+
 struct Target {
   std::string path;                   // decoded
   std::vector<std::string> segments;  // split on '/' first, then decoded (so "%2F" stays inside a segment)

@@ -11,12 +11,6 @@
 
 namespace focal::http::detail {
 
-inline std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return out;
-}
-
 // Fills `head` from a parsed head; a rejection (status and message) when the head breaks a limit or is
 // ambiguous about where its body ends.
 template <class Parser>
@@ -36,9 +30,11 @@ std::optional<HeadRejection> build_head(const Parser& parser, const Limits& limi
     return HeadRejection{431, "More than " + std::to_string(limits.max_header_count) + " header fields"};
   }
   if (head.target.size() > limits.max_target_bytes) {
-    return HeadRejection{414, "Request target longer than " + std::to_string(limits.max_target_bytes) + " bytes"};
+    return HeadRejection{414,
+                         "Request target longer than " + std::to_string(limits.max_target_bytes) + " bytes"};
   }
-  if (message.version() == 11 && head.headers.count("host") == 0) return HeadRejection{400, "Missing Host header"};
+  if (message.version() == 11 && head.headers.count("host") == 0)
+    return HeadRejection{400, "Missing Host header"};
   if (content_length_fields > 1 || (content_length_fields == 1 && parser.chunked())) {
     return HeadRejection{400, "Ambiguous message length (several Content-Length, or with Transfer-Encoding)"};
   }

@@ -7,18 +7,6 @@ namespace {
 
 constexpr std::size_t kMaxBoundary = 70;  // RFC 2046 §5.1.1
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 Error malformed(const std::string& why) { return bad_request("Malformed multipart/form-data body: " + why); }
 
 // Skips the rest of a delimiter line: optional transport padding, then CRLF (or LF). npos when the line has
@@ -43,13 +31,13 @@ Status parse_part_headers(std::string_view block, FormPart& part) {
     if (line.front() == ' ' || line.front() == '\t') return malformed("folded part header");
     const auto colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return malformed("part header without a name");
-    const auto name = lower(line.substr(0, colon));
-    const auto value = trim(line.substr(colon + 1));
+    const auto name = lower_ascii(line.substr(0, colon));
+    const auto value = trim_blanks(line.substr(colon + 1));
     if (name == "content-disposition") {
       if (seen_disposition) return malformed("two Content-Disposition headers in one part");
       seen_disposition = true;
       const auto semicolon = value.find(';');
-      if (lower(trim(value.substr(0, semicolon))) != "form-data") {
+      if (lower_ascii(trim_blanks(value.substr(0, semicolon))) != "form-data") {
         return malformed("part disposition is not form-data");
       }
       auto params = parse_parameters(semicolon == std::string_view::npos ? "" : value.substr(semicolon + 1));
@@ -135,7 +123,7 @@ Expected<std::vector<FormPart>> parse_multipart(std::string_view body, std::stri
     }
     if (headers_end == std::string_view::npos || headers_end - pos > limits.max_part_header_bytes) {
       return malformed(body.size() - pos > limits.max_part_header_bytes ? "part headers too large"
-                                                                       : "truncated part headers");
+                                                                        : "truncated part headers");
     }
     FormPart part;
     if (auto status = parse_part_headers(body.substr(pos, headers_end - pos), part); !status)
@@ -146,7 +134,8 @@ Expected<std::vector<FormPart>> parse_multipart(std::string_view body, std::stri
     auto next = body.find(line_delimiter, content_start - 1);
     while (next != std::string_view::npos) {
       const auto after = next + line_delimiter.size();
-      if (body.substr(after, 2) == "--" || end_of_delimiter_line(body, after) != std::string_view::npos) break;
+      if (body.substr(after, 2) == "--" || end_of_delimiter_line(body, after) != std::string_view::npos)
+        break;
       next = body.find(line_delimiter, next + 1);
     }
     if (next == std::string_view::npos) return malformed("truncated body (no closing boundary)");

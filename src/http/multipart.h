@@ -19,7 +19,7 @@ struct FormPart {
   std::string filename;      // Content-Disposition filename, "" when absent (a text field)
   std::string content_type;  // the part's Content-Type, "" when absent
   std::string_view content;  // points into the parsed body
-  bool is_file = false;  // a filename parameter was present (even an empty one)
+  bool is_file = false;      // a filename parameter was present (even an empty one)
 };
 
 struct MultipartLimits {

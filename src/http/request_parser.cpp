@@ -27,7 +27,8 @@ ParsedHead parse_request_head(std::string_view bytes, const Limits& limits) {
     if (n == 0) break;
   }
   if (!parser.is_header_done()) {
-    if (bytes.size() > limits.max_header_bytes) out.rejection = HeadRejection{431, "Request header fields too large"};
+    if (bytes.size() > limits.max_header_bytes)
+      out.rejection = HeadRejection{431, "Request header fields too large"};
     return out;
   }
   out.head_bytes = used;

@@ -41,7 +41,6 @@ void raise_descriptor_limit() {
   }
 }
 
-
 bool is_client_gone(const error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::operation_aborted || ec == asio::error::broken_pipe ||
@@ -80,7 +79,9 @@ struct ServerState {
   std::list<std::weak_ptr<SessionBase>> waiting;
 
   ServerState(ServerConfig c, Service& s)
-      : config(std::move(c)), service(s), workers(static_cast<std::size_t>(std::max(config.worker_threads, 1))) {}
+      : config(std::move(c)),
+        service(s),
+        workers(static_cast<std::size_t>(std::max(config.worker_threads, 1))) {}
 };
 
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
@@ -125,11 +126,10 @@ class Session final : public SessionBase {
       read_head();
     } else {
       lowest().expires_after(state_.config.limits.header_timeout);
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = shared()](error_code ec) {
-                                if (ec) return self->close();
-                                self->read_head();
-                              });
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = shared()](error_code ec) {
+        if (ec) return self->close();
+        self->read_head();
+      });
     }
   }
 
@@ -194,8 +194,9 @@ class Session final : public SessionBase {
     }
     asio::post(state_.workers, [self = shared(), guard = asio::make_work_guard(state_.io)] {
       auto admission = self->admit_safely(*self->request_);
-      asio::post(self->stream_.get_executor(),
-                 [self, admission = std::move(admission)]() mutable { self->admitted(std::move(admission)); });
+      asio::post(self->stream_.get_executor(), [self, admission = std::move(admission)]() mutable {
+        self->admitted(std::move(admission));
+      });
     });
   }
 
@@ -233,7 +234,7 @@ class Session final : public SessionBase {
     reserved_ = reserve;
     parser_->body_limit(limit);
     const auto expect = head.header("expect");
-    if (expect && detail::lower_ascii(*expect) == "100-continue" && buffer_.size() == 0) {
+    if (expect && lower_ascii(*expect) == "100-continue" && buffer_.size() == 0) {
       auto interim = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
       lowest().expires_after(limits().write_timeout);
       bhttp::async_write(stream_, *interim, [self = shared(), interim](error_code ec, std::size_t) {
@@ -277,7 +278,8 @@ class Session final : public SessionBase {
     } catch (const std::exception& e) {
       spdlog::error("{}: {} {} threw: {}", state_.config.name, request_->method, request_->path, e.what());
     } catch (...) {
-      spdlog::error("{}: {} {} threw an unknown exception", state_.config.name, request_->method, request_->path);
+      spdlog::error("{}: {} {} threw an unknown exception", state_.config.name, request_->method,
+                    request_->path);
     }
     return state_.service.error(500, "Internal Server Error");
   }
@@ -341,12 +343,13 @@ class Session final : public SessionBase {
   template <class Message>
   void write(std::shared_ptr<Message> message, bool close) {
     lowest().expires_after(limits().write_timeout);
-    bhttp::async_write(stream_, *message, [self = shared(), message, close](error_code ec, std::size_t bytes) {
-      self->finished(bytes);
-      if (ec || close) return self->close();
-      self->request_.reset();
-      self->read_head();
-    });
+    bhttp::async_write(stream_, *message,
+                       [self = shared(), message, close](error_code ec, std::size_t bytes) {
+                         self->finished(bytes);
+                         if (ec || close) return self->close();
+                         self->request_.reset();
+                         self->read_head();
+                       });
   }
 
   void finished(std::size_t bytes) {
@@ -449,7 +452,8 @@ struct Server::Impl {
     std::shared_ptr<SessionBase> session;
     if (state.tls) {
       session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          state, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *state.tls), std::move(address), port);
+          state, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *state.tls), std::move(address),
+          port);
     } else {
       session = std::make_shared<Session<beast::tcp_stream>>(state, beast::tcp_stream(std::move(socket)),
                                                              std::move(address), port);

@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <charconv>
 #include <condition_variable>
 #include <exception>
 #include <map>
@@ -327,7 +327,7 @@ struct JobQueue::Impl {
         // The lease was lost (recovered by another worker after a stall): that worker owns the job now.
         spdlog::warn("Job {} #{} finished after its lease was recovered; result kept, follow-ups skipped",
                      done.name, done.id);
-        return Status::Ok();
+        return {};
       }
       auto count = conn.prepare(
           "INSERT INTO job_queue (queue, completed) VALUES (?, 1) "
@@ -339,7 +339,7 @@ struct JobQueue::Impl {
         auto id = insert(conn, request);
         if (!id) return id.error();
       }
-      return Status::Ok();
+      return {};
     });
   }
 
@@ -382,7 +382,7 @@ struct JobQueue::Impl {
         drop->bind(1, done.id).bind(2, options.worker_id);
         return drop->run();
       }
-      return Status::Ok();
+      return {};
     });
   }
 
@@ -482,7 +482,8 @@ struct JobQueue::Impl {
   std::vector<std::string> dead_local_owners(store::Connection& conn) const {
     std::vector<std::string> dead;
     const auto mine = options.worker_id.substr(0, options.worker_id.find(':') + 1);
-    auto owners = conn.prepare("SELECT DISTINCT lease_owner FROM job WHERE state = 'active' AND lease_owner IS NOT NULL");
+    auto owners = conn.prepare(
+        "SELECT DISTINCT lease_owner FROM job WHERE state = 'active' AND lease_owner IS NOT NULL");
     if (!owners) return dead;
     while (true) {
       auto row = owners->step();
@@ -502,7 +503,8 @@ struct JobQueue::Impl {
     const std::int64_t at = now();
     return db.write([&](store::Connection& conn) -> Expected<std::int64_t> {
       for (const auto& owner : dead_local_owners(conn)) {
-        auto expire = conn.prepare("UPDATE job SET lease_until = 0 WHERE state = 'active' AND lease_owner = ?");
+        auto expire =
+            conn.prepare("UPDATE job SET lease_until = 0 WHERE state = 'active' AND lease_owner = ?");
         if (!expire) return expire.error();
         expire->bind(1, owner);
         if (Status ran = expire->run(); !ran) return ran.error();
@@ -741,7 +743,7 @@ Status JobQueue::enqueue_all(std::span<const JobRequest> requests) {
       auto id = impl_->insert(conn, request);
       if (!id) return id.error();
     }
-    return Status::Ok();
+    return {};
   });
   if (done) impl_->notify();
   return done;
@@ -776,13 +778,13 @@ Status JobQueue::start(std::string_view queue_name, std::optional<bool> force) {
   if (force) request.data["force"] = *force;
   auto id = enqueue(request);
   if (!id) return id.error();
-  return Status::Ok();
+  return {};
 }
 
 namespace {
 Status check_queue(std::string_view queue_name) {
   if (!find_queue(queue_name)) return not_found(fmt::format("Unknown queue '{}'", queue_name));
-  return Status::Ok();
+  return {};
 }
 }  // namespace
 

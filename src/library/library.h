@@ -112,7 +112,7 @@ std::string_view to_string(AssetFileType type);  // "preview", "thumbnail"
 
 struct AssetFilter {
   std::optional<std::int64_t> owner_id;  // only this user's assets (every user-facing listing sets it)
-  bool include_hidden = false;  // visibility hidden (Immich skips them for ML)
+  bool include_hidden = false;           // visibility hidden (Immich skips them for ML)
   bool include_deleted = false;
   bool require_preview = false;  // only assets that have a preview file
   std::optional<AssetStatus> status;

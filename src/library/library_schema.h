@@ -152,7 +152,8 @@ ALTER TABLE asset_v2 RENAME TO asset;
 CREATE INDEX asset_library_idx ON asset (library_id);
 CREATE INDEX asset_file_created_idx ON asset (file_created_at);
 CREATE INDEX asset_owner_idx ON asset (owner_id, id);
-)sql", true},
+)sql",
+     true},
 }};
 
 }  // namespace focal::library::detail

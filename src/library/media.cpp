@@ -162,7 +162,7 @@ std::string vips_message(const vips::VError& e) {
 
 Status check_supported(const std::filesystem::path& path) {
   if (sniff_file(path) == ImageFormat::kUnknown) return unprocessable("not a supported image format");
-  return Status::Ok();
+  return {};
 }
 
 }  // namespace

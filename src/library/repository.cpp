@@ -74,7 +74,7 @@ Status LibraryOptions::validate() const {
     return bad_request("library: qualities must be 1..100");
   }
   if (max_pixels == 0) return bad_request("library: max_pixels must be positive");
-  return Status::Ok();
+  return {};
 }
 
 Status set_job_status(store::Connection& connection, std::int64_t asset_id, JobStatusColumn column,
@@ -100,7 +100,8 @@ namespace detail {
 
 const char* const kAssetColumns =
     "id, library_id, type, status, status_reason, visibility, original_path, original_file_name, checksum, "
-    "file_type, file_size, width, height, file_created_at, file_modified_at, created_at, deleted_at, owner_id, "
+    "file_type, file_size, width, height, file_created_at, file_modified_at, created_at, deleted_at, "
+    "owner_id, "
     "is_favorite";
 
 Asset asset_from_row(const store::Statement& row) {
@@ -132,9 +133,10 @@ Asset asset_from_row(const store::Statement& row) {
   return asset;
 }
 
-Expected<std::optional<Asset>> find_asset(store::Connection& conn, std::string_view where, std::string_view value,
-                                          std::int64_t owner_id) {
-  auto stmt = conn.prepare(fmt::format("SELECT {} FROM asset WHERE {} = ? AND owner_id = ?", kAssetColumns, where));
+Expected<std::optional<Asset>> find_asset(store::Connection& conn, std::string_view where,
+                                          std::string_view value, std::int64_t owner_id) {
+  auto stmt =
+      conn.prepare(fmt::format("SELECT {} FROM asset WHERE {} = ? AND owner_id = ?", kAssetColumns, where));
   if (!stmt) return stmt.error();
   stmt->bind(1, value).bind(2, owner_id);
   auto row = stmt->step();

@@ -15,7 +15,7 @@ Asset asset_from_row(const store::Statement& row);
 Expected<std::optional<Asset>> find_asset(store::Connection& conn, std::int64_t id);
 // The owner's asset whose `where` column equals `value`; `where` is a trusted column name (original_path,
 // checksum).
-Expected<std::optional<Asset>> find_asset(store::Connection& conn, std::string_view where, std::string_view value,
-                                          std::int64_t owner_id);
+Expected<std::optional<Asset>> find_asset(store::Connection& conn, std::string_view where,
+                                          std::string_view value, std::int64_t owner_id);
 
 }  // namespace focal::library::detail

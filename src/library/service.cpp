@@ -139,12 +139,12 @@ struct LibraryService::Impl {
     if (!known) return known.error();
     if (*known && (*known)->id == 0) {
       ++report.unchanged;
-      return Status::Ok();
+      return {};
     }
     if (*known && (*known)->file_size == size && (*known)->file_modified_at_ms == modified &&
         (*known)->status != AssetStatus::kOffline) {
       ++report.unchanged;
-      return Status::Ok();
+      return {};
     }
 
     const ImageFormat format = detail::sniff_file(path);
@@ -218,11 +218,11 @@ struct LibraryService::Impl {
       if (!clear) return clear.error();
       clear->bind(1, path_text);
       if (Status ran = clear->run(); !ran) return ran;
-      if (damaged_image) return Status::Ok();  // nothing to extract or render
+      if (damaged_image) return {};  // nothing to extract or render
       auto job = queue.enqueue(conn, jobs::JobRequest(std::string(jobs::job::kAssetExtractMetadata),
                                                       {{"id", new_id}, {"source", "upload"}}));
       if (!job) return job.error();
-      return Status::Ok();
+      return {};
     });
     if (!written) return written;
     if (duplicate) {
@@ -231,7 +231,7 @@ struct LibraryService::Impl {
       ++report.imported;
       report.new_asset_ids.push_back(new_id);
     }
-    return Status::Ok();
+    return {};
   }
 
   Expected<ScanReport> scan_folder(const fs::path& root, std::int64_t library_id, std::int64_t owner_id) {
@@ -622,7 +622,7 @@ Status LibraryService::remove_library(std::int64_t library_id) {
     stmt->bind(1, library_id);
     if (Status ran = stmt->run(); !ran) return ran;
     if (conn.changes() == 0) return not_found(fmt::format("Library {} not found", library_id));
-    return Status::Ok();
+    return {};
   });
 }
 
@@ -692,7 +692,7 @@ Status LibraryService::set_visibility(std::int64_t asset_id, Visibility visibili
     stmt->bind(1, to_string(visibility)).bind(2, store::now_ms()).bind(3, asset_id);
     if (Status ran = stmt->run(); !ran) return ran;
     if (conn.changes() == 0) return not_found(fmt::format("Asset {} not found", asset_id));
-    return Status::Ok();
+    return {};
   });
 }
 
@@ -777,7 +777,7 @@ Expected<bool> LibraryService::generate_thumbnails(std::int64_t asset_id) {
 
 Status LibraryService::start_watching() {
   std::lock_guard lock(impl_->watcher_mutex);
-  if (impl_->watcher) return Status::Ok();
+  if (impl_->watcher) return {};
   auto watcher = detail::Watcher::create(
       impl_->options.watch_debounce, [impl = impl_.get()](const fs::path& file, std::int64_t library_id) {
         // Previews, thumbnails and uploads are written by focal itself (the data dir may sit inside a
@@ -805,7 +805,7 @@ Status LibraryService::start_watching() {
     }
   }
   impl_->watcher = std::move(*watcher);
-  return Status::Ok();
+  return {};
 }
 
 void LibraryService::stop_watching() {

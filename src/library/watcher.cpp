@@ -55,7 +55,7 @@ Status Watcher::add(const std::filesystem::path& folder, std::int64_t library_id
     return bad_request(fmt::format("cannot watch {}: not a directory", folder.string()));
   }
   add_tree(folder, library_id, false);
-  return Status::Ok();
+  return {};
 }
 
 void Watcher::add_tree(const std::filesystem::path& folder, std::int64_t library_id, bool report_files) {

@@ -23,7 +23,8 @@ constexpr std::size_t kFaceEmbeddingDim = 512;
 // "http://h/ml/ping", relative to "http://h/ml" it is "http://h/ping").
 Expected<std::string> base_directory(std::string_view url) {
   const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos || (url.substr(0, scheme_end) != "http" && url.substr(0, scheme_end) != "https"))
+  if (scheme_end == std::string_view::npos ||
+      (url.substr(0, scheme_end) != "http" && url.substr(0, scheme_end) != "https"))
     return bad_request("not an http(s) URL: " + std::string(url));
   auto cut = url.find_first_of("?#", scheme_end + 3);
   const auto without_query = url.substr(0, cut);

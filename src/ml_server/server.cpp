@@ -47,7 +47,9 @@ class ComputePermit {
   std::counting_semaphore<>& semaphore_;
 };
 
-http::Response to_response(const Reply& reply) { return http::Response::text(reply.status, reply.body, reply.content_type); }
+http::Response to_response(const Reply& reply) {
+  return http::Response::text(reply.status, reply.body, reply.content_type);
+}
 
 http::Response detail_response(int status, std::string_view message) {
   return http::Response::text(status, render_detail(message), kJson);
@@ -129,7 +131,9 @@ struct MlServer::Impl final : http::Service {
     return out;
   }
 
-  bool is_inline(const http::RequestHead& head) const override { return head.path == "/" || head.path == "/ping"; }
+  bool is_inline(const http::RequestHead& head) const override {
+    return head.path == "/" || head.path == "/ping";
+  }
 
   http::Admission admit(http::RequestHead& head) override {
     const auto refuse = [](http::Response response) { return http::Admission{std::move(response), 0}; };
@@ -139,8 +143,8 @@ struct MlServer::Impl final : http::Service {
     if (!open_route && !api_key_accepted(config.api_key, head.header("x-api-key").value_or(""),
                                          head.header("authorization").value_or(""))) {
       auto response = detail_response(401,
-                             "Not authenticated: send the API key in the x-api-key header "
-                             "or as Authorization: Bearer <key>");
+                                      "Not authenticated: send the API key in the x-api-key header "
+                                      "or as Authorization: Bearer <key>");
       response.headers.emplace_back("WWW-Authenticate", "Bearer");
       return refuse(std::move(response));
     }
@@ -207,10 +211,6 @@ MlServer::MlServer(ServerConfig config, const TaskRegistry& registry, ServiceMet
 
 MlServer::~MlServer() = default;
 
-Expected<int> MlServer::bind() { return impl_->server.bind(); }
-
-void MlServer::serve() { impl_->server.serve(); }
-
-void MlServer::stop() { impl_->server.stop(); }
+http::Server& MlServer::front() { return impl_->server; }
 
 }  // namespace focal

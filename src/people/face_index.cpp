@@ -23,12 +23,12 @@ Status FaceIndex::sync() {
           if (!embedding) {
             spdlog::warn("people: face {} has an unusable embedding: {}", row.int64(1),
                          embedding.error().message);
-            return Status::Ok();
+            return {};
           }
           if (Status added = index_->upsert(row.int64(1), *embedding); !added) {
             spdlog::warn("people: face {} not indexed: {}", row.int64(1), added.error().message);
           }
-          return Status::Ok();
+          return {};
         });
   });
 }
@@ -76,7 +76,7 @@ Expected<std::vector<FaceMatch>> FaceIndex::search(const FaceQuery& q) {
             [&](const store::Statement& row) -> Status {
               passing[row.int64(0)] =
                   row.is_null(1) ? std::optional<PersonId>{} : std::optional<PersonId>{row.int64(1)};
-              return Status::Ok();
+              return {};
             });
       });
       if (!checked) return checked.error();
@@ -99,7 +99,8 @@ Expected<std::optional<FaceForRecognition>> SqlRecognitionStore::load_face(FaceI
     std::optional<FaceForRecognition> face;
     Status status = query(
         c,
-        "SELECT f.asset_id, f.source_type, f.person_id, a.visibility, a.file_created_at, fs.embedding, a.owner_id "
+        "SELECT f.asset_id, f.source_type, f.person_id, a.visibility, a.file_created_at, fs.embedding, "
+        "a.owner_id "
         "FROM asset_face f JOIN asset a ON a.id = f.asset_id LEFT JOIN face_search fs ON fs.face_id = f.id "
         "WHERE f.id = ? AND f.deleted_at IS NULL AND a.deleted_at IS NULL",
         [&](store::Statement& s) { s.bind(1, id); },
@@ -117,7 +118,7 @@ Expected<std::optional<FaceForRecognition>> SqlRecognitionStore::load_face(FaceI
             if (embedding) out.embedding = std::move(*embedding);
           }
           face = std::move(out);
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return face;
@@ -128,11 +129,12 @@ Expected<PersonId> SqlRecognitionStore::create_person(FaceId feature_face) {
   return db_.write([&](store::Connection& c) -> Expected<PersonId> {
     const std::int64_t now = store::now_ms();
     // The person belongs to the owner of the face's asset.
-    Status inserted = exec(c,
-                           "INSERT INTO person (created_at, updated_at, feature_face_id, owner_id) "
-                           "SELECT ?, ?, f.id, a.owner_id FROM asset_face f JOIN asset a ON a.id = f.asset_id "
-                           "WHERE f.id = ?",
-                           [&](store::Statement& s) { s.bind(1, now).bind(2, now).bind(3, feature_face); });
+    Status inserted =
+        exec(c,
+             "INSERT INTO person (created_at, updated_at, feature_face_id, owner_id) "
+             "SELECT ?, ?, f.id, a.owner_id FROM asset_face f JOIN asset a ON a.id = f.asset_id "
+             "WHERE f.id = ?",
+             [&](store::Statement& s) { s.bind(1, now).bind(2, now).bind(3, feature_face); });
     if (!inserted) return inserted.error();
     if (c.changes() == 0) return not_found("Face " + std::to_string(feature_face) + " not found");
     return c.last_insert_rowid();

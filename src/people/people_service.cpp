@@ -163,7 +163,7 @@ struct PeopleService::Impl {
         [&](store::Statement& s) { s.bind(1, id).bind(2, owner ? 1 : 0).bind(3, owner.value_or(0)); },
         [&](const store::Statement& row) -> Status {
           person = person_of_row(row, options.data_dir, 10);
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return person;
@@ -188,7 +188,7 @@ struct PeopleService::Impl {
         [&](store::Statement& s) { s.bind(1, id).bind(2, owner ? 1 : 0).bind(3, owner.value_or(0)); },
         [&](const store::Statement& row) -> Status {
           face = face_of_row(row);
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return face;
@@ -201,7 +201,7 @@ struct PeopleService::Impl {
         [&](const store::Statement& row) -> Status {
           auto embedding = store::floats_of_dim(row, 0, detail::kFaceDimension);
           if (embedding) out = std::move(*embedding);
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return out;
@@ -219,7 +219,7 @@ struct PeopleService::Impl {
         [&](store::Statement& s) { s.bind(1, person); },
         [&](const store::Statement& row) -> Status {
           chosen = row.int64(0);
-          return Status::Ok();
+          return {};
         });
     if (!status) return status;
     status = exec(c, "UPDATE person SET feature_face_id = ?, updated_at = ? WHERE id = ?",
@@ -236,7 +236,7 @@ struct PeopleService::Impl {
       auto queued = queue.enqueue(c, thumbnail_job(person));
       if (!queued) return queued.error();
     }
-    return Status::Ok();
+    return {};
   }
 
   Expected<std::optional<FaceId>> feature_face_of(store::Connection& c, PersonId person) const {
@@ -245,7 +245,7 @@ struct PeopleService::Impl {
         c, "SELECT feature_face_id FROM person WHERE id = ?", [&](store::Statement& s) { s.bind(1, person); },
         [&](const store::Statement& row) -> Status {
           if (!row.is_null(0)) feature = row.int64(0);
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return feature;
@@ -268,7 +268,7 @@ struct PeopleService::Impl {
         if (Status s = refresh_feature_face(c, source); !s) return s;
       }
     }
-    return Status::Ok();
+    return {};
   }
 
   Status delete_people(store::Connection& c, std::span<const PersonId> ids) {
@@ -280,7 +280,7 @@ struct PeopleService::Impl {
         [&](store::Statement& s) { s.bind(1, json_ids(ids)); },
         [&](const store::Statement& row) -> Status {
           files.push_back(row.text(0));
-          return Status::Ok();
+          return {};
         });
     if (!status) return status;
     status = exec(c, "DELETE FROM person WHERE id IN (SELECT value FROM json_each(?))",
@@ -290,7 +290,7 @@ struct PeopleService::Impl {
       std::error_code ec;
       std::filesystem::remove(options.data_dir / file, ec);
     }
-    return Status::Ok();
+    return {};
   }
 
   Expected<std::int64_t> cleanup() {
@@ -303,7 +303,7 @@ struct PeopleService::Impl {
           "AND f.deleted_at IS NULL AND f.is_visible = 1)",
           {}, [&](const store::Statement& row) -> Status {
             empty.push_back(row.int64(0));
-            return Status::Ok();
+            return {};
           });
       if (!status) return status.error();
       if (!empty.empty()) {
@@ -353,7 +353,7 @@ struct PeopleService::Impl {
                 Box{static_cast<int>(row.int64(2)), static_cast<int>(row.int64(3)),
                     static_cast<int>(row.int64(4)), static_cast<int>(row.int64(5))},
                 static_cast<int>(row.int64(6)), static_cast<int>(row.int64(7)), row.int64(8) != 0});
-            return Status::Ok();
+            return {};
           });
       if (!status) return status;
       const ReconcilePlan plan = reconcile_faces(existing, detected, detection->image_width,
@@ -383,11 +383,11 @@ struct PeopleService::Impl {
                       [&](store::Statement& s) { s.bind(1, id).bind_floats(2, face.embedding); });
         if (!status) return status;
       }
-      for (const auto& [id, embedding] : plan.attach_embedding) {
+      for (const auto& attach : plan.attach_embedding) {
         // §10.3 fixed: never a second embedding row for one face.
         status = exec(
             c, "INSERT INTO face_search (face_id, embedding) VALUES (?, ?) ON CONFLICT (face_id) DO NOTHING",
-            [&](store::Statement& s) { s.bind(1, id).bind_floats(2, embedding); });
+            [&](store::Statement& s) { s.bind(1, attach.first).bind_floats(2, attach.second); });
         if (!status) return status;
       }
       if (!inserted_ids.empty()) {
@@ -436,7 +436,7 @@ struct PeopleService::Impl {
               " ORDER BY a.file_created_at DESC, a.id DESC",
           {}, [&](const store::Statement& row) -> Status {
             ids.push_back(row.int64(0));
-            return Status::Ok();
+            return {};
           });
     });
     if (!listed) return listed.error();
@@ -460,7 +460,7 @@ struct PeopleService::Impl {
       }
       if (Status status = queue.enqueue_all(batch); !status) return status;
     }
-    return Status::Ok();
+    return {};
   }
 
   // --- recognition (spec §4.3/§4.4) ---
@@ -479,7 +479,7 @@ struct PeopleService::Impl {
           if (value.is_object() && value.contains("lastRun") && value["lastRun"].is_number_integer()) {
             last_run = value["lastRun"].get<std::int64_t>();
           }
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return last_run;
@@ -507,7 +507,7 @@ struct PeopleService::Impl {
         Status status = query(c, "SELECT max(faces_recognized_at) FROM asset_job_status", {},
                               [&](const store::Statement& row) -> Status {
                                 if (!row.is_null(0)) latest = row.int64(0);
-                                return Status::Ok();
+                                return {};
                               });
         if (!status) return status.error();
         return !*last_run || (latest && *latest >= **last_run);
@@ -541,7 +541,7 @@ struct PeopleService::Impl {
               " ORDER BY f.id",
           {}, [&](const store::Statement& row) -> Status {
             ids.push_back(row.int64(0));
-            return Status::Ok();
+            return {};
           });
     });
     if (!listed) return listed.error();
@@ -708,7 +708,7 @@ Status validate_fields(const PersonUpdate& fields) {
   }
   if (fields.name && fields.name->size() > 1000) return bad_request("name must be at most 1000 characters");
   if (fields.color && fields.color->size() > 64) return bad_request("color must be at most 64 characters");
-  return Status::Ok();
+  return {};
 }
 
 }  // namespace
@@ -726,7 +726,7 @@ Expected<PeoplePage> PeopleService::list(OwnerId owner, const PeopleQuery& q) co
         [&](const store::Statement& row) -> Status {
           page.total = row.int64(0);
           page.hidden = row.int64(1);
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     std::optional<std::vector<float>> reference;
@@ -764,7 +764,7 @@ Expected<PeoplePage> PeopleService::list(OwnerId owner, const PeopleQuery& q) co
             distance = embedding ? cosine_distance(*reference, *embedding) : 3.0;
           }
           rows.emplace_back(person_of_row(row, impl_->options.data_dir, 10), distance);
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     if (reference) {
@@ -823,8 +823,8 @@ Expected<Person> PeopleService::update(OwnerId owner, PersonId id, const PersonU
     if (!person) return person.error();
     const std::int64_t now = store::now_ms();
     auto set_text = [&](std::string_view column, const std::optional<std::string>& value,
-                        bool empty_is_null) {
-      if (!value) return Status::Ok();
+                        bool empty_is_null) -> Status {
+      if (!value) return {};
       return exec(c, "UPDATE person SET " + std::string(column) + " = ?, updated_at = ? WHERE id = ?",
                   [&](store::Statement& s) {
                     if (empty_is_null && value->empty()) {
@@ -835,8 +835,8 @@ Expected<Person> PeopleService::update(OwnerId owner, PersonId id, const PersonU
                     s.bind(2, now).bind(3, id);
                   });
     };
-    auto set_flag = [&](std::string_view column, std::optional<bool> value) {
-      if (!value) return Status::Ok();
+    auto set_flag = [&](std::string_view column, std::optional<bool> value) -> Status {
+      if (!value) return {};
       return exec(c, "UPDATE person SET " + std::string(column) + " = ?, updated_at = ? WHERE id = ?",
                   [&](store::Statement& s) { s.bind(1, *value ? 1 : 0).bind(2, now).bind(3, id); });
     };
@@ -855,7 +855,7 @@ Expected<Person> PeopleService::update(OwnerId owner, PersonId id, const PersonU
           [&](store::Statement& s) { s.bind(1, id).bind(2, *fields.feature_face_asset_id); },
           [&](const store::Statement& row) -> Status {
             face = row.int64(0);
-            return Status::Ok();
+            return {};
           });
       if (!status) return status;
       if (!face) return bad_request("Invalid assetId for feature face or asset is offline");
@@ -865,7 +865,7 @@ Expected<Person> PeopleService::update(OwnerId owner, PersonId id, const PersonU
       auto queued = impl_->queue.enqueue(c, impl_->thumbnail_job(id));
       if (!queued) return queued.error();
     }
-    return Status::Ok();
+    return {};
   });
   if (!written) return written.error();
   return get(owner, id);
@@ -941,7 +941,7 @@ Expected<std::int64_t> PeopleService::asset_count(OwnerId owner, PersonId id) co
         [&](store::Statement& s) { s.bind(1, id); },
         [&](const store::Statement& row) -> Status {
           count = row.int64(0);
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return count;
@@ -979,7 +979,7 @@ Expected<std::vector<Person>> PeopleService::search_by_name(OwnerId owner, std::
         },
         [&](const store::Statement& row) -> Status {
           out.push_back(person_of_row(row, impl_->options.data_dir, 10));
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return out;
@@ -994,7 +994,7 @@ Expected<std::vector<Face>> PeopleService::faces_of_asset(OwnerId owner, AssetId
         [&](store::Statement& s) { s.bind(1, asset).bind(2, owner); },
         [&](const store::Statement&) -> Status {
           owned = true;
-          return Status::Ok();
+          return {};
         });
     if (!found) return found.error();
     if (!owned) return not_found("Asset " + std::to_string(asset) + " not found");
@@ -1007,7 +1007,7 @@ Expected<std::vector<Face>> PeopleService::faces_of_asset(OwnerId owner, AssetId
         [&](store::Statement& s) { s.bind(1, asset).bind(2, owner); },
         [&](const store::Statement& row) -> Status {
           out.push_back(face_of_row(row));
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return out;
@@ -1027,7 +1027,7 @@ Expected<std::vector<Face>> PeopleService::unassigned_faces(OwnerId owner, int l
         [&](store::Statement& s) { s.bind(1, owner).bind(2, std::max(limit, 0)); },
         [&](const store::Statement& row) -> Status {
           out.push_back(face_of_row(row));
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return out;
@@ -1082,7 +1082,9 @@ Expected<std::vector<PersonId>> PeopleService::reassign(OwnerId owner, PersonId 
     if (!into) return into.error();
     std::vector<FaceId> moved;
     std::vector<PersonId> sources;
-    for (const auto& [person, asset] : pairs) {
+    for (const auto& pair : pairs) {
+      const PersonId person = pair.first;
+      const AssetId asset = pair.second;
       auto from = impl_->require_person(c, person, owner);  // another user's person is not found
       if (!from) return from.error();
       Status status = query(
@@ -1090,7 +1092,7 @@ Expected<std::vector<PersonId>> PeopleService::reassign(OwnerId owner, PersonId 
           [&](store::Statement& s) { s.bind(1, person).bind(2, asset); },
           [&](const store::Statement& row) -> Status {
             moved.push_back(row.int64(0));
-            return Status::Ok();
+            return {};
           });
       if (!status) return status;
       status =
@@ -1132,7 +1134,7 @@ Expected<std::unordered_set<AssetId>> PeopleService::assets_with_people(
         },
         [&](const store::Statement& row) -> Status {
           out.insert(row.int64(0));
-          return Status::Ok();
+          return {};
         });
     if (!status) return status.error();
     return out;

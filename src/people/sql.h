@@ -26,7 +26,7 @@ inline Status query(store::Connection& connection, std::string_view sql, const B
   while (true) {
     auto more = statement->step();
     if (!more) return more.error();
-    if (!*more) return Status::Ok();
+    if (!*more) return {};
     if (Status status = row(*statement); !status) return status;
   }
 }

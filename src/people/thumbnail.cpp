@@ -49,7 +49,7 @@ Status write_person_thumbnail(const std::filesystem::path& source, const Box& bo
     face.jpegsave(temporary.c_str(), vips::VImage::option()->set("Q", quality)->set("strip", true));
     std::filesystem::rename(temporary, destination, ec);
     if (ec) return internal_error("Cannot write " + destination.string() + ": " + ec.message());
-    return Status::Ok();
+    return {};
   } catch (const vips::VError& error) {
     // libvips reports a failed write without errno: a nearly full disk is the likely reason then.
     constexpr std::uint64_t kLowSpace = std::uint64_t{1} << 20;

@@ -10,10 +10,10 @@ namespace {
 constexpr int kPrecisionBits = 32 - 8 - 2;  // Pillow's PRECISION_BITS for 8-bit images
 
 double bicubic(double x) {
-  constexpr double a = -0.5;
+  constexpr double kA = -0.5;  // Pillow's bicubic "a"
   x = std::fabs(x);
-  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
-  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  if (x < 1.0) return ((kA + 2.0) * x - (kA + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * kA;
   return 0.0;
 }
 
@@ -48,9 +48,11 @@ Taps make_taps(int in_size, int out_size, int out_begin, int out_count, Resample
     const int xx = out_begin + i;
     const double center = (xx + 0.5) * scale;
     const double ss = 1.0 / filterscale;
-    // Truncation toward zero, as Pillow's (int) casts.
+    // Truncation toward zero, as Pillow's (int) casts: bit-exactness needs exactly this rounding.
+    // NOLINTBEGIN(bugprone-incorrect-roundings)
     const int xmin = std::max(static_cast<int>(center - support + 0.5), 0);
     const int xmax = std::min(static_cast<int>(center + support + 0.5), in_size) - xmin;
+    // NOLINTEND(bugprone-incorrect-roundings)
     double ww = 0.0;
     for (int x = 0; x < xmax; ++x) {
       const double w = kernel((x + xmin - center + 0.5) * ss);

@@ -175,8 +175,8 @@ Expected<SearchPage> KeywordSearch::search(const KeywordSearchRequest& request) 
   // bm25 weights: file name, description, camera, dates, OCR text.
   std::string sql =
       match.empty()
-          ? "SELECT a.id, 0.0 FROM asset a LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE 1 = 1" + filter.where +
-                " ORDER BY a.file_created_at DESC, a.id DESC"
+          ? "SELECT a.id, 0.0 FROM asset a LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE 1 = 1" +
+                filter.where + " ORDER BY a.file_created_at DESC, a.id DESC"
           : "SELECT k.rowid, bm25(keyword_search, 4.0, 2.0, 1.0, 1.0, 1.0) AS rank FROM keyword_search k "
             "JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = a.id "
             "WHERE keyword_search MATCH ?1" +

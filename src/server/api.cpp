@@ -17,7 +17,8 @@ std::vector<std::string> split_path(std::string_view path) {
   std::size_t start = 0;
   while (true) {
     const auto slash = path.find('/', start);
-    segments.emplace_back(path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    segments.emplace_back(
+        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
@@ -319,8 +320,9 @@ nlohmann::json Api::describe() const {
     out.push_back({{"method", route.method},
                    {"path", route.pattern},
                    {"access", access_name(route.access)},
-                   {"permission", route.permission == Permission::kNone ? nlohmann::json(nullptr)
-                                                                        : nlohmann::json(to_string(route.permission))}});
+                   {"permission", route.permission == Permission::kNone
+                                      ? nlohmann::json(nullptr)
+                                      : nlohmann::json(to_string(route.permission))}});
   }
   return out;
 }

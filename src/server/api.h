@@ -61,8 +61,8 @@ struct Caller {
   bool is_admin = false;
   std::string email;
   std::string name;
-  std::int64_t session_id = 0;  // the login session used, 0 for API keys
-  std::int64_t api_key_id = 0;  // the API key used, 0 for sessions
+  std::int64_t session_id = 0;                                   // the login session used, 0 for API keys
+  std::int64_t api_key_id = 0;                                   // the API key used, 0 for sessions
   auth::PermissionSet permissions = auth::PermissionSet::all();  // an API key's; sessions have all
 
   bool may(Permission permission) const { return permissions.contains(permission); }

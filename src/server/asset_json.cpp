@@ -52,10 +52,12 @@ json asset_json(const library::Asset& asset, const std::optional<library::Exif>&
   return out;
 }
 
-Expected<library::Asset> owned_asset(const library::AssetRepository& assets, std::int64_t id, const Caller& caller) {
+Expected<library::Asset> owned_asset(const library::AssetRepository& assets, std::int64_t id,
+                                     const Caller& caller) {
   auto asset = assets.get(id);
   if (!asset) return asset.error();
-  if (!*asset || (*asset)->owner_id != caller.user_id) return not_found("Asset " + std::to_string(id) + " not found");
+  if (!*asset || (*asset)->owner_id != caller.user_id)
+    return not_found("Asset " + std::to_string(id) + " not found");
   return **asset;
 }
 

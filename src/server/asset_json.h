@@ -16,7 +16,8 @@ nlohmann::json asset_json(const library::Asset& asset, const std::optional<libra
 
 // The caller's asset: 404 "Asset N not found" when it does not exist or belongs to someone else (another
 // user's ids are indistinguishable from unknown ones).
-Expected<library::Asset> owned_asset(const library::AssetRepository& assets, std::int64_t id, const Caller& caller);
+Expected<library::Asset> owned_asset(const library::AssetRepository& assets, std::int64_t id,
+                                     const Caller& caller);
 
 // MIME type of a library file_type ("jpeg" -> "image/jpeg").
 std::string mime_type(std::string_view file_type);

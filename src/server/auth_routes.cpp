@@ -59,8 +59,8 @@ Expected<NewUser> new_user(const ApiRequest& req) {
 }
 
 Caller caller_of(const auth::Identity& identity) {
-  return Caller{identity.user.id,   identity.user.is_admin, identity.user.email,        identity.user.name,
-                identity.session_id, identity.api_key_id,   identity.permissions};
+  return Caller{identity.user.id,    identity.user.is_admin, identity.user.email, identity.user.name,
+                identity.session_id, identity.api_key_id,    identity.permissions};
 }
 
 }  // namespace
@@ -90,45 +90,42 @@ Authenticator make_authenticator(auth::AuthService& auth) {
 }
 
 void register_auth_routes(Api& api, auth::AuthService& auth) {
-  api.post(
-      "/api/auth/admin-sign-up", public_route(),
-      [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
-        auto user = new_user(req);
-        if (!user) return user.error();
-        auto created = auth.admin_sign_up(user->email, user->password, user->name);
-        if (!created) return created.error();
-        return ApiResponse::json(user_json(*created), 201);
-      });
+  api.post("/api/auth/admin-sign-up", public_route(),
+           [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
+             auto user = new_user(req);
+             if (!user) return user.error();
+             auto created = auth.admin_sign_up(user->email, user->password, user->name);
+             if (!created) return created.error();
+             return ApiResponse::json(user_json(*created), 201);
+           });
 
-  api.post(
-      "/api/auth/login", public_route(),
-      [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
-        auto body = req.json_body();
-        if (!body) return body.error();
-        auto email = required_string(*body, "email");
-        if (!email) return email.error();
-        auto password = required_string(*body, "password");
-        if (!password) return password.error();
-        auto session = auth.login(*email, *password, req.client_address);
-        if (!session) {
-          if (session.error().kind != ErrorKind::kTooManyRequests) return session.error();
-          // Throttled: say when to come back.
-          auto reply = ApiResponse::json(error_body(session.error()), 429);
-          const auto wait = std::max<std::int64_t>(auth.login_retry_after_s(*email, req.client_address), 1);
-          reply.headers.emplace_back("Retry-After", std::to_string(wait));
-          return reply;
-        }
-        auto reply = ApiResponse::json({{"accessToken", session->access_token},
-                                        {"userId", session->user.id},
-                                        {"userEmail", session->user.email},
-                                        {"name", session->user.name},
-                                        {"isAdmin", session->user.is_admin},
-                                        {"shouldChangePassword", false},
-                                        {"isOnboarded", true}},
-                                       201);
-        reply.headers.emplace_back("Set-Cookie", session_cookie(req, session->access_token, "34560000"));
-        return reply;
-      });
+  api.post("/api/auth/login", public_route(), [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
+    auto body = req.json_body();
+    if (!body) return body.error();
+    auto email = required_string(*body, "email");
+    if (!email) return email.error();
+    auto password = required_string(*body, "password");
+    if (!password) return password.error();
+    auto session = auth.login(*email, *password, req.client_address);
+    if (!session) {
+      if (session.error().kind != ErrorKind::kTooManyRequests) return session.error();
+      // Throttled: say when to come back.
+      auto reply = ApiResponse::json(error_body(session.error()), 429);
+      const auto wait = std::max<std::int64_t>(auth.login_retry_after_s(*email, req.client_address), 1);
+      reply.headers.emplace_back("Retry-After", std::to_string(wait));
+      return reply;
+    }
+    auto reply = ApiResponse::json({{"accessToken", session->access_token},
+                                    {"userId", session->user.id},
+                                    {"userEmail", session->user.email},
+                                    {"name", session->user.name},
+                                    {"isAdmin", session->user.is_admin},
+                                    {"shouldChangePassword", false},
+                                    {"isOnboarded", true}},
+                                   201);
+    reply.headers.emplace_back("Set-Cookie", session_cookie(req, session->access_token, "34560000"));
+    return reply;
+  });
 
   api.post("/api/auth/logout", public_route(), [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
     if (req.caller.session_id != 0) {
@@ -139,87 +136,92 @@ void register_auth_routes(Api& api, auth::AuthService& auth) {
     return reply;
   });
 
-  api.post("/api/auth/validateToken", user_route(Permission::kUserRead), [](const ApiRequest&) -> Expected<ApiResponse> {
-    return ApiResponse::json({{"authStatus", true}});
-  });
+  api.post("/api/auth/validateToken", user_route(Permission::kUserRead),
+           [](const ApiRequest&) -> Expected<ApiResponse> {
+             return ApiResponse::json({{"authStatus", true}});
+           });
 
-  api.get("/api/users/me", user_route(Permission::kUserRead), [](const ApiRequest& req) -> Expected<ApiResponse> {
-    return ApiResponse::json({{"id", req.caller.user_id},
-                              {"email", req.caller.email},
-                              {"name", req.caller.name},
-                              {"isAdmin", req.caller.is_admin}});
-  });
+  api.get("/api/users/me", user_route(Permission::kUserRead),
+          [](const ApiRequest& req) -> Expected<ApiResponse> {
+            return ApiResponse::json({{"id", req.caller.user_id},
+                                      {"email", req.caller.email},
+                                      {"name", req.caller.name},
+                                      {"isAdmin", req.caller.is_admin}});
+          });
 
-  api.get(
-      "/api/admin/users", admin_route(Permission::kAdminUserRead),
-      [&auth](const ApiRequest&) -> Expected<ApiResponse> {
-        auto users = auth.list_users();
-        if (!users) return users.error();
-        json out = json::array();
-        for (const auto& user : *users) out.push_back(user_json(user));
-        return ApiResponse::json(out);
-      });
+  api.get("/api/admin/users", admin_route(Permission::kAdminUserRead),
+          [&auth](const ApiRequest&) -> Expected<ApiResponse> {
+            auto users = auth.list_users();
+            if (!users) return users.error();
+            json out = json::array();
+            for (const auto& user : *users) out.push_back(user_json(user));
+            return ApiResponse::json(out);
+          });
+
+  api.post("/api/admin/users", admin_route(Permission::kAdminUserCreate),
+           [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
+             auto user = new_user(req);
+             if (!user) return user.error();
+             auto body = req.json_body();
+             auto is_admin = optional_bool(*body, "isAdmin");
+             if (!is_admin) return is_admin.error();
+             auto created =
+                 auth.create_user(user->email, user->password, user->name, is_admin->value_or(false));
+             if (!created) return created.error();
+             return ApiResponse::json(user_json(*created), 201);
+           });
 
   api.post(
-      "/api/admin/users", admin_route(Permission::kAdminUserCreate),
+      "/api/api-keys", user_route(Permission::kApiKeyCreate),
       [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
-        auto user = new_user(req);
-        if (!user) return user.error();
         auto body = req.json_body();
-        auto is_admin = optional_bool(*body, "isAdmin");
-        if (!is_admin) return is_admin.error();
-        auto created = auth.create_user(user->email, user->password, user->name, is_admin->value_or(false));
+        if (!body) return body.error();
+        auto name = optional_string(*body, "name");
+        if (!name) return name.error();
+        auto permissions = req.caller.permissions;  // a key made by a key inherits its rights by default
+        if (auto listed = body->find("permissions"); listed != body->end()) {
+          const auto message = "permissions must be a non-empty array of: " + [] {
+            std::string names;
+            for (const auto& n : auth::permission_names()) names += (names.empty() ? "" : ", ") + n;
+            return names;
+          }();
+          if (!listed->is_array() || listed->empty()) return bad_request(message);
+          std::vector<std::string> names;
+          for (const auto& item : *listed) {
+            if (!item.is_string()) return bad_request(message);
+            names.push_back(item.get<std::string>());
+          }
+          std::string unknown;
+          auto parsed = auth::PermissionSet::parse(names, &unknown);
+          if (!parsed) return bad_request("Unknown permission '" + unknown.substr(0, 64) + "'; " + message);
+          // A key can never hold more than the credential that creates it.
+          for (const auto& n : names) {
+            if (!req.caller.may(*auth::parse_permission(n)))
+              return Error{ErrorKind::kForbidden, "Cannot grant permission " + n + " that the caller lacks"};
+          }
+          permissions = *parsed;
+        }
+        auto created = auth.create_api_key(req.caller.user_id, name->value_or(""), permissions);
         if (!created) return created.error();
-        return ApiResponse::json(user_json(*created), 201);
+        return ApiResponse::json({{"secret", created->secret}, {"apiKey", api_key_json(created->key)}}, 201);
       });
 
-  api.post("/api/api-keys", user_route(Permission::kApiKeyCreate), [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
-    auto body = req.json_body();
-    if (!body) return body.error();
-    auto name = optional_string(*body, "name");
-    if (!name) return name.error();
-    auto permissions = req.caller.permissions;  // a key made by a key inherits its rights by default
-    if (auto listed = body->find("permissions"); listed != body->end()) {
-      const auto message = "permissions must be a non-empty array of: " + [] {
-        std::string names;
-        for (const auto& n : auth::permission_names()) names += (names.empty() ? "" : ", ") + n;
-        return names;
-      }();
-      if (!listed->is_array() || listed->empty()) return bad_request(message);
-      std::vector<std::string> names;
-      for (const auto& item : *listed) {
-        if (!item.is_string()) return bad_request(message);
-        names.push_back(item.get<std::string>());
-      }
-      std::string unknown;
-      auto parsed = auth::PermissionSet::parse(names, &unknown);
-      if (!parsed) return bad_request("Unknown permission '" + unknown.substr(0, 64) + "'; " + message);
-      // A key can never hold more than the credential that creates it.
-      for (const auto& n : names) {
-        if (!req.caller.may(*auth::parse_permission(n)))
-          return Error{ErrorKind::kForbidden, "Cannot grant permission " + n + " that the caller lacks"};
-      }
-      permissions = *parsed;
-    }
-    auto created = auth.create_api_key(req.caller.user_id, name->value_or(""), permissions);
-    if (!created) return created.error();
-    return ApiResponse::json({{"secret", created->secret}, {"apiKey", api_key_json(created->key)}}, 201);
-  });
+  api.get("/api/api-keys", user_route(Permission::kApiKeyRead),
+          [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
+            auto keys = auth.list_api_keys(req.caller.user_id);
+            if (!keys) return keys.error();
+            json out = json::array();
+            for (const auto& key : *keys) out.push_back(api_key_json(key));
+            return ApiResponse::json(out);
+          });
 
-  api.get("/api/api-keys", user_route(Permission::kApiKeyRead), [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
-    auto keys = auth.list_api_keys(req.caller.user_id);
-    if (!keys) return keys.error();
-    json out = json::array();
-    for (const auto& key : *keys) out.push_back(api_key_json(key));
-    return ApiResponse::json(out);
-  });
-
-  api.del("/api/api-keys/:id", user_route(Permission::kApiKeyDelete), [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
-    auto id = req.path_int("id");
-    if (!id) return id.error();
-    if (auto st = auth.delete_api_key(req.caller.user_id, *id); !st) return st.error();
-    return ApiResponse::no_content();
-  });
+  api.del("/api/api-keys/:id", user_route(Permission::kApiKeyDelete),
+          [&auth](const ApiRequest& req) -> Expected<ApiResponse> {
+            auto id = req.path_int("id");
+            if (!id) return id.error();
+            if (auto st = auth.delete_api_key(req.caller.user_id, *id); !st) return st.error();
+            return ApiResponse::no_content();
+          });
 }
 
 }  // namespace focal::server

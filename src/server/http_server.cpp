@@ -90,7 +90,8 @@ struct HttpServer::Impl final : http::Service {
       return Error{ErrorKind::kForbidden, "Forbidden: admin access required"};
     }
     if (!caller->may(r.permission)) {
-      return Error{ErrorKind::kForbidden, "Missing required permission: " + std::string(to_string(r.permission))};
+      return Error{ErrorKind::kForbidden,
+                   "Missing required permission: " + std::string(to_string(r.permission))};
     }
     request.caller = *caller;
     return route;
@@ -111,7 +112,8 @@ struct HttpServer::Impl final : http::Service {
         const auto first = forwarded->substr(0, forwarded->find(','));
         const auto begin = first.find_first_not_of(" \t");
         if (begin != std::string_view::npos) {
-          request.client_address = std::string(first.substr(begin, first.find_last_not_of(" \t") - begin + 1));
+          request.client_address =
+              std::string(first.substr(begin, first.find_last_not_of(" \t") - begin + 1));
         }
       }
       if (auto proto = head.header("x-forwarded-proto")) request.secure = *proto == "https";
@@ -162,10 +164,6 @@ HttpServer::HttpServer(HttpServerConfig config, const Api& api, Authenticator au
 
 HttpServer::~HttpServer() = default;
 
-Expected<int> HttpServer::bind() { return impl_->server.bind(); }
-
-void HttpServer::serve() { impl_->server.serve(); }
-
-void HttpServer::stop() { impl_->server.stop(); }
+http::Server& HttpServer::front() { return impl_->server; }
 
 }  // namespace focal::server

@@ -46,12 +46,8 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds the socket; returns the bound port, or an error naming host and port.
-  Expected<int> bind();
-  // Serves until stop(); in-flight requests finish before it returns.
-  void serve();
-  // Thread-safe; makes serve() return.
-  void stop();
+  // The HTTP front serving it: bind(), serve() until stop() (thread-safe).
+  http::Server& front();
 
  private:
   struct Impl;

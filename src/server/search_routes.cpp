@@ -61,7 +61,7 @@ Expected<int> page_param(const json& body, std::string_view key, int fallback, i
 }
 
 Expected<json> page_json(const search::SearchPage& page, const library::LibraryService& library,
-                        const Caller& caller) {
+                         const Caller& caller) {
   json items = json::array();
   for (const auto& hit : page.items) {
     auto asset = library.assets().get(hit.asset_id);
@@ -85,63 +85,65 @@ Expected<json> page_json(const search::SearchPage& page, const library::LibraryS
 
 void register_search_routes(Api& api, search::SmartSearchService& smart, search::KeywordSearch& keyword,
                             library::LibraryService& library) {
-  api.post("/api/search/smart", user_route(Permission::kAssetRead), [&smart, &library](const ApiRequest& req) -> Expected<ApiResponse> {
-    auto body = req.json_body();
-    if (!body) return body.error();
-    search::SmartSearchRequest request;
-    auto query = optional_string(*body, "query");
-    if (!query) return query.error();
-    request.query = query->value_or("");
-    auto query_asset = optional_id(*body, "queryAssetId");
-    if (!query_asset) return query_asset.error();
-    request.query_asset_id = *query_asset;
-    auto language = optional_string(*body, "language");
-    if (!language) return language.error();
-    request.language = language->value_or("");
-    auto page = page_param(*body, "page", 1, 1'000'000);
-    if (!page) return page.error();
-    request.page = *page;
-    auto size = page_param(*body, "size", 100, 1000);
-    if (!size) return size.error();
-    request.size = *size;
-    auto filter = parse_filter(*body, req.caller);
-    if (!filter) return filter.error();
-    request.filter = std::move(*filter);
-    auto result = smart.search(request);
-    if (!result) return result.error();
-    auto out = page_json(*result, library, req.caller);
-    if (!out) return out.error();
-    return ApiResponse::json(*out);
-  });
+  api.post("/api/search/smart", user_route(Permission::kAssetRead),
+           [&smart, &library](const ApiRequest& req) -> Expected<ApiResponse> {
+             auto body = req.json_body();
+             if (!body) return body.error();
+             search::SmartSearchRequest request;
+             auto query = optional_string(*body, "query");
+             if (!query) return query.error();
+             request.query = query->value_or("");
+             auto query_asset = optional_id(*body, "queryAssetId");
+             if (!query_asset) return query_asset.error();
+             request.query_asset_id = *query_asset;
+             auto language = optional_string(*body, "language");
+             if (!language) return language.error();
+             request.language = language->value_or("");
+             auto page = page_param(*body, "page", 1, 1'000'000);
+             if (!page) return page.error();
+             request.page = *page;
+             auto size = page_param(*body, "size", 100, 1000);
+             if (!size) return size.error();
+             request.size = *size;
+             auto filter = parse_filter(*body, req.caller);
+             if (!filter) return filter.error();
+             request.filter = std::move(*filter);
+             auto result = smart.search(request);
+             if (!result) return result.error();
+             auto out = page_json(*result, library, req.caller);
+             if (!out) return out.error();
+             return ApiResponse::json(*out);
+           });
 
   // Keyword search: `query` (focal) or Immich's `originalFileName` / `description`, matched as words against
   // file name, description, camera, place and dates.
-  api.post("/api/search/metadata", user_route(Permission::kAssetRead), [&keyword, &library](const ApiRequest& req) -> Expected<ApiResponse> {
-    auto body = req.json_body();
-    if (!body) return body.error();
-    search::KeywordSearchRequest request;
-    std::string words;
-    for (const char* key : {"query", "originalFileName", "description"}) {
-      auto value = optional_string(*body, key);
-      if (!value) return value.error();
-      if (*value && !(*value)->empty()) words += (words.empty() ? "" : " ") + **value;
-    }
-    request.query = words;
-    auto page = page_param(*body, "page", 1, 1'000'000);
-    if (!page) return page.error();
-    request.page = *page;
-    auto size = page_param(*body, "size", 250, 1000);
-    if (!size) return size.error();
-    request.size = *size;
-    auto filter = parse_filter(*body, req.caller);
-    if (!filter) return filter.error();
-    request.filter = std::move(*filter);
-    auto result = keyword.search(request);
-    if (!result) return result.error();
-    auto out = page_json(*result, library, req.caller);
-    if (!out) return out.error();
-    return ApiResponse::json(*out);
-  });
+  api.post("/api/search/metadata", user_route(Permission::kAssetRead),
+           [&keyword, &library](const ApiRequest& req) -> Expected<ApiResponse> {
+             auto body = req.json_body();
+             if (!body) return body.error();
+             search::KeywordSearchRequest request;
+             std::string words;
+             for (const char* key : {"query", "originalFileName", "description"}) {
+               auto value = optional_string(*body, key);
+               if (!value) return value.error();
+               if (*value && !(*value)->empty()) words += (words.empty() ? "" : " ") + **value;
+             }
+             request.query = words;
+             auto page = page_param(*body, "page", 1, 1'000'000);
+             if (!page) return page.error();
+             request.page = *page;
+             auto size = page_param(*body, "size", 250, 1000);
+             if (!size) return size.error();
+             request.size = *size;
+             auto filter = parse_filter(*body, req.caller);
+             if (!filter) return filter.error();
+             request.filter = std::move(*filter);
+             auto result = keyword.search(request);
+             if (!result) return result.error();
+             auto out = page_json(*result, library, req.caller);
+             if (!out) return out.error();
+             return ApiResponse::json(*out);
+           });
 }
 
 }  // namespace focal::server

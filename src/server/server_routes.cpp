@@ -41,69 +41,61 @@ json features_json(const settings::SystemConfig& config) {
 }  // namespace
 
 void register_server_routes(Api& api, settings::SettingsStore& settings, const ServerInfo& info) {
-  api.get(
-      "/api/server/ping", health_route(),
-      [](const ApiRequest&) -> Expected<ApiResponse> {
-        return ApiResponse::json({{"res", "pong"}});
-      });
-
-  api.get(
-      "/api/server/version", public_route(),
-      [version = info.version](const ApiRequest&) -> Expected<ApiResponse> {
-        return ApiResponse::json(version_json(version));
-      });
-
-  api.get(
-      "/api/server/features", public_route(),
-      [&settings](const ApiRequest&) -> Expected<ApiResponse> {
-        return ApiResponse::json(features_json(settings.get()));
-      });
-
-  api.get(
-      "/api/server/config", public_route(),
-      [initialized = info.is_initialized](const ApiRequest&) -> Expected<ApiResponse> {
-        return ApiResponse::json({{"isInitialized", initialized ? initialized() : true},
-                                  {"isOnboarded", true},
-                                  {"loginPageMessage", ""},
-                                  {"externalDomain", ""}});
-      });
-
-  api.get("/api/server/about", user_route(Permission::kServerAbout), [version = info.version](const ApiRequest&) -> Expected<ApiResponse> {
-    return ApiResponse::json({{"version", "v" + version}, {"licensed", false}, {"build", "focal"}});
+  api.get("/api/server/ping", health_route(), [](const ApiRequest&) -> Expected<ApiResponse> {
+    return ApiResponse::json({{"res", "pong"}});
   });
 
-  api.get(
-      "/api/system-config", admin_route(Permission::kSystemConfigRead),
-      [&settings](const ApiRequest&) -> Expected<ApiResponse> {
-        auto fresh = settings.reload();
-        if (!fresh) return fresh.error();
-        return ApiResponse::json(settings::to_json(*fresh));
-      });
+  api.get("/api/server/version", public_route(),
+          [version = info.version](const ApiRequest&) -> Expected<ApiResponse> {
+            return ApiResponse::json(version_json(version));
+          });
 
-  api.get(
-      "/api/system-config/defaults", admin_route(Permission::kSystemConfigRead),
-      [&settings](const ApiRequest&) -> Expected<ApiResponse> {
-        return ApiResponse::json(settings::to_json(settings.defaults()));
-      });
+  api.get("/api/server/features", public_route(), [&settings](const ApiRequest&) -> Expected<ApiResponse> {
+    return ApiResponse::json(features_json(settings.get()));
+  });
+
+  api.get("/api/server/config", public_route(),
+          [initialized = info.is_initialized](const ApiRequest&) -> Expected<ApiResponse> {
+            return ApiResponse::json({{"isInitialized", initialized ? initialized() : true},
+                                      {"isOnboarded", true},
+                                      {"loginPageMessage", ""},
+                                      {"externalDomain", ""}});
+          });
+
+  api.get("/api/server/about", user_route(Permission::kServerAbout),
+          [version = info.version](const ApiRequest&) -> Expected<ApiResponse> {
+            return ApiResponse::json({{"version", "v" + version}, {"licensed", false}, {"build", "focal"}});
+          });
+
+  api.get("/api/system-config", admin_route(Permission::kSystemConfigRead),
+          [&settings](const ApiRequest&) -> Expected<ApiResponse> {
+            auto fresh = settings.reload();
+            if (!fresh) return fresh.error();
+            return ApiResponse::json(settings::to_json(*fresh));
+          });
+
+  api.get("/api/system-config/defaults", admin_route(Permission::kSystemConfigRead),
+          [&settings](const ApiRequest&) -> Expected<ApiResponse> {
+            return ApiResponse::json(settings::to_json(settings.defaults()));
+          });
 
   // Immich's client sends the whole config; a partial body is merged over the defaults the same way. Unknown
   // keys are refused (a typo must not be silently ignored), naming the key.
-  api.put(
-      "/api/system-config", admin_route(Permission::kSystemConfigUpdate),
-      [&settings](const ApiRequest& req) -> Expected<ApiResponse> {
-        auto body = req.json_body();
-        if (!body) return body.error();
-        std::vector<std::string> unknown;
-        auto config = settings::from_json(*body, settings.defaults(), &unknown);
-        if (!config) return config.error();
-        if (!unknown.empty()) {
-          std::string keys;
-          for (const auto& key : unknown) keys += (keys.empty() ? "" : ", ") + key;
-          return bad_request("Unknown configuration key(s): " + keys);
-        }
-        if (auto st = settings.update(*config); !st) return st.error();
-        return ApiResponse::json(settings::to_json(settings.get()));
-      });
+  api.put("/api/system-config", admin_route(Permission::kSystemConfigUpdate),
+          [&settings](const ApiRequest& req) -> Expected<ApiResponse> {
+            auto body = req.json_body();
+            if (!body) return body.error();
+            std::vector<std::string> unknown;
+            auto config = settings::from_json(*body, settings.defaults(), &unknown);
+            if (!config) return config.error();
+            if (!unknown.empty()) {
+              std::string keys;
+              for (const auto& key : unknown) keys += (keys.empty() ? "" : ", ") + key;
+              return bad_request("Unknown configuration key(s): " + keys);
+            }
+            if (auto st = settings.update(*config); !st) return st.error();
+            return ApiResponse::json(settings::to_json(settings.get()));
+          });
 }
 
 }  // namespace focal::server

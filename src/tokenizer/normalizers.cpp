@@ -265,7 +265,7 @@ Expected<std::unique_ptr<Normalizer>> make_normalizer(const json& j) {
     }
     return std::unique_ptr<Normalizer>(std::make_unique<SequenceNormalizer>(std::move(parts)));
   }
-  static const std::array<std::pair<std::string_view, NormalForm>, 4> kForms = {
+  static constexpr std::array<std::pair<std::string_view, NormalForm>, 4> kForms = {
       {{"NFC", NormalForm::kNfc},
        {"NFD", NormalForm::kNfd},
        {"NFKC", NormalForm::kNfkc},

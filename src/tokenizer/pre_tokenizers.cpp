@@ -13,7 +13,7 @@ using Pieces = std::vector<NormalizedString>;
 
 // GPT-2's byte-to-unicode table: printable bytes map to themselves, the others to U+0100 onwards.
 char32_t byte_to_char(unsigned char byte) {
-  static const std::array<char32_t, 256> kTable = [] {
+  static const std::array<char32_t, 256> byte_table = [] {
     std::array<char32_t, 256> table{};
     char32_t next = 256;
     for (unsigned b = 0; b < 256; ++b) {
@@ -22,7 +22,7 @@ char32_t byte_to_char(unsigned char byte) {
     }
     return table;
   }();
-  return kTable[byte];
+  return byte_table[byte];
 }
 
 class SequencePreTokenizer final : public PreTokenizer {
@@ -98,11 +98,11 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
       : add_prefix_space_(add_prefix_space), use_regex_(use_regex) {}
   void pre_tokenize(std::vector<Split>& splits) const override {
     // GPT-2's pattern; it always compiles.
-    static const Regex kGpt2 =
+    static const Regex gpt2_pattern =
         *Regex::compile(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)");
     split_each(splits, [&](NormalizedString s) {
       if (add_prefix_space_ && !s.empty() && s.get().front() != ' ') s.prepend(" ");
-      return use_regex_ ? s.split(kGpt2.find_matches(s.get()), SplitBehavior::kIsolated)
+      return use_regex_ ? s.split(gpt2_pattern.find_matches(s.get()), SplitBehavior::kIsolated)
                         : Pieces{std::move(s)};
     });
     for (Split& split : splits) {
@@ -154,7 +154,7 @@ class MetaspacePreTokenizer final : public PreTokenizer {
 };
 
 Expected<SplitBehavior> parse_behavior(const json& j) {
-  static const std::array<std::pair<std::string_view, SplitBehavior>, 5> kNames = {{
+  static const std::array<std::pair<std::string_view, SplitBehavior>, 5> behavior_names = {{
       {"Removed", SplitBehavior::kRemoved},
       {"Isolated", SplitBehavior::kIsolated},
       {"MergedWithPrevious", SplitBehavior::kMergedWithPrevious},
@@ -162,7 +162,7 @@ Expected<SplitBehavior> parse_behavior(const json& j) {
       {"Contiguous", SplitBehavior::kContiguous},
   }};
   const std::string name = j.get<std::string>();
-  for (const auto& [key, behavior] : kNames) {
+  for (const auto& [key, behavior] : behavior_names) {
     if (name == key) return behavior;
   }
   return Error{ErrorKind::kInternal, "unknown split behavior '" + name + "'"};

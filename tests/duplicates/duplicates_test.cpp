@@ -118,7 +118,7 @@ class DuplicateServiceTest : public ::testing::Test {
       s->bind(4, file_size).bind(5, static_cast<std::int64_t>(n)).bind(6, owner);
       if (Status r = s->run(); !r) return r;
       id = c.last_insert_rowid();
-      return Status::Ok();
+      return {};
     });
     EXPECT_TRUE(written) << written.error().message;
     EXPECT_TRUE(smart_->upsert(id, embedding));

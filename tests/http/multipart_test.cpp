@@ -8,7 +8,8 @@
 namespace focal::http {
 namespace {
 
-std::string body_of(std::initializer_list<std::pair<std::string, std::string>> fields, const std::string& b = "B") {
+std::string body_of(std::initializer_list<std::pair<std::string, std::string>> fields,
+                    const std::string& b = "B") {
   std::string out;
   for (const auto& [head, content] : fields) out += "--" + b + "\r\n" + head + "\r\n\r\n" + content + "\r\n";
   return out + "--" + b + "--\r\n";
@@ -56,11 +57,11 @@ TEST(Multipart, EmptyContentAndEmptyForm) {
 TEST(Multipart, RefusesMalformedBodies) {
   const std::string ok_head = "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n";
   for (const std::string& bad : {
-           std::string(""),                                         // nothing
-           std::string("no delimiter at all"),                      // no boundary
-           ok_head + "truncated",                                   // no closing delimiter
-           std::string("--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n--B--"),    // no name
-           std::string("--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B--"),           // no disposition
+           std::string(""),                                                         // nothing
+           std::string("no delimiter at all"),                                      // no boundary
+           ok_head + "truncated",                                                   // no closing delimiter
+           std::string("--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n--B--"),  // no name
+           std::string("--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B--"),        // no disposition
            std::string("--B\r\nContent-Disposition: attachment; name=a\r\n\r\nx\r\n--B--"),
            std::string("--B\r\nContent-Disposition: form-data; name=\"open\r\n\r\nx\r\n--B--"),
            std::string("--B\r\nno colon\r\n\r\nx\r\n--B--"),
@@ -69,7 +70,9 @@ TEST(Multipart, RefusesMalformedBodies) {
        }) {
     auto parts = parse_multipart(bad, "B");
     EXPECT_FALSE(parts.ok()) << bad.substr(0, 80);
-    if (!parts.ok()) EXPECT_EQ(parts.error().kind, ErrorKind::kBadRequest);
+    if (!parts.ok()) {
+      EXPECT_EQ(parts.error().kind, ErrorKind::kBadRequest);
+    }
   }
 }
 

@@ -156,7 +156,8 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   std::string requests;
   for (int i = 0; i < 5; ++i) {
     const auto body = "req" + std::to_string(i);
-    requests += "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    requests += "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\n\r\n" + body;
   }
   requests += "GET /slow HTTP/1.1\r\nHost: t\r\n\r\nGET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
   ASSERT_TRUE(socket.send(requests));
@@ -259,8 +260,9 @@ TEST_F(ServerTest, HeadLimits) {
   start();
   EXPECT_NE(exchange("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n").find(" 414 "),
             std::string::npos);
-  EXPECT_NE(exchange("GET /ping HTTP/1.1\r\nHost: t\r\nX: " + std::string(20000, 'a') + "\r\n\r\n").find(" 431 "),
-            std::string::npos);
+  EXPECT_NE(
+      exchange("GET /ping HTTP/1.1\r\nHost: t\r\nX: " + std::string(20000, 'a') + "\r\n\r\n").find(" 431 "),
+      std::string::npos);
   std::string many = "GET /ping HTTP/1.1\r\nHost: t\r\n";
   for (int i = 0; i < 101; ++i) many += "X" + std::to_string(i) + ": v\r\n";
   EXPECT_NE(exchange(many + "\r\n").find(" 431 "), std::string::npos);
@@ -283,7 +285,8 @@ TEST_F(ServerTest, BodiesAreBoundedBeforeAndWhileReading) {
   for (int i = 0; i < 5; ++i) chunked += "200\r\n" + std::string(512, 'x') + "\r\n";
   EXPECT_NE(exchange(chunked + "0\r\n\r\n").find(" 413 "), std::string::npos);
   // Within the limit, chunked bodies are decoded.
-  const auto ok = exchange("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  const auto ok =
+      exchange("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
   EXPECT_NE(ok.find("\r\n\r\nabc"), std::string::npos) << ok;
 }
 
@@ -327,7 +330,8 @@ TEST_F(ServerTest, BodyBudgetRefusesWith503) {
   Socket holder(port_);
   holder.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 900\r\n\r\nabc");  // reserves 900 bytes
   std::this_thread::sleep_for(100ms);
-  const auto reply = exchange("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 200\r\n\r\n" + std::string(200, 'x'));
+  const auto reply =
+      exchange("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 200\r\n\r\n" + std::string(200, 'x'));
   EXPECT_NE(reply.find(" 503 "), std::string::npos) << reply;
   EXPECT_NE(reply.find("Retry-After"), std::string::npos) << reply;
 }

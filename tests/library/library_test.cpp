@@ -1,5 +1,4 @@
 #include "library/library.h"
-#include "library/library_schema.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -14,6 +13,7 @@
 #include <vips/vips8>
 
 #include "jobs/jobs.h"
+#include "library/library_schema.h"
 #include "store/database.h"
 
 namespace focal::library {
@@ -298,15 +298,17 @@ TEST_F(LibraryTest, BrokenFilesAreRecordedNotFatal) {
     with_jobs += asset.status == AssetStatus::kCorrupt &&
                  asset.status_reason.find("not a recognised image format") == std::string::npos;
   }
-  EXPECT_EQ(counts(jobs::queue::kMetadataExtraction).failed + counts(jobs::queue::kThumbnailGeneration).failed,
-            with_jobs);
+  EXPECT_EQ(
+      counts(jobs::queue::kMetadataExtraction).failed + counts(jobs::queue::kThumbnailGeneration).failed,
+      with_jobs);
 }
 
 TEST_F(LibraryTest, PixelLimitRefusesHugeImages) {
   LibraryOptions options;
   options.max_pixels = 1000 * 1000;
   open_service(options);
-  ASSERT_TRUE(library_->import_folder(make_folder({"face-jennifer-aniston-1.jpg", "exif-rating.jpg"}), kOwner).ok());
+  ASSERT_TRUE(
+      library_->import_folder(make_folder({"face-jennifer-aniston-1.jpg", "exif-rating.jpg"}), kOwner).ok());
   drain();
   const Asset big = asset_named("face-jennifer-aniston-1.jpg");
   EXPECT_EQ(big.status, AssetStatus::kCorrupt);
@@ -438,7 +440,8 @@ TEST(LibraryMigration, RowsFromBeforeOwnershipSurviveAndAreAdopted) {
   Status seeded = (*db)->write([](store::Connection& c) {
     return c.exec(
         "INSERT INTO library (id, path, created_at) VALUES (1, '/photos', 0);"
-        "INSERT INTO asset (id, library_id, original_path, original_file_name, checksum, created_at, updated_at) "
+        "INSERT INTO asset (id, library_id, original_path, original_file_name, checksum, created_at, "
+        "updated_at) "
         "VALUES (7, 1, '/photos/a.jpg', 'a.jpg', 'abc', 0, 0);"
         "INSERT INTO asset_file (asset_id, type, path) VALUES (7, 'preview', 'thumbs/7.jpg');"
         "INSERT INTO asset_exif (asset_id, make, file_size) VALUES (7, 'Canon', 10);");
@@ -459,10 +462,12 @@ TEST(LibraryMigration, RowsFromBeforeOwnershipSurviveAndAreAdopted) {
   ASSERT_TRUE(asset.ok() && *asset);
   EXPECT_EQ((*asset)->owner_id, 3);
   EXPECT_EQ((*asset)->library_id, std::optional<std::int64_t>(1));
-  EXPECT_TRUE((*(*library)->assets().preview_path(7)).has_value()) << "rows referencing the rebuilt table stay";
+  EXPECT_TRUE((*(*library)->assets().preview_path(7)).has_value())
+      << "rows referencing the rebuilt table stay";
   EXPECT_EQ((*(*library)->assets().exif(7))->make, std::optional<std::string>("Canon"));
   // Foreign keys still cascade from the rebuilt table.
-  Status removed = (*db)->write([](store::Connection& c) { return c.exec("DELETE FROM asset WHERE id = 7"); });
+  Status removed =
+      (*db)->write([](store::Connection& c) { return c.exec("DELETE FROM asset WHERE id = 7"); });
   ASSERT_TRUE(removed);
   EXPECT_FALSE((*(*library)->assets().preview_path(7)).has_value());
   EXPECT_EQ((*(*library)->libraries())[0].owner_id, 3);

@@ -120,7 +120,7 @@ class MemoryStore : public RecognitionStore {
 
   Status assign_face(FaceId face, PersonId person) override {
     faces.at(face).person = person;
-    return Status::Ok();
+    return {};
   }
 
   // Face Reset (spec §4.4 force): unassign ML faces, then delete people left without faces.

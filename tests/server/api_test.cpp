@@ -107,19 +107,22 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(db_->migrate(auth::kComponent, auth::migrations()).ok());
     auth_ = std::make_unique<auth::AuthService>(*db_);
     register_auth_routes(api_, *auth_);
-    api_.get("/api/whoami", user_route(Permission::kUserRead), [](const ApiRequest& req) -> Expected<ApiResponse> {
-      return ApiResponse::json({{"userId", req.caller.user_id}, {"apiKey", req.caller.api_key_id != 0}});
-    });
-    api_.post("/api/echo", user_route(Permission::kUserRead), [](const ApiRequest& req) -> Expected<ApiResponse> {
-      auto body = req.json_body();
-      if (!body) return body.error();
-      return ApiResponse::json(*body);
-    });
-    api_.post("/api/upload", user_route(Permission::kAssetUpload), [](const ApiRequest& req) -> Expected<ApiResponse> {
-      const auto* part = req.part("assetData");
-      if (part == nullptr) return bad_request("assetData is required");
-      return ApiResponse::json({{"bytes", part->content.size()}, {"filename", part->filename}});
-    });
+    api_.get(
+        "/api/whoami", user_route(Permission::kUserRead), [](const ApiRequest& req) -> Expected<ApiResponse> {
+          return ApiResponse::json({{"userId", req.caller.user_id}, {"apiKey", req.caller.api_key_id != 0}});
+        });
+    api_.post("/api/echo", user_route(Permission::kUserRead),
+              [](const ApiRequest& req) -> Expected<ApiResponse> {
+                auto body = req.json_body();
+                if (!body) return body.error();
+                return ApiResponse::json(*body);
+              });
+    api_.post("/api/upload", user_route(Permission::kAssetUpload),
+              [](const ApiRequest& req) -> Expected<ApiResponse> {
+                const auto* part = req.part("assetData");
+                if (part == nullptr) return bad_request("assetData is required");
+                return ApiResponse::json({{"bytes", part->content.size()}, {"filename", part->filename}});
+              });
     api_.get("/api/boom", user_route(Permission::kUserRead),
              [](const ApiRequest&) -> Expected<ApiResponse> { throw std::runtime_error("boom"); });
     HttpServerConfig cfg;
@@ -128,13 +131,13 @@ class ServerTest : public ::testing::Test {
     cfg.max_upload_bytes = 64 * 1024;
     cfg.max_json_bytes = 4 * 1024;
     server_ = std::make_unique<HttpServer>(cfg, api_, make_authenticator(*auth_));
-    auto port = server_->bind();
+    auto port = server_->front().bind();
     ASSERT_TRUE(port.ok());
     port_ = *port;
-    thread_ = std::thread([this] { server_->serve(); });
+    thread_ = std::thread([this] { server_->front().serve(); });
   }
   void TearDown() override {
-    if (server_) server_->stop();
+    if (server_) server_->front().stop();
     if (thread_.joinable()) thread_.join();
   }
 
@@ -215,8 +218,8 @@ TEST_F(ServerTest, AdminSignUpLoginAndSessions) {
   EXPECT_EQ(res.status, 200);
 
   // A second admin sign-up is refused; wrong passwords and unknown users look the same.
-  expect_error(post("/api/auth/admin-sign-up", R"({"email":"b@example.com","password":"12345678","name":"B"})"),
-               400);
+  expect_error(
+      post("/api/auth/admin-sign-up", R"({"email":"b@example.com","password":"12345678","name":"B"})"), 400);
   res = post("/api/auth/login", R"({"email":"admin@example.com","password":"wrong password"})");
   expect_error(res, 401);
   EXPECT_EQ(body_of(res)["message"], "Incorrect email or password");
@@ -284,8 +287,9 @@ TEST_F(ServerTest, ApiKeysAndAdminRoutes) {
   // A non-admin user cannot use admin routes; nor delete another user's key.
   res = post("/api/admin/users", R"({"email":"u@example.com","password":"user password","name":"U"})", admin);
   ASSERT_EQ(res.status, 201) << res.body;
-  expect_error(post("/api/admin/users", R"({"email":"U@example.com","password":"user password","name":"U"})", admin),
-               409);
+  expect_error(
+      post("/api/admin/users", R"({"email":"U@example.com","password":"user password","name":"U"})", admin),
+      409);
   res = post("/api/auth/login", R"({"email":"u@example.com","password":"user password"})");
   const Headers user = {{"Authorization", "Bearer " + body_of(res)["accessToken"].get<std::string>()}};
   expect_error(call("GET", "/api/admin/users", user), 403);

@@ -45,7 +45,9 @@ class HttpTestServer final : public http::Service {
     thread_.join();
   }
   int port() const { return port_; }
-  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const std::string& path = "") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
 
   bool is_inline(const http::RequestHead&) const override { return false; }
   http::Admission admit(http::RequestHead&) override { return {std::nullopt, body_limit_}; }
