@@ -1,21 +1,13 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // focal-ml: Immich-compatible machine-learning service. Parses the command line and configuration once and
 // hands over to run_ml_service (ml_service.cpp).
-// GCC 12 reports a spurious null dereference inside std::string when it inlines CLI11's split() into main.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <CLI/CLI.hpp>
-#pragma GCC diagnostic pop
 #include <iostream>
 #include <thread>
 
+#include "cli_common.h"
 #include "config/ml_config.h"
+#include "infer/runtime.h"
 #include "ml_service.h"
-
-namespace {
-
-constexpr const char* kVersion = "0.1.0";
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -28,14 +20,18 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--allow-any-model", allow_any_model,
       "Accept and download model names outside Immich's supported list (also FOCAL_ML_ALLOW_ANY_MODEL)");
-  app.set_version_flag("--version", kVersion);
-  CLI11_PARSE(app, argc, argv);
+  app.name("focal-ml");
+  // CLI11 calls this only for --version.
+  app.set_version_flag("--version", [] {
+    return focal::cli::version_line("focal-ml", "ONNX Runtime " + focal::OrtRuntime::version());
+  });
+  if (auto code = focal::cli::parse_or_exit(app, "focal-ml", argc, argv)) return *code;
 
   const auto env = focal::process_environment();
   auto cfg = focal::parse_ml_config(env, std::thread::hardware_concurrency());
   if (!cfg) {
     std::cerr << "focal-ml: invalid configuration: " << cfg.error().message << "\n";
-    return 2;
+    return focal::cli::kExitUsage;
   }
   if (print_config) {
     std::cout << cfg->to_json() << "\n";
@@ -44,8 +40,8 @@ int main(int argc, char** argv) {
   auto hub_cfg = focal::parse_hub_config(env);
   if (!hub_cfg) {
     std::cerr << "focal-ml: invalid configuration: " << hub_cfg.error().message << "\n";
-    return 2;
+    return focal::cli::kExitUsage;
   }
   hub_cfg->allow_any_model = hub_cfg->allow_any_model || allow_any_model;
-  return run_ml_service(*cfg, *hub_cfg, argv[0], kVersion);
+  return run_ml_service(*cfg, *hub_cfg, argv[0], focal::build::kVersion);
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // focal-ml's wiring: configuration in, components built and connected, served until SIGINT/SIGTERM
 // (in-flight requests finish first). Kept apart from main() so that main stays a thin CLI front.
 #include "ml_service.h"

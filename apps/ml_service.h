@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Runs focal-ml with a parsed configuration; returns the process exit code.
 #pragma once
 

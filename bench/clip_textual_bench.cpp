@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // clip.textual per-stage timing: text cleaning + tokenisation, ORT Run, JSON serialisation, over a list of
 // queries (one per line). Prints mean milliseconds per query for each stage as JSON.
 //   clip_textual_bench MODEL_DIR QUERIES_FILE [REPEATS]

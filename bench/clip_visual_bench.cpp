@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // clip.visual per-stage timing: decode, preprocess (Pillow-exact resize + crop + normalise), ORT Run, JSON
 // serialisation, over a folder of images. Prints mean milliseconds per image for each stage as JSON.
 //   clip_visual_bench MODEL_DIR IMAGE_DIR [REPEATS]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """The same stages in the Python reference pipeline (Pillow + numpy + onnxruntime, same ORT threads),
 the baseline for bench/clip_visual_bench.cpp.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // facial-recognition per stage: decode, detector letterbox, detector Run, SCRFD decode + NMS, alignment
 // (similarity
 // + warp + normalise), recognizer Run; then the batching gain on the multi-face images (all faces in one Run

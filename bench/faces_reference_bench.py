@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """The Python reference face pipeline (tools/reference/faces.py: Pillow decode, OpenCV letterbox/warp/blob, numpy
 decode/NMS/Umeyama, onnxruntime with 1 inter-op / 2 intra-op threads) timed per stage like bench/faces_bench.cpp,
 as the baseline measured in the same run. Prints JSON.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Library import throughput: scan (walk + sniff + SHA-256 + asset rows + job rows), then the metadata (exiv2
 // + header) and preview/thumbnail (libvips) jobs drained with the default queue concurrency, on a fresh data
 // dir each round. Prints JSON.

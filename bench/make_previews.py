@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Makes 1440 px previews of the shared photos like Immich's preview generator (JPEG quality 80, shorter side 1440,
 EXIF orientation applied). Unlike Immich, small photos are enlarged too, so every benchmark input has the size of a
 typical camera photo's preview. Only files Pillow can read are used.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Closed-loop /predict load driver: N client threads, each with its own keep-alive connection, send multipart
 // requests back to back (next request as soon as the previous answer arrives) and record every latency.
 // Prints one JSON object: requests, errors, seconds, throughput (requests/s), latency mean/p50/p90/p99 (ms).

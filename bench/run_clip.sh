@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # Runs the CLIP benchmarks and their Python baselines in one go and prints a Markdown table with ratios
 # (Python time / focal time; > 1 means focal is faster). Usage: bench/run_clip.sh [REPEATS]
 set -euo pipefail

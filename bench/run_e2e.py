@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """End-to-end benchmark of focal-ml, measured against baselines taken in the same run (see bench/run_e2e.sh).
 
 1. /predict throughput and p50/p99 latency at several concurrencies for clip.visual, clip.textual and faces

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # End-to-end benchmark (bench/run_e2e.py): /predict throughput and p50/p99 at concurrency 1, 2, 4, 16 for clip.visual,
 # clip.textual and faces against focal-ml and, in the same run, tools/reference_server.py (Python reference, same ORT
 # threads); the request overhead against the same pipeline in-process; RSS idle / loaded / after TTL unload; cold

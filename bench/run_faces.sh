@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # Runs the facial-recognition benchmark (bench/faces_bench) and its Python baseline
 # (bench/faces_reference_bench.py) alternately for ROUNDS rounds and prints Markdown tables of the per-stage
 # medians with ratios (Python time / focal time; > 1 means focal is faster), the throughput and the batching gain.

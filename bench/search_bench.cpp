@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Smart-search k-NN benchmark: exact scan vs HNSW on synthetic CLIP-like embeddings.
 //
 // For each size: build time, query latency p50/p99 (one query at a time, as the search endpoint runs them),

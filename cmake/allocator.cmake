@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # FOCAL_ALLOCATOR picks the malloc linked into every focal binary (docs/operations.md#memory has the measurements):
 #   glibc     the C library's malloc; focal calls malloc_trim(0) after unloading a model
 #   mimalloc  Debian's libmimalloc-dev (overrides malloc/free when linked); mi_collect after unload

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # Provides the imported target onnxruntime::onnxruntime.
 # Order: a system ONNX Runtime (CMake config, then pkg-config), then the pinned prefix that
 # scripts/fetch-onnxruntime.sh fills (FOCAL_ORT_ROOT, default .deps/onnxruntime).

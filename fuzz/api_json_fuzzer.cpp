@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Every route of the library server's REST API with hostile JSON bodies, query strings and ids, on real
 // services over a scratch data directory (ML off). Input: byte 0 picks the route, bytes 1-2 are the path
 // ids, then "<query string>\n<body>". The caller is an admin, so administrative routes run too.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // focal-ml's `entries` JSON (task / type / model name / options) with Immich's rules and focal's limits.
 #include <cstdint>
 #include <string_view>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // EXIF / XMP / IPTC reading with exiv2 as the library runs it on every imported file (from an in-memory file,
 // so the fuzzer never touches the disk), plus the date parsing of what it finds.
 #include <sys/mman.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Image decoding (format sniffing, the libjpeg-turbo fast path, libvips loaders, pixel limits) followed by
 // the preprocessing that requests apply: the CLIP resize/crop and the face detector's letterbox.
 #include <cstdint>

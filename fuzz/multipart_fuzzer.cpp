@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // multipart/form-data and the other request-text parsers (media types, parameters, urlencoded forms,
 // request targets, cookies). Input: "<content-type>\n<body>".
 #include <cstdint>

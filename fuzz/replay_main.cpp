@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // A stand-in for libFuzzer's main in builds without FOCAL_FUZZ: runs LLVMFuzzerTestOneInput once on each file
 // (or each file of each directory) given, so crash regressions replay in every build. Exit 0 when all ran.
 #include <cstdint>

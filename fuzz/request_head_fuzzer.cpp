@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The HTTP front's request-head rules (Beast's parser plus focal's limits and framing checks), exactly as
 // the server applies them to bytes from a socket.
 #include <cstdint>

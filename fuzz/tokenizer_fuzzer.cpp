@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The tokenizer.json pipeline (normalizers, pre-tokenizers, BPE / Unigram / WordPiece, post-processors) of
 // every tokenizer family found under $FOCAL_FUZZ_TOKENIZERS (scripts/fuzz.sh points it at the generated
 // models and the parity families). Input: one byte choosing the family, then the text.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # One-shot set-up on a fresh Debian (bookworm or newer) machine: system packages, ONNX Runtime,
 # the Python tooling venv, and a release build. Idempotent and quick when nothing changed.
 # Usage: scripts/bootstrap.sh [--no-build]

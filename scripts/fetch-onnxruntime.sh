@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # Installs the pinned ONNX Runtime into a git-ignored prefix (default: .deps/onnxruntime) with include/ and lib/.
 # Downloads are verified by SHA-256 and cached in ${FOCAL_CACHE_DIR:-~/.cache/focal} so repeated runs are offline.
 # Usage: scripts/fetch-onnxruntime.sh [PREFIX]

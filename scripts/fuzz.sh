@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # Builds the libFuzzer targets (clang, ASan + UBSan) and fuzzes each for SECONDS (default 60), starting from
 # seeds made from the test data and the hostile tables plus the corpus kept from earlier runs. A crash stops
 # with a non-zero exit after copying the input to tests/fuzz_regressions/<target>/ (replayed by ctest).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # clang-tidy over the project's sources (checks and naming rules in .clang-tidy), with a result cache.
 # Usage: scripts/lint.sh [FILES...]   (default: every .cpp under src/, apps/ and fuzz/)
 #        FOCAL_LINT_BUILD picks the compile commands (default: build/ci-asan when configured, else release).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # The full test suite, exactly as CI runs it:
-#   set-up (idempotent) and the format check;
+#   set-up (idempotent), the format check and the SPDX licence header of every source file;
 #   ci       gcc release build, warnings as errors: every test (unit, integration, fidelity, end to end);
 #   ci-asan  clang build with AddressSanitizer + UndefinedBehaviorSanitizer and libFuzzer instrumentation,
 #            warnings as errors: the unit and integration suites (the hostile tables attack the sanitised
@@ -16,8 +17,13 @@ stage() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
 scripts/bootstrap.sh --no-build
 
-stage "format check"
+stage "format and licence header check"
 git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
+unlicensed=$(git ls-files '*.cpp' '*.h' '*.py' '*.sh' '*.cmake' 'CMakeLists.txt' '*/CMakeLists.txt' |
+  xargs grep -L 'SPDX-License-Identifier: AGPL-3.0-or-later' || true)
+[[ -z $unlicensed ]] || { printf 'missing SPDX licence header:
+%s
+' "$unlicensed" >&2; exit 1; }
 
 stage "build (ci)"
 cmake --preset ci >/dev/null

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Shared test main: libvips must be initialised once per process before any decode.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Seed corpora for the fuzz targets (fuzz/*_fuzzer.cpp), made from the test data and the hostile tables.
 
     tools/fuzz_seeds.py --out build/fuzz/seeds --testdata ../shared/testdata

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Generate small, deterministic test models in Immich's model-cache layout.
 
     python tools/gen_test_models.py --out DIR [--only NAME ...] [--det-layout 6] [--det-dynamic] [--rec-static-batch]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """clang-tidy over the project's sources, in parallel, with a result cache.
 
     tools/lint.py --build build/ci-asan [FILES...]   (default: every .cpp under src/, apps/ and fuzz/)

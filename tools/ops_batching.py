@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Does dynamic batching help on this machine? Runs the same /predict load against focal-ml without and with
 FOCAL_ML_BATCH__<TASK>__<TYPE> and prints throughput and latency percentiles for each:
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Resident memory of focal-ml through a model lifecycle: idle after start, after loading CLIP (visual +
 textual) and a face pack (detection + recognition), and after the TTL unload. Reads /proc/<pid>/statm and
 VmHWM (peak) while a real focal-ml serves a model cache, e.g. the generated one:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """A minimal Python /predict server built from the reference pipelines (tools/reference), the baseline for the
 end-to-end benchmarks (bench/run_e2e.sh). Not a product: clip.visual, clip.textual and facial-recognition
 (detection + recognition) only, no validation beyond what the benchmark needs.

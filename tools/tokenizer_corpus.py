@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Deterministic stress corpus for tokenizer parity tests (C++ focal_tokenizer vs the Python `tokenizers`).
 
 Each entry is `bytes`: almost all are UTF-8 text, a few are deliberately invalid UTF-8. On disk it is JSON Lines:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Tokenizer parity fixtures: one tokenizer.json per family + the expected ids from the Python `tokenizers`.
 
 Families cover the Immich model families and every component focal's C++ tokenizer implements:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Expected token ids from the Python `tokenizers` library, configured exactly as Immich's CLIP textual encoder.
 
 Immich (machine-learning/immich_ml/models/clip/textual.py) loads `textual/tokenizer.json`, looks the

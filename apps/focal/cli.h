@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Shared pieces of the `focal` command line: subcommand modules register on the CLI11 app and get the
 // services lazily (opening the data directory only when a command runs).
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <atomic>
 #include <functional>
 #include <string>
 
+#include "cli_common.h"
 #include "core/error.h"
 #include "jobs/jobs.h"
 
@@ -30,7 +31,7 @@ struct CliContext {
 // Exit codes.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUsage = cli::kExitUsage;
 
 // Prints "focal: <message>" to stderr and returns kExitFailure.
 int fail(const Error& error);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // focal: the library server and its command line. `focal serve` runs the REST API, the job workers, the
 // folder watcher and the ML health checks; every other command works directly on the data directory
 // (FOCAL_DATA_DIR), so importing, running jobs and searching need no running server (SQLite WAL lets both
@@ -7,7 +8,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "config/focal_config.h"
 #include "core/logging.h"
 #include "server/http_server.h"
@@ -28,7 +29,6 @@ namespace focal::app {
 namespace {
 
 using nlohmann::json;
-constexpr const char* kVersion = "0.1.0";
 
 // SIGINT/SIGTERM are taken by one thread with sigwait (every other thread has them blocked). The first signal
 // sets `interrupted` and runs the stop callback; a second one exits at once (jobs are leased, so nothing is
@@ -167,7 +167,7 @@ json queue_status_json(const jobs::QueueStatus& q) {
 // serve
 
 int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
-  const server::Api api = build_api(services, kVersion);
+  const server::Api api = build_api(services, build::kVersion);
   server::HttpServerConfig http_cfg;
   http_cfg.host = cfg.host;
   http_cfg.port = cfg.port;
@@ -193,7 +193,7 @@ int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
   if (has_admin.ok() && !*has_admin) {
     spdlog::info("No admin yet: create one with `focal user create --admin` or POST /api/auth/admin-sign-up");
   }
-  spdlog::info("focal {} listening on http://{}:{} (data {}, workers {})", kVersion, cfg.host, *port,
+  spdlog::info("focal {} listening on http://{}:{} (data {}, workers {})", build::kVersion, cfg.host, *port,
                cfg.data_dir.string(), cfg.workers ? "on" : "off");
   // Machine-readable line for scripts and tests that start focal on port 0.
   std::printf("Listening on %s:%d\n", cfg.host.c_str(), *port);
@@ -313,7 +313,8 @@ int main_impl(int argc, char** argv) {
       "focal: self-hosted photo library server (import, ML jobs, smart search, people).\n"
       "Works on the data directory FOCAL_DATA_DIR (default ~/.local/share/focal); see "
       "docs/configuration.md."};
-  app.set_version_flag("--version", kVersion);
+  app.name("focal");
+  app.set_version_flag("--version", cli::version_line("focal"));
   app.require_subcommand(1);
 
   const auto env = process_environment();
@@ -572,7 +573,7 @@ int main_impl(int argc, char** argv) {
   app.add_subcommand("routes",
                      "Print every REST route with who may call it and the API key permission it needs")
       ->callback(with_services([&](Services& s) {
-        std::cout << build_api(s, kVersion).describe().dump(2) << "\n";
+        std::cout << build_api(s, build::kVersion).describe().dump(2) << "\n";
         return kExitOk;
       }));
 
@@ -583,13 +584,9 @@ int main_impl(int argc, char** argv) {
   const bool explicit_level = env.count("FOCAL_LOG_LEVEL") != 0;
   init_logging(*parse_log_level(explicit_level ? cfg.log_level : "warning"), cfg.no_color);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  const auto early_exit = cli::parse_or_exit(app, "focal", argc, argv);
   services.reset();  // stop workers and threads before the signal watcher goes away
-  return exit_code;
+  return early_exit.value_or(exit_code);
 }
 
 }  // namespace focal::app

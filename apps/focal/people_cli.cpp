@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // `focal people ...` and `focal duplicates ...`: the people and duplicates services from the command line.
 #include <cstdio>
 #include <iostream>

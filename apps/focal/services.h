@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The composition root of `focal`: opens the data directory's database, runs every component's migrations in
 // the SERVER.md order, and builds the services (and their job handlers) that `serve` and the CLI share.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Users, login sessions and API keys of the library server.
 //
 // Passwords are stored as libsodium Argon2id strings (crypto_pwhash_str). Session tokens and API keys are 32

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // API key permissions, named as Immich names them ("asset.read", ...). A login session may do everything its
 // user may; an API key only what its permissions list ("all" included) allows. Each route of the library
 // server states the permission it needs.

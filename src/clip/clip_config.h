@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The CLIP files next to the ONNX graphs (spec §3.3, §3.7): config.json at the model root,
 // visual/preprocess_cfg.json, textual/tokenizer_config.json.
 #pragma once

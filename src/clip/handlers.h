@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Registers the CLIP task handlers (clip.visual, clip.textual) with the predict pipeline.
 #pragma once
 

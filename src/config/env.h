@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Environment access through a value, so configuration parsing is a pure function (and testable).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The `focal` library server's process configuration: FOCAL_* environment variables, parsed once at start-up
 // (docs/configuration.md, "focal library server"). Everything users change at run time (ML URLs, models,
 // concurrency) is the stored system config (settings/settings.h), not this.

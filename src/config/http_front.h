@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Settings of the HTTP front that both servers share, read from <PREFIX>* variables (FOCAL_ML_ for focal-ml,
 // FOCAL_ for focal serve): timeouts against slow clients, the connection limit, optional TLS, access logs.
 #pragma once

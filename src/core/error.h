@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Errors as values: every fallible operation on a request path returns Expected<T>.
 // The HTTP status for an error kind is decided in exactly one place (http_status).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 #include "core/logging.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Process memory: resident set size, and handing freed heap memory back to the operating system after a
 // model is unloaded (glibc keeps freed arenas mapped until asked; mimalloc/jemalloc purge lazily).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Disk errors as values: a full disk (ENOSPC, EDQUOT, SQLite's SQLITE_FULL) is ErrorKind::kStorageFull with
 // one clear message ("data directory full: 12 MB free on /srv/focal; ..."), never a generic 500, so that
 // callers can stop the affected work and keep it queued instead of failing or retrying it in a loop.

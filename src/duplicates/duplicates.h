@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Duplicate detection (spec §6): assets whose CLIP embeddings are within duplicateDetection.maxDistance are
 // put in one group; users list groups, resolve them (keep some, trash the rest) or dismiss them.
 //

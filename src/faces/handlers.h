@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Registers the facial-recognition task handlers (detection, recognition) with the predict pipeline.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 #include "faces/onnx_graph.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The numerics of the reference face pipeline (spec §6.4, §6.5), written to reproduce what it gets from
 // OpenCV and numpy, bit for bit where the reference is integer arithmetic:
 // - cv::resize(INTER_LINEAR) and cv::warpAffine(INTER_LINEAR, BORDER_CONSTANT 0) on 8-bit images: OpenCV's

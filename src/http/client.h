@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Blocking HTTP(S) client over libcurl for everything focal sends: model downloads from the hub (streamed to
 // a sink) and ML requests (multipart/form-data, like Immich's server sends them). Connections are reused
 // across calls; a Client is thread-safe.

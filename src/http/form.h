@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Parsing of the text parts of HTTP requests that every route shares: request targets, query strings and
 // urlencoded bodies (Boost.URL), media types with parameters, cookies.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Internal to src/http: the checks every request head passes after Beast parsed it (shared by the server and
 // parse_request_head, so the fuzzer exercises exactly what the server runs).
 #pragma once

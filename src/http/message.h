@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Requests and responses as the HTTP front (http/server.h) hands them to a server's routes: parsed, decoded
 // and bounded, with no trace of the socket library.
 #pragma once

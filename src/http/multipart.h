@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // multipart/form-data bodies (RFC 7578 over RFC 2046), parsed without copying: parts point into the body.
 //
 // Strict where leniency would let two parsers disagree about a body (a truncated body, a part without a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 #include "http/request_parser.h"
 
 #include "http/head_rules.h"

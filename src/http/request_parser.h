@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The HTTP front's request-head rules as a pure function over bytes: what the server accepts, refuses (with
 // which status) or still waits for. The server runs the same code on its sockets; the fuzzer runs it here.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The HTTP front shared by focal-ml and `focal serve` (docs/adr/0002-http-front.md): Boost.Beast on one
 // asynchronous I/O thread that accepts, reads request heads and bodies, and writes responses, plus a pool of
 // worker threads that run the routes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Model download from the Hugging Face hub into Immich's model cache (spec §3.3, §3.4).
 //
 // A model is "cached" iff its model file exists; then nothing touches the network. Otherwise the whole repo

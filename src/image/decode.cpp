@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 #include "image/decode.h"
 
 #include <turbojpeg.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Internal to focal_infer: dynamic batching of concurrent run() calls on one session (see BatchingConfig).
 #pragma once
 

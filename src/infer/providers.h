@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Execution-provider selection and options, following Immich's rules (spec §5). Pure functions, so the
 // selection, fallback and option logic is tested on machines without any accelerator.
 #pragma once

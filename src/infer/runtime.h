@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The process's single ONNX Runtime environment. Created once in main() and passed by reference.
 #pragma once
 

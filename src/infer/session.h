@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // RAII wrapper around one ORT inference session: typed options, provider fallback, I/O introspection and
 // validation. Run() is thread-safe (ORT sessions are), so one session serves all concurrent requests.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The durable job queue of the library server (spec §1), stored in SQLite (component "jobs").
 //
 // Immich runs its jobs on BullMQ/Redis with no retries and drops a job whose handler throws. focal keeps

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Schema of component "jobs" (the contract for readers in other components; only src/jobs writes it).
 //
 //   job(id INTEGER PRIMARY KEY,            -- insertion order = FIFO within a priority

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The photo library: library folders, assets (content-deduplicated), EXIF, previews and thumbnails.
 //
 // Import = scan a folder recursively; each new file is hashed (SHA-256) and becomes an asset row (a file

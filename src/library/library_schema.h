@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Schema of component "library" (the contract for readers in other components; only src/library writes it).
 // Timestamps are ms since the Unix epoch. Paths are absolute.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Internal: file hashing, EXIF reading (exiv2) and preview/thumbnail generation (libvips) for src/library.
 #pragma once
 

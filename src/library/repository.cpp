@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Schema, enum names and the read-side asset repository.
 #include <fmt/format.h>
 

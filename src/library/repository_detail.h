@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Internal: row mapping shared by the repository and the service.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // LibraryService: import, upload, metadata and preview jobs, the §1.3 chain, the watcher.
 #include <sodium.h>
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Internal: a recursive inotify watcher that reports files once they have been quiet for a debounce period.
 #pragma once
 

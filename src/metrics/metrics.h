@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Prometheus metrics with the text exposition format (version 0.0.4). Recording is lock-free (atomics); a
 // label set's series is created once under a lock and then found under a shared lock, and rendering takes
 // the same shared lock, so /metrics never blocks request threads for long.

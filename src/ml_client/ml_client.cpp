@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 #include "ml_client/ml_client.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Client for Immich-compatible machine-learning services (focal-ml or Immich's own), spec §7.2/§7.3.
 //
 // Several URLs in configured order: a background thread pings `ping` (relative to each URL) every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Optional API key for focal-ml (FOCAL_ML_API_KEY). Accepted as `x-api-key: <key>` or
 // `Authorization: Bearer <key>`, so it works both from a client and behind a reverse proxy that injects it.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // focal-ml's /metrics content: request counts and stage latencies, model lifecycle, batching and process
 // memory, on top of the generic Prometheus primitives in metrics/metrics.h.
 #pragma once

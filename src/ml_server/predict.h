@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The /predict pipeline, independent of the HTTP library: form fields in, status + body out.
 #pragma once
 

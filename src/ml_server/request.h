@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Typed /predict requests: the `entries` JSON parsed with Immich's rules (spec §1.3, §1.6).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Typed task results and their one JSON rendering (spec §1.4). Model code produces these values;
 // nothing below the HTTP layer builds JSON.
 #pragma once

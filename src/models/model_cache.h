@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Immich's on-disk model cache layout (spec §3.3):
 //   <cache folder>/<task>/<clean name>/<type>/model.onnx
 #pragma once

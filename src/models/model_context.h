@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // What a model family needs to load models: the process's ORT runtime, the session settings derived from the
 // configuration, the Immich model cache, and the registry that owns loaded models (lifecycle, devices).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Model identity: tasks, types, name cleaning and source detection (spec §1.3, §3.1, §3.2).
 #pragma once
 

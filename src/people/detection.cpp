@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 #include "people/detection.h"
 
 #include <algorithm>
@@ -40,6 +41,9 @@ ReconcilePlan reconcile_faces(std::span<const StoredFace> existing, std::span<co
   ReconcilePlan plan;
   for (const DetectedFace& found : detected) {
     const Box box = scale_box(found.box, detection_width, detection_height, target_width, target_height);
+    // A box with no area inside the image (only a broken or synthetic detector reports one) cannot be shown,
+    // cropped into a person thumbnail or reviewed: it is not kept as a face.
+    if (box.x2 <= box.x1 || box.y2 <= box.y1) continue;
     std::optional<std::size_t> match;
     for (std::size_t i = 0; i < existing.size(); ++i) {
       if (!claimed[i] && iou(box, stored_boxes[i]) > 0.5) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Face detection reconciliation (spec §3.3 step 3, with §10.2 and §10.3 fixed): what to insert, update and
 // delete when an asset's detection result arrives, given the faces already stored for it. Pure, so re-runs
 // ("Refresh") are tested without a database.

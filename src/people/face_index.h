@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Internal: the face k-NN (spec §4.2) on top of search::VectorIndex, with the SQL filters applied to the
 // candidates, and the RecognitionStore the clustering job runs on.
 #pragma once

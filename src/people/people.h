@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // People: faces detected in photos (spec §3), clustered into people (spec §4, people/recognition.h) that
 // users name, merge, hide and search by (spec §5).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Facial recognition: the incremental, DBSCAN-like clustering of face embeddings into people (spec §4.3).
 //
 // The algorithm runs one face at a time (the facialRecognition queue has concurrency 1, so there are no races

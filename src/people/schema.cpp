@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Migrations of component "people" (tables documented in people.h).
 #include <array>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Internal: small helpers over store::Connection for the people component's repositories.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Internal: writing a person thumbnail with libvips.
 #pragma once
 

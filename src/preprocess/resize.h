@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Pillow-exact image resampling (the reference pipeline resizes with Pillow, spec §6.2): separable
 // convolution, coefficients in double normalised to 22-bit fixed point, 8-bit intermediate between the
 // passes, Pillow's rounding and clamping. Output pixels are bit-identical to Pillow's Image.resize for 8-bit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 #include "search/asset_filter_sql.h"
 
 namespace focal::search::detail {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Internal: AssetFilter → SQL over the library tables (asset `a`, asset_exif `e`), shared by smart and
 // keyword search.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Smart search (CLIP embeddings, spec §2) and keyword search (SQLite FTS5) for the library server.
 //
 // Schema of component "search" (only this component writes these tables; others may read them):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // In-memory k-nearest-neighbour indexes over float32 embeddings, cosine distance (1 − cos), used by smart
 // search (CLIP) and by people (face clustering). Vectors are L2-normalized on insert, so cosine distance is 1
 // − dot.

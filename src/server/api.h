@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The REST API's route table, as seen by route files (src/server/*_routes.cpp).
 //
 // A route file registers handlers on an Api; handlers see a parsed ApiRequest (path parameters, query, JSON

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 #include "server/asset_json.h"
 
 namespace focal::server::detail {

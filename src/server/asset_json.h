@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Internal to src/server: JSON shapes shared by several route files.
 #pragma once
 

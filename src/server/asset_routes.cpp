@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Library folders and assets: add/scan folders, list/get assets, thumbnails/previews/originals, upload,
 // delete.
 #include "library/library.h"

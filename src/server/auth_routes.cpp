@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Users, login sessions and API keys over HTTP (Immich's /auth, /users/me, /api-keys, /admin/users shapes).
 #include <algorithm>
 #include <string>

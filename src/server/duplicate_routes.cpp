@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Duplicates (spec §6.3): /api/duplicates*.
 #include "duplicates/duplicates.h"
 #include "server/routes.h"

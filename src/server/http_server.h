@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The library server's HTTP service on the shared front (http/server.h), serving an Api route table.
 //
 // Every request is matched against the table and authenticated (unless its route is public) BEFORE its body

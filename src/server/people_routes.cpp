@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // People and faces (spec §5): /api/people*, /api/faces*, /api/search/person.
 #include "people/people.h"
 #include "server/routes.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Registration functions of the route files (each file serves one area of the REST API).
 #pragma once
 

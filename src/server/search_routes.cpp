@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // POST /api/search/smart (CLIP, spec §2.3) and POST /api/search/metadata (keyword search, spec §2.4).
 #include "library/library.h"
 #include "search/search.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Server information (ping, version, feature flags from the system config, spec §7.1) and the system config.
 #include <charconv>
 

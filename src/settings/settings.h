@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The library server's system configuration (Immich's SystemConfig subset that focal uses, spec §7.1 and
 // §1.2).
 //
@@ -65,7 +66,10 @@ struct OcrSettings {
 
 struct MachineLearningSettings {
   bool enabled = true;  // env IMMICH_MACHINE_LEARNING_ENABLED
-  std::vector<std::string> urls{"http://immich-machine-learning:3003"};  // env IMMICH_MACHINE_LEARNING_URL
+  // This machine first, then the service name in Immich's compose network (Immich: only the latter), so a first
+  // run on one machine finds a local focal-ml; unreachable URLs are skipped by the availability checks.
+  std::vector<std::string> urls{"http://127.0.0.1:3003",
+                                "http://immich-machine-learning:3003"};  // env IMMICH_MACHINE_LEARNING_URL
   AvailabilityChecks availability_checks;
   ClipSettings clip;
   DuplicateDetectionSettings duplicate_detection;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The embedded SQLite store shared by the library server's components.
 //
 // One writer connection (SQLite allows one writer at a time; serialising in-process avoids SQLITE_BUSY

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The pipeline stages of a tokenizer.json, built from their JSON descriptions. Each mirrors the `tokenizers`
 // (0.21) component of the same name; see tokenizer.cpp for how they are chained.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Models: BPE, Unigram and WordPiece.
 #include <algorithm>
 #include <array>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // A port of the `tokenizers` NormalizedString: the text being normalised plus, for every byte, the byte range
 // of the original text it came from. Token ids depend on these alignments in one place: Metaspace's "first"
 // prepend scheme looks at the original offset of each piece. Porting the bookkeeping faithfully (quirks

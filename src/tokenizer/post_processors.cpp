@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Post-processors: TemplateProcessing, RobertaProcessing, BertProcessing, ByteLevel and Sequence. Only the
 // single sequence case matters here, and only ids (offsets, type ids and the pair template are not used).
 #include "tokenizer/components.h"

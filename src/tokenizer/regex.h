@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Regular expressions as `tokenizers` runs them: Oniguruma (Ruby syntax) semantics, on PCRE2.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The tokenizer.json pipeline (`TokenizerImpl::encode` of `tokenizers`):
 //   added tokens are split off the raw text, the rest is normalised, added tokens marked "normalized" are
 //   split off the normalised text, then pre-tokenized, tokenized by the model, truncated, post-processed and

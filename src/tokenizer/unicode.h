@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // UTF-8 helpers and the character properties the Hugging Face `tokenizers` pipeline relies on.
 //
 // `tokenizers` (Rust) takes its Unicode data from several crates of different ages, and token ids depend on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Options for the CLIP fidelity tests (passed by CTest): the focal-ml binary, the preprocessing dump helper,
 and the generated model cache."""
 

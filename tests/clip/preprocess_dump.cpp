@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Test helper: decodes an image like focal-ml and writes the CLIP visual model input ([3, S, S] float32,
 // native endianness) to stdout, so the Python fidelity test can compare tensors with the reference pipeline
 // directly.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """clip.textual fidelity: focal-ml's query embeddings against the `tokenizers` + onnxruntime reference
 (tools/reference/clip_textual.py) for every generated family: OpenCLIP (CLIP BPE), M-CLIP (two inputs), SigLIP
 (context 64, canonicalize) and an NLLB-named copy of the SigLIP tower (language prefix)."""

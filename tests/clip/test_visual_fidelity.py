@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """clip.visual fidelity: focal-ml against the Pillow + numpy + onnxruntime reference (tools/reference).
 
 For every photo in shared/testdata/photos that Pillow can read, plus synthetic edge cases, checks:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Duplicate detection on synthetic CLIP embeddings (the generated CLIP models have random weights, so the
 // grouping of real re-encoded photos cannot be tested here; the logic is tested on controlled vectors).
 #include "duplicates/duplicates.h"

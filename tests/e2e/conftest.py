@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Fixtures of the focal end-to-end suite: binaries, generated models, a photo subset with broken files."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Processes and HTTP client for the focal end-to-end suite (stdlib HTTP; responses validated by openapi-core).
 
 Every response the ApiClient receives for a path documented in docs/openapi.yaml is validated against it, so

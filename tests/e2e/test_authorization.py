@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Authorization matrix: every REST route × {owner, other user, admin, anonymous, API key with and without the
 route's permission} against a real `focal serve`, with the expected status of each.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """focal end to end: focal-ml (generated random-weight models) + `focal serve` + the CLI on temporary data dirs.
 
 Random weights: the checks are about structure, counts, durability and determinism, never semantic quality.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """A full data directory: `focal import --wait` stops promptly with one clear error and a non-zero exit, the
 queued jobs stay queued (none failed), the database stays intact, `focal jobs` still works, and once space is
 freed every command completes the work.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Options and servers for the faces fidelity suite (passed by CTest): the focal-ml binary, the faces_dump helper,
 the generated model cache and the shared test data.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Shared pieces of the faces fidelity suite: photo lists, test-only model builders, the comparison with the Python
 reference (tools/reference/faces.py) and the figures printed at the end (test_zz_report.py)."""
 

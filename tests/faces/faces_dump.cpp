@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Test helper: decodes an image like focal-ml and writes one intermediate of the face pipeline to stdout as
 // raw bytes, so the Python fidelity tests can compare it with OpenCV directly:
 //   faces_dump letterbox IMAGE W H          the W x H detector canvas (RGB8)

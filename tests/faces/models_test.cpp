@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // FaceDetector, FaceRecognizer and the task handlers on the generated face packs (tools/gen_test_models.py).
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The ONNX node-name reader behind the ArcFace normalisation rule: hand-built protobufs (including malformed
 // ones, which must fail cleanly) and the generated recognizer.
 #include "faces/onnx_graph.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Face pipeline numerics (src/faces/ops.h): OpenCV-exact resize and warp on hand-checked cases (the expected
 // bytes come from opencv-python 4.11; the fidelity suite compares thousands more), SCRFD decoding of every
 // layout, NMS conventions, rounding and the similarity transform.

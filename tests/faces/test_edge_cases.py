@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Edge cases against the reference: no face, a face cut by the image border (negative box coordinates), 50+ faces
 in one image (one batched recognizer Run), tiny images (upscaled), panoramas and a large image, minScore 0 and 1."""
 

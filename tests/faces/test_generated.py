@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """facial-recognition over HTTP on generated SCRFD/ArcFace-signature models, against the Python reference.
 
 Per photo: the detection-only response (boxes, scores, landmarks) and the full response (boxes, scores, embeddings)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """focal's face preprocessing against OpenCV byte for byte (faces_dump helper vs opencv-python): INTER_LINEAR resize
 on random sizes, the detector letterbox on the photos, warpAffine on general affine matrices, and the ArcFace crops
 at the landmarks the real SCRFD detector finds."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """facial-recognition on real faces: the real SCRFD-500M detectors from shared/testdata (see SOURCES.md) in an
 Immich-layout cache, on the face and group photos, against the Python reference with the same bars as the
 generated models; the faces found must agree with what SOURCES.md says the photos show. A real MobileFaceNet

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Prints the suite's figures (kept in the CTest log): per group of checks, the images and faces compared,
 candidate-set mismatches, the largest box/score/landmark differences and the smallest embedding cosine; the
 byte-exactness of the preprocessing; faces found per photo by the real detector."""

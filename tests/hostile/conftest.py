@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Servers for the hostile-input tables: focal-ml on the generated models, and `focal serve` with an admin,
 a second user, an uploaded asset and API keys (their ids and tokens are the tables' {placeholders})."""
 

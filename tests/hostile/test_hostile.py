@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Replays the hostile-input tables (one TOML file per server) against the real binaries.
 
 Each case is a request (raw bytes, or method/path/headers/body/JSON/multipart parts), the expected status

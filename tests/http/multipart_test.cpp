@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // multipart/form-data and the other request-text parsers of the HTTP front.
 #include "http/multipart.h"
 

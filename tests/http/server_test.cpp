@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The shared HTTP front against raw sockets: pipelining, limits, slow and stalled clients (slowloris),
 // connection eviction, chunked bodies, 100-continue, the body budget, exceptions, TLS.
 #include "http/server.h"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Options for the hub end-to-end tests: the focal-ml binary and the generated model cache the fake hub serves."""
 
 from __future__ import annotations

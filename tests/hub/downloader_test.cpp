@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // ModelDownloader against an in-process fake Hugging Face hub (tests/support/http_test_server.h): tree API, resolve with
 // redirects, wrong sizes and hashes, a transfer cut off mid-body, 404 repos, offline mode, name policy,
 // concurrency.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """A minimal fake Hugging Face hub serving a local Immich-layout model folder.
 
 Every `<models>/<task>/<name>/` folder becomes the repo `immich-app/<name>`, served the way huggingface_hub reads

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """focal-ml with an empty model cache and HF_ENDPOINT pointing at a fake hub (tests/hub/fake_hub.py) that serves
 the generated test models: the first clip.visual /predict downloads the model and answers with the same embedding
 as a focal-ml that reads the generated cache directly. Offline mode makes no request at all.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Decoding of the shared real photos: every supported container, hostile inputs, limits.
 #include "image/decode.h"
 

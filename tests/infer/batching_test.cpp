@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Dynamic batching (BatchingConfig) on generated models: merged Runs must give every caller exactly what a
 // Run of its own gives.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Loads generated models (tools/gen_test_models.py) through the session wrapper and runs them.
 #include "infer/session.h"
 

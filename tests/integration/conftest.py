@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Fixtures for the focal-ml integration suite.
 
 The binary comes from --focal-ml PATH, else $FOCAL_ML_BIN, else build/release/focal-ml of this checkout.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """HTTP helpers for the focal-ml integration suite (stdlib only: http.client and socket).
 
 Everything here opens a fresh connection per request unless said otherwise, so that one test's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """32 threads x 10 mixed requests at once: every answer is the right one and the server stays up."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """`focal-ml --print-config`: effective configuration as JSON; invalid environment values exit 2."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Routing: GET /, GET /ping, 404 and 405 with FastAPI's JSON bodies (spec §1.2)."""
 
 from __future__ import annotations

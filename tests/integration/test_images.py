@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Image decoding through POST /predict (spec §1.6, §6.1).
 
 A decodable image with a valid clip.visual entry reaches the model layer (503: the test cache is empty);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Process lifecycle: startup, graceful SIGTERM/SIGINT shutdown, bind failure."""
 
 from __future__ import annotations

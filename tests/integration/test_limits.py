@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Size limits: FOCAL_ML_MAX_BODY_BYTES, FOCAL_ML_MAX_FIELD_BYTES, FOCAL_ML_MAX_JSON_DEPTH.
 
 The default server has the defaults (64 MiB body, 1 MiB field, depth 32); the limited server has

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """POST /predict request validation, data-driven (spec §1.3 and §1.6, plus focal-ml's hardening).
 
 Each case is (id, request spec, expected status, detail predicate). Every error answer must be a JSON object

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Raw-socket requests: missing bodies, non-HTTP bytes, oversized headers, truncated multipart bodies.
 
 A malformed request must be answered with a 4xx or have its connection closed, promptly; the server must stay

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The /predict pipeline with fake handlers: routing, phases, input checks and error mapping.
 #include "ml_server/predict.h"
 

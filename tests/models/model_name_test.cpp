@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 #include "models/model_name.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Fixtures for the operations suite (model lifecycle, preload, batching, API key, /metrics, shutdown): the real
 focal-ml binary on a free port, serving the generated model cache (tools/gen_test_models.py)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Operations of focal-ml against the real binary: TTL unload/reload under concurrent load, preload pinning,
 dynamic batching (identical results), API key, /metrics format, graceful shutdown with a request in flight.
 

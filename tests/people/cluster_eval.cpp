@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Runs the clustering algorithm (people/recognition.h) on labelled real face embeddings and prints pairwise
 // precision/recall for a few settings. Not a CTest test (the embeddings come from the shared test data
 // through the Python reference pipeline); docs/people.md has the commands and the figures.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // PeopleService on a real SQLite database: face detection (with a fake ML client), the recognition jobs on
 // the durable queue, people operations and person thumbnails.
 #include <gtest/gtest.h>
@@ -454,6 +455,18 @@ TEST(PersonThumbnailCrop, FollowsSpec) {
   // Boxes are clamped to the image first; an empty box has no crop.
   EXPECT_FALSE(person_thumbnail_crop(Box{10, 10, 10, 50}, 100, 100, 100, 100));
   EXPECT_FALSE(person_thumbnail_crop(Box{0, 0, 10, 10}, 0, 100, 100, 100));
+}
+
+TEST(Reconcile, BoxesWithNoAreaInsideTheImageAreNotFaces) {
+  const DetectedFace detected[] = {
+      {Box{24, 70, 28, 90}, 0.9, {1.f}},   // below the 100x66 image: clamps to zero height
+      {Box{-30, 10, -5, 40}, 0.9, {2.f}},  // left of it
+      {Box{10, 10, 10, 40}, 0.9, {3.f}},   // zero width
+      {Box{10, 10, 40, 40}, 0.9, {4.f}},   // a face
+  };
+  const ReconcilePlan plan = reconcile_faces({}, detected, 100, 66, 100, 66);
+  ASSERT_EQ(plan.insert.size(), 1u);
+  EXPECT_EQ(plan.insert[0].box, (Box{10, 10, 40, 40}));
 }
 
 TEST(Reconcile, MatchesInTheAssetSpaceAndNeverDoubleAttaches) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The clustering algorithm (spec §4.3) on synthetic 512-d embeddings with known identities.
 #include "people/recognition.h"
 

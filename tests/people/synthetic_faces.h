@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Synthetic face embeddings with known identities, and an in-memory RecognitionStore with exact k-NN, for
 // testing the clustering algorithm without a database.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Smart search (with a fake ML client) and keyword search over a real SQLite library schema. Assets are
 // inserted with SQL following library_schema.h (the documented contract), so the tests need no image
 // decoding.

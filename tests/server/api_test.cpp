@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // The REST framework: route matching, request helpers, error bodies, and the HTTP server with real auth on an
 // in-memory database (credentials, body limits, error shapes).
 #include "server/api.h"

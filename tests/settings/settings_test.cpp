@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 #include "settings/settings.h"
 
 #include <gtest/gtest.h>
@@ -12,11 +13,12 @@ namespace {
 
 using nlohmann::json;
 
-TEST(SystemConfigTest, DefaultsMatchImmich) {
+TEST(SystemConfigTest, DefaultsMatchImmichExceptTheLocalMlUrlFirst) {
   const SystemConfig config = default_config({});
   const auto& ml = config.machine_learning;
   EXPECT_TRUE(ml.enabled);
-  EXPECT_EQ(ml.urls, std::vector<std::string>{"http://immich-machine-learning:3003"});
+  EXPECT_EQ(ml.urls,
+            (std::vector<std::string>{"http://127.0.0.1:3003", "http://immich-machine-learning:3003"}));
   EXPECT_TRUE(ml.availability_checks.enabled);
   EXPECT_EQ(ml.availability_checks.timeout_ms, 2000);
   EXPECT_EQ(ml.availability_checks.interval_ms, 30000);

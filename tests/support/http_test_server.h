@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // An in-process HTTP server on a free loopback port for tests that need a peer (fake hub, fake ML nodes):
 // the production HTTP front (http/server.h) with handlers per "METHOD /path" (exact path, no parameters).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Token-id parity with the Python `tokenizers` library, configured as Immich configures it.
 //
 // For each family, tools/tokenizer_parity.py builds the tokenizer.json (or takes a generated test model's)

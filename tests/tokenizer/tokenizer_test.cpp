@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
 // Unit tests of the tokenizer API: Immich's clean_text, the NLLB language table, loading errors, the
 // fixed-length output contract and thread safety. Token-id correctness is parity_test.cpp's job.
 #include "tokenizer/tokenizer.h"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Deterministic synthetic "photos" used to calibrate the random face models.
 
 Random weights give arbitrary score/embedding ranges; the generator measures them on these images and folds a

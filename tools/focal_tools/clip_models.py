@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Tiny CLIP-family towers with the real I/O signatures (OpenCLIP ViT, SigLIP, M-CLIP).
 
 Hidden widths are tiny so files stay small; the output dimension is the real embedding size. Gains on the residual

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Built-in, deterministic training text for the test tokenizers.
 
 Photo-search flavoured English (what Immich users type), plus a multilingual slice for the XLM-R tokenizer, plus

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Tiny InsightFace-compatible face models: an SCRFD-style detector and an ArcFace-style recognizer.
 
 Detector: first-layer filters are zero-mean per input channel and nothing before the score head has a bias, so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """A tiny, deterministic ONNX graph builder.
 
 Node and tensor names are derived from a scope path (PyTorch-exporter style, e.g. "/visual/attn/MatMul"), so two

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Small, deterministic CLIP (byte-level BPE) and SentencePiece-style (Unigram) tokenizers.
 
 The `tokenizers` trainers are not deterministic across processes (merge ties and ids depend on hash-map order), so

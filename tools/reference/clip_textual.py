@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """CLIP text tower exactly as the reference pipeline does it (spec §6.3), with the Python `tokenizers` package.
 
 Text cleaning (whitespace collapse; canonicalize for configs that ask), the NLLB language prefix (the intended

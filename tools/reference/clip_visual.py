@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """CLIP image tower exactly as the reference pipeline does it (spec §6.1, §6.2).
 
 Decode with Pillow (no EXIF rotation, ICC ignored, non-RGB modes converted by Pillow), shortest side to S with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Face detection (SCRFD) and recognition (ArcFace) the way the reference pipeline does it (spec §6.1, §6.4, §6.5).
 
 Written from the spec with OpenCV (resize, warpAffine, blobFromImage), numpy and onnxruntime:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Tests for tools/gen_test_models.py: layout, signatures, numerics, determinism, sizes, tokenizers.
 
 Run: .venv/bin/python -m pytest tools/tests -q

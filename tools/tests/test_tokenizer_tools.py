@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 """Tests for the tokenizer parity tooling: corpus, Immich's clean_text, sentencepiece charsmaps.
 
 Run: .venv/bin/python -m pytest tools/tests -q
