@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
 # Writes build_info.h (version and git revision) for `--version`. Run at every build by the focal_build_info
 # target so the revision follows commits; configure_file leaves the file untouched when nothing changed, so
 # nothing is recompiled then. Inputs: SOURCE_DIR, OUTPUT, VERSION.
