@@ -20,6 +20,7 @@
 #include "ml_server/observability.h"
 #include "ml_server/server.h"
 #include "models/model_registry.h"
+#include "ocr/handlers.h"
 
 namespace {
 
@@ -154,6 +155,7 @@ int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, 
   focal::FaceOptions face_options;
   face_options.max_batch_size = cfg.max_batch_size.facial_recognition;
   focal::register_face_handlers(registry, models, face_options);
+  focal::register_ocr_handlers(registry, models, focal::OcrOptions{cfg.max_batch_size.ocr});
 
   focal::ServerConfig server_cfg;
   server_cfg.host = cfg.host;

@@ -20,6 +20,7 @@ packages=(
   libexiv2-dev  # library: EXIF/XMP metadata
   libhnswlib-dev  # search: HNSW approximate nearest neighbours (header-only)
   libsodium-dev  # auth: Argon2id password hashes, token hashing
+  libopencv-imgproc-dev libpolyclipping-dev  # OCR: contours, rectangles, resize (OpenCV), unclip offset (Clipper)
   python3 python3-venv
   clang-format clang-tidy
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz / ci-asan builds (libFuzzer, sanitizer runtimes)
@@ -45,11 +46,15 @@ else
 fi
 
 # Python tooling venv (test-model generation, reference pipelines, integration tests).
-if [[ ! -x .venv/bin/python ]] || ! cmp -s tools/requirements.txt .venv/.requirements 2>/dev/null; then
+# tools/requirements-nodeps.txt holds packages installed without their declared dependencies (rapidocr would pull
+# opencv-python, which clashes with the headless OpenCV already pinned; what it really imports is pinned instead).
+if [[ ! -x .venv/bin/python ]] ||
+   ! cat tools/requirements.txt tools/requirements-nodeps.txt | cmp -s - .venv/.requirements 2>/dev/null; then
   log "preparing .venv from tools/requirements.txt"
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
-  cp tools/requirements.txt .venv/.requirements
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r tools/requirements-nodeps.txt
+  cat tools/requirements.txt tools/requirements-nodeps.txt > .venv/.requirements
 fi
 
 if [[ ${1:-} != --no-build ]]; then

@@ -96,6 +96,7 @@ struct RepoFile {
   std::uint64_t size = 0;
   std::string sha256;         // lfs.oid: the file content's SHA-256 (LFS files)
   std::string git_blob_sha1;  // oid of a regular git file: SHA-1 of "blob <size>\0" + content
+  bool exact_size = true;     // false: `size` is only an upper bound (the source gives no size)
 };
 
 class Digest {
@@ -216,6 +217,8 @@ std::string random_suffix() {
 Status HubConfig::validate() const {
   if (endpoint.rfind("http://", 0) != 0 && endpoint.rfind("https://", 0) != 0)
     return bad_request("HF_ENDPOINT=\"" + endpoint + "\": expected an http:// or https:// URL");
+  if (ocr_endpoint.rfind("http://", 0) != 0 && ocr_endpoint.rfind("https://", 0) != 0)
+    return bad_request("FOCAL_ML_OCR_ENDPOINT=\"" + ocr_endpoint + "\": expected an http:// or https:// URL");
   if (attempts_per_request < 1) return bad_request("hub: attempts_per_request must be at least 1");
   if (timeout_s < 1) return bad_request("HF_HUB_DOWNLOAD_TIMEOUT must be at least 1 second");
   if (failure_backoff.count() < 0 || max_failure_backoff < failure_backoff)
@@ -262,6 +265,10 @@ Expected<HubConfig> parse_hub_config(const EnvMap& env) {
     } else {
       return bad_request("FOCAL_ML_ALLOW_ANY_MODEL=\"" + *v + "\": expected a boolean");
     }
+  }
+  if (auto v = get("FOCAL_ML_OCR_ENDPOINT"); v && !trim(*v).empty()) {
+    cfg.ocr_endpoint = trim(*v);
+    while (cfg.ocr_endpoint.ends_with('/')) cfg.ocr_endpoint.pop_back();
   }
   if (auto v = get("FOCAL_ML_DOWNLOAD_RETRY_S")) {
     auto t = positive_int("FOCAL_ML_DOWNLOAD_RETRY_S", *v);
@@ -311,10 +318,11 @@ struct ModelDownloader::Impl {
 
   // GET with the hub's options: redirects followed (to the CDN), the token sent to the hub only, a transfer
   // that stalls for timeout_s aborted.
-  ClientResult get(const std::string& url, const http::BodySink& sink) {
+  ClientResult get(const std::string& url, const http::BodySink& sink, bool send_token = true) {
     http::ClientRequest request;
     request.url = url;
-    if (!config.token.empty()) request.headers.emplace_back("Authorization", "Bearer " + config.token);
+    if (send_token && !config.token.empty())
+      request.headers.emplace_back("Authorization", "Bearer " + config.token);
     request.connect_timeout = std::chrono::seconds(config.timeout_s);
     request.low_speed_time = std::chrono::seconds(config.timeout_s);
     request.follow_redirects = true;
@@ -422,7 +430,8 @@ struct ModelDownloader::Impl {
   }
 
   // One attempt: GET into a fresh temporary file, verify, fsync, rename over `target`.
-  Attempt fetch_once(const std::string& url, const RepoFile& file, const fs::path& target) {
+  Attempt fetch_once(const std::string& url, const RepoFile& file, const fs::path& target,
+                     bool send_token = true) {
     const auto dir = target.parent_path();
     const auto temp = dir / ("." + target.filename().string() + "." + random_suffix() + ".incomplete");
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -430,24 +439,27 @@ struct ModelDownloader::Impl {
     Digest digest(file);
     std::uint64_t written = 0;
     bool write_failed = false;
-    const auto r = get(url, [&](std::string_view chunk) {
-      if (written + chunk.size() > file.size) return false;  // more than announced: never fill the disk
-      const char* p = chunk.data();
-      std::size_t left = chunk.size();
-      while (left > 0) {
-        const auto n = ::write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          write_failed = true;
-          return false;
-        }
-        p += n;
-        left -= static_cast<std::size_t>(n);
-      }
-      written += chunk.size();
-      digest.update(chunk);
-      return true;
-    });
+    const auto r = get(
+        url,
+        [&](std::string_view chunk) {
+          if (written + chunk.size() > file.size) return false;  // more than announced: never fill the disk
+          const char* p = chunk.data();
+          std::size_t left = chunk.size();
+          while (left > 0) {
+            const auto n = ::write(fd, p, left);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+              write_failed = true;
+              return false;
+            }
+            p += n;
+            left -= static_cast<std::size_t>(n);
+          }
+          written += chunk.size();
+          digest.update(chunk);
+          return true;
+        },
+        send_token);
     auto fail = [&](Attempt a) {
       ::close(fd);
       std::error_code ec;
@@ -466,7 +478,7 @@ struct ModelDownloader::Impl {
                    what + ": " + r.error + " after " + std::to_string(written) + " of " +
                        std::to_string(file.size) + " bytes"});
     }
-    if (written != file.size) {
+    if (file.exact_size && written != file.size) {
       return fail({false, true,
                    what + ": got " + std::to_string(written) + " bytes, the hub announced " +
                        std::to_string(file.size)});
@@ -485,6 +497,25 @@ struct ModelDownloader::Impl {
     }
     fsync_dir(dir);
     return {true, false, {}};
+  }
+
+  // One OCR model file from the RapidOCR table (never sent the hub token: it is another host).
+  Status download_ocr(const ModelRequest& request, const OcrModelFile& source) {
+    std::error_code ec;
+    const auto dir = request.required_file.parent_path();
+    fs::create_directories(dir, ec);
+    if (ec) return unavailable("cannot create " + dir.string() + ": " + ec.message());
+    remove_stale_temporaries(dir, request.required_file.filename().string());
+    RepoFile file;
+    file.path = source.path;
+    file.sha256 = source.sha256;
+    file.size = config.max_ocr_model_bytes;
+    file.exact_size = false;
+    const auto url = config.ocr_endpoint + "/" + source.path;
+    auto got =
+        with_retries("GET " + url, [&] { return fetch_once(url, file, request.required_file, false); });
+    if (!got.ok) return unavailable(got.reason);
+    return {};
   }
 
   Status download_snapshot(const ModelRequest& request) {
@@ -549,10 +580,14 @@ Status ModelDownloader::ensure(const ModelRequest& request) {
       "Model " + model + " is not in the model cache (expected " + request.required_file.string() + ")";
   if (impl_->config.offline)
     return unavailable(missing + " and HF_HUB_OFFLINE is set, so it is not downloaded");
+  std::optional<OcrModelFile> ocr_source;
   if (request.task == Task::kOcr) {
-    return unavailable(missing + "; OCR models are not downloaded by focal-ml yet: place them in the cache");
-  }
-  if (!impl_->config.allow_any_model && !model_source(request.clean_name)) {
+    const auto type = request.required_file.parent_path().filename() == "detection" ? ModelType::kDetection
+                                                                                    : ModelType::kRecognition;
+    auto source = ocr_model_file(request.clean_name, type, impl_->config.ocr_checksums);
+    if (!source) return Error{source.error().kind, missing + " and " + source.error().message};
+    ocr_source = std::move(*source);
+  } else if (!impl_->config.allow_any_model && !model_source(request.clean_name)) {
     return unprocessable(missing +
                          " and it is not a supported model name, so it is not downloaded "
                          "(start focal-ml with --allow-any-model to allow any name)");
@@ -569,11 +604,12 @@ Status ModelDownloader::ensure(const ModelRequest& request) {
                        "; the next attempt is in " + std::to_string(wait) + " s");
   }
 
-  const auto repo = impl_->repo_id(request);
-  spdlog::info("Downloading {} model {} to {} from {}/{}. This may take a while.", to_string(request.task),
-               model, request.cache_dir.string(), impl_->config.endpoint, repo);
+  const auto from = ocr_source ? impl_->config.ocr_endpoint + "/" + ocr_source->path
+                               : impl_->config.endpoint + "/" + impl_->repo_id(request);
+  spdlog::info("Downloading {} model {} to {} from {}. This may take a while.", to_string(request.task),
+               model, request.cache_dir.string(), from);
   const auto started = Clock::now();
-  auto st = impl_->download_snapshot(request);
+  auto st = ocr_source ? impl_->download_ocr(request, *ocr_source) : impl_->download_snapshot(request);
   if (st && !fs::is_regular_file(request.required_file, ec)) {
     st = unavailable("the download finished without " + request.required_file.string());
   }
@@ -586,8 +622,7 @@ Status ModelDownloader::ensure(const ModelRequest& request) {
     f.retry_at = Clock::now() + backoff;
     f.reason = st.error().message;
     slot->failure = f;
-    const auto message =
-        missing + " and downloading it from " + impl_->config.endpoint + "/" + repo + " failed: " + f.reason;
+    const auto message = missing + " and downloading it from " + from + " failed: " + f.reason;
     spdlog::error("{} (attempt {}; next attempt allowed in {} ms)", message, f.count, backoff.count());
     return Error{st.error().kind, message};
   }

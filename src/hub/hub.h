@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Model download from the Hugging Face hub into Immich's model cache (spec §3.3, §3.4).
+// Model download from the Hugging Face hub into Immich's model cache (spec §3.3, §3.4); OCR models from
+// RapidOCR's model table (hub/ocr_models.h).
 //
 // A model is "cached" iff its model file exists; then nothing touches the network. Otherwise the whole repo
 // `immich-app/<clean name>` is fetched like huggingface_hub's snapshot_download with local_dir = the model's
@@ -10,13 +11,16 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "config/env.h"
 #include "core/error.h"
+#include "hub/ocr_models.h"
 #include "models/model_name.h"
 
 namespace focal {
@@ -35,12 +39,17 @@ struct HubConfig {
   std::chrono::milliseconds max_failure_backoff{std::chrono::minutes(10)};
   long timeout_s =
       10;  // HF_HUB_DOWNLOAD_TIMEOUT: connect timeout, and a transfer stalled this long is aborted
+  // OCR models come from RapidOCR's model table instead (FOCAL_ML_OCR_ENDPOINT; hub/ocr_models.h), each file
+  // checked against its published SHA-256; the table gives no sizes, so a file is capped at max_ocr_model_bytes.
+  std::string ocr_endpoint = "https://www.modelscope.cn/models/RapidAI/RapidOCR/resolve/v3.8.0";
+  std::map<std::string, std::string> ocr_checksums = rapidocr_model_checksums();
+  std::uint64_t max_ocr_model_bytes = std::uint64_t{512} << 20;
 
   Status validate() const;
 };
 
-// Reads HF_ENDPOINT, HF_HUB_OFFLINE, HF_TOKEN, HF_HUB_DOWNLOAD_TIMEOUT, FOCAL_ML_ALLOW_ANY_MODEL and
-// FOCAL_ML_DOWNLOAD_RETRY_S. Errors name the variable.
+// Reads HF_ENDPOINT, HF_HUB_OFFLINE, HF_TOKEN, HF_HUB_DOWNLOAD_TIMEOUT, FOCAL_ML_ALLOW_ANY_MODEL,
+// FOCAL_ML_DOWNLOAD_RETRY_S and FOCAL_ML_OCR_ENDPOINT. Errors name the variable.
 Expected<HubConfig> parse_hub_config(const EnvMap& env);
 
 struct ModelRequest {

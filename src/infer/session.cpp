@@ -273,6 +273,19 @@ Expected<std::unique_ptr<InferenceSession>> InferenceSession::load(OrtRuntime& r
   return self;
 }
 
+std::optional<std::string> InferenceSession::custom_metadata(const std::string& key) const {
+  try {
+    Ort::AllocatorWithDefaultOptions allocator;
+    const auto metadata = session_->GetModelMetadata();
+    auto value = metadata.LookupCustomMetadataMapAllocated(key.c_str(), allocator);
+    if (!value) return std::nullopt;
+    return std::string(value.get());
+  } catch (const Ort::Exception& e) {
+    spdlog::warn("Reading metadata '{}' of {} failed: {}", key, model_file_.string(), e.what());
+    return std::nullopt;
+  }
+}
+
 Status InferenceSession::validate(std::span<const TensorRequirement> inputs,
                                   std::span<const TensorRequirement> outputs) const {
   if (auto st = check("input", model_file_, inputs, inputs_); !st) return st;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -83,6 +84,8 @@ class InferenceSession {
   const std::vector<TensorSpec>& outputs() const { return outputs_; }
   const std::vector<ExecutionProvider>& providers() const { return providers_; }
   const std::filesystem::path& model_file() const { return model_file_; }
+  // A custom metadata entry of the model (e.g. a recognizer's character list), absent when not set.
+  std::optional<std::string> custom_metadata(const std::string& key) const;
 
   // Checks the graph's inputs/outputs against a model kind's requirements, with a message naming the
   // mismatch.

@@ -2,13 +2,14 @@
 #include "ml_server/response.h"
 
 #include <cmath>
+#include <span>
 
 #include "ml_server/json_format.h"
 
 namespace focal {
 namespace {
 
-bool all_finite(const std::vector<float>& v) {
+bool all_finite(std::span<const float> v) {
   for (const float x : v) {
     if (!std::isfinite(x)) return false;
   }
@@ -60,6 +61,45 @@ Status append_output(std::string& out, const TaskOutput& output) {
         out += float32_array(std::vector<float>{lm[2 * p], lm[2 * p + 1]});
       }
       out += ']';
+    }
+    out += "]}";
+    return {};
+  }
+  if (const auto* detected = std::get_if<DetectedText>(&output)) {
+    out += R"({"boxes":[)";
+    for (std::size_t i = 0; i < detected->boxes.size(); ++i) {
+      if (!all_finite(detected->boxes[i])) return non_finite;
+      if (i != 0) out += ',';
+      out += float32_array(detected->boxes[i]);
+    }
+    if (!all_finite(detected->scores)) return non_finite;
+    out += R"(],"scores":)";
+    out += float32_array(detected->scores);
+    out += '}';
+    return {};
+  }
+  if (const auto* text = std::get_if<RecognizedText>(&output)) {
+    out += R"({"text":[)";
+    for (std::size_t i = 0; i < text->text.size(); ++i) {
+      if (i != 0) out += ',';
+      append_json_string(out, text->text[i]);
+    }
+    out += R"(],"box":[)";
+    for (std::size_t i = 0; i < text->boxes.size(); ++i) {
+      if (!all_finite(text->boxes[i])) return non_finite;
+      for (std::size_t k = 0; k < 8; ++k) {
+        if (i != 0 || k != 0) out += ',';
+        append_float32(out, text->boxes[i][k]);
+      }
+    }
+    if (!all_finite(text->box_scores)) return non_finite;
+    out += R"(],"boxScore":)";
+    out += float32_array(text->box_scores);
+    out += R"(,"textScore":[)";
+    for (std::size_t i = 0; i < text->text_scores.size(); ++i) {
+      if (!std::isfinite(text->text_scores[i])) return non_finite;
+      if (i != 0) out += ',';
+      append_float64(out, text->text_scores[i]);
     }
     out += "]}";
     return {};

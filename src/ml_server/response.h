@@ -39,7 +39,24 @@ struct RecognizedFaces {  // facial-recognition.recognition (after detection)
   std::vector<RecognizedFace> faces;
 };
 
-using TaskOutput = std::variant<EmbeddingResult, DetectedFaces, RecognizedFaces>;
+// A text line's quadrilateral: TL, TR, BR, BL as x, y pairs.
+using TextQuad = std::array<float, 8>;
+
+struct DetectedText {           // ocr.detection on its own: pixel coordinates
+  std::vector<TextQuad> boxes;  // reading order
+  // Detection order: upstream reorders only the boxes, so scores[i] may belong to another box (kept as is).
+  std::vector<float> scores;
+};
+
+struct RecognizedText {  // ocr.recognition (after detection): one entry per kept line
+  std::vector<std::string> text;
+  std::vector<TextQuad> boxes;  // normalised to [0, 1] by the image width (x) and height (y)
+  std::vector<float> box_scores;
+  std::vector<double> text_scores;  // rounded to 5 decimals
+};
+
+using TaskOutput =
+    std::variant<EmbeddingResult, DetectedFaces, RecognizedFaces, DetectedText, RecognizedText>;
 
 struct ImageSize {
   int width = 0;

@@ -7,6 +7,12 @@ namespace focal {
 
 Expected<ModelLocation> locate_model(const std::filesystem::path& cache_root, Task task, ModelType type,
                                      std::string_view clean_name) {
+  // OCR names carry the recognition language as a prefix ("EN__PP-OCRv5_mobile"); every language of one size
+  // shares the one detector, stored under the name without the prefix.
+  if (task == Task::kOcr && type == ModelType::kDetection) {
+    if (const auto sep = clean_name.find("__"); sep != std::string_view::npos && sep + 2 < clean_name.size())
+      clean_name.remove_prefix(sep + 2);
+  }
   if (clean_name.empty() || clean_name.find_first_of("/\\") != std::string_view::npos || clean_name == "." ||
       clean_name == "..") {
     return unprocessable("Model name '" + std::string(clean_name) + "' is not a valid cache directory name");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // Immich's on-disk model cache layout (spec §3.3):
 //   <cache folder>/<task>/<clean name>/<type>/model.onnx
+// except OCR detectors, which every language shares: ocr/<clean name without "LANG__">/detection/model.onnx.
 #pragma once
 
 #include <filesystem>

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <stdexcept>
 
 namespace focal {
@@ -23,6 +24,33 @@ double bilinear(double x) {
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
+double sinc(double x) {
+  if (x == 0.0) return 1.0;
+  x *= std::numbers::pi;
+  return std::sin(x) / x;
+}
+
+double lanczos(double x) {  // Pillow's 3-lobe truncated sinc
+  return -3.0 <= x && x < 3.0 ? sinc(x) * sinc(x / 3) : 0.0;
+}
+
+struct Kernel {
+  double support;
+  double (*weight)(double);
+};
+
+Kernel kernel_of(ResampleFilter filter) {
+  switch (filter) {
+    case ResampleFilter::kBicubic:
+      return {2.0, bicubic};
+    case ResampleFilter::kLanczos:
+      return {3.0, lanczos};
+    case ResampleFilter::kBilinear:
+      break;
+  }
+  return {1.0, bilinear};
+}
+
 // Fixed-point taps for a range of output positions along one axis (Pillow's precompute_coeffs followed by
 // normalize_coeffs_8bpc, evaluated only for the positions we need).
 struct Taps {
@@ -33,8 +61,7 @@ struct Taps {
 };
 
 Taps make_taps(int in_size, int out_size, int out_begin, int out_count, ResampleFilter filter) {
-  const double filter_support = filter == ResampleFilter::kBicubic ? 2.0 : 1.0;
-  const auto kernel = filter == ResampleFilter::kBicubic ? bicubic : bilinear;
+  const auto [filter_support, kernel] = kernel_of(filter);
   const double scale = static_cast<double>(in_size) / out_size;
   const double filterscale = std::max(scale, 1.0);
   const double support = filter_support * filterscale;

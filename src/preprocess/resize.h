@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Pillow-exact image resampling (the reference pipeline resizes with Pillow, spec §6.2): separable
+// Pillow-exact image resampling (the reference pipelines resize with Pillow: CLIP bicubic/bilinear, OCR detection Lanczos): separable
 // convolution, coefficients in double normalised to 22-bit fixed point, 8-bit intermediate between the
 // passes, Pillow's rounding and clamping. Output pixels are bit-identical to Pillow's Image.resize for 8-bit
 // RGB.
@@ -11,7 +11,7 @@
 
 namespace focal {
 
-enum class ResampleFilter { kBilinear, kBicubic };
+enum class ResampleFilter { kBilinear, kBicubic, kLanczos };
 
 struct RgbView {
   const std::uint8_t* pixels = nullptr;  // interleaved RGB

@@ -26,7 +26,7 @@ json features_json(const settings::SystemConfig& config) {
   return {{"smartSearch", settings::smart_search_enabled(config)},
           {"facialRecognition", settings::facial_recognition_enabled(config)},
           {"duplicateDetection", settings::duplicate_detection_enabled(config)},
-          {"ocr", false},  // no OCR backend in focal-ml yet
+          {"ocr", false},  // focal-ml answers OCR requests; the library has no OCR job yet
           {"search", true},
           {"importFaces", false},
           {"oauth", false},

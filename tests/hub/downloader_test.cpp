@@ -79,6 +79,15 @@ class FakeHub {
     fail_tree_ = n;
   }
   void slow_files(std::chrono::milliseconds delay) { file_delay_ = delay; }
+  // A plain file at /ocr/<path> (RapidOCR's model table layout); remembers the Authorization header it got.
+  void add_ocr(const std::string& path, std::string content) {
+    const std::lock_guard lock(mutex_);
+    ocr_[path] = std::move(content);
+  }
+  std::string ocr_authorization() {
+    const std::lock_guard lock(mutex_);
+    return ocr_authorization_;
+  }
   int requests() const { return total_.load(); }
   int requests_for(const std::string& path) {
     const std::lock_guard lock(count_mutex_);
@@ -150,6 +159,12 @@ class FakeHub {
       redirect.headers.emplace_back("Location", "/cdn/" + repo + "/" + m[4].str());
       return redirect;
     }
+    if (req.path.rfind("/ocr/", 0) == 0) {
+      const auto it = ocr_.find(req.path.substr(5));
+      if (it == ocr_.end()) return not_found();
+      ocr_authorization_ = std::string(req.header("authorization").value_or(""));
+      return http::Response::text(200, it->second, "application/octet-stream");
+    }
     if (std::regex_match(req.path, m, kCdn)) {
       const auto file = find(m[1].str() + "/" + m[2].str(), m[3].str());
       if (!file) return not_found();
@@ -181,6 +196,8 @@ class FakeHub {
   std::mutex mutex_;
   std::map<std::string, std::map<std::string, RepoFileSpec>> repos_;
   std::map<std::string, int> interrupts_;
+  std::map<std::string, std::string> ocr_;
+  std::string ocr_authorization_;
   int fail_tree_ = 0;
   std::atomic<std::chrono::milliseconds> file_delay_{std::chrono::milliseconds(0)};
   std::atomic<int> total_{0};
@@ -436,11 +453,97 @@ TEST_F(HubTest, UnsupportedNamesAreNotDownloadedUnlessAllowed) {
   EXPECT_TRUE(downloader.ensure(request("my-own-clip")));
 }
 
-TEST_F(HubTest, OcrIsNotFetchedFromTheHub) {
-  ModelDownloader downloader(config());
-  const auto st = downloader.ensure(request("PP-OCRv5_mobile", "detection", Task::kOcr));
+class OcrHubTest : public HubTest {
+ protected:
+  const std::string det_ = bytes(5000, 7);
+  const std::string rec_ = bytes(3000, 9);
+
+  HubConfig ocr_config() const {
+    auto c = config();
+    c.ocr_endpoint = hub_.endpoint() + "/ocr";
+    c.ocr_checksums = {{"ch_PP-OCRv5_det_mobile.onnx", sha256(det_)},
+                       {"en_PP-OCRv5_rec_mobile.onnx", sha256(rec_)}};
+    c.token = "hf_secret";
+    return c;
+  }
+  // The paths focal-ml's model cache gives: the detector under the name without the language prefix.
+  ModelRequest ocr_request(const std::string& name, const std::string& type) const {
+    auto r = request(name, type, Task::kOcr);
+    if (type == "detection") {
+      r.cache_dir =
+          root_ / "ocr" / name.substr(name.find("__") == std::string::npos ? 0 : name.find("__") + 2);
+      r.required_file = r.cache_dir / type / "model.onnx";
+    }
+    return r;
+  }
+};
+
+TEST_F(OcrHubTest, DownloadsFromTheRapidOcrTableWithChecksums) {
+  hub_.add_ocr("onnx/PP-OCRv5/det/ch_PP-OCRv5_det_mobile.onnx", det_);
+  hub_.add_ocr("onnx/PP-OCRv5/rec/en_PP-OCRv5_rec_mobile.onnx", rec_);
+  ModelDownloader downloader(ocr_config());
+  const auto det = ocr_request("EN__PP-OCRv5_mobile", "detection");
+  const auto rec = ocr_request("EN__PP-OCRv5_mobile", "recognition");
+  ASSERT_TRUE(downloader.ensure(det));
+  ASSERT_TRUE(downloader.ensure(rec));
+  EXPECT_EQ(det.required_file, root_ / "ocr/PP-OCRv5_mobile/detection/model.onnx");
+  EXPECT_EQ(read_file(det.required_file), det_);
+  EXPECT_EQ(read_file(rec.required_file), rec_);
+  EXPECT_EQ(hub_.ocr_authorization(), "");  // the hub token stays with the hub
+  EXPECT_TRUE(temporaries(root_).empty());
+  const int before = hub_.requests();
+  EXPECT_TRUE(downloader.ensure(det));  // cached: no request
+  EXPECT_EQ(hub_.requests(), before);
+}
+
+TEST_F(OcrHubTest, WrongContentIsRefusedAndLeavesNoModel) {
+  hub_.add_ocr("onnx/PP-OCRv5/det/ch_PP-OCRv5_det_mobile.onnx", "not the published file");
+  ModelDownloader downloader(ocr_config());
+  const auto det = ocr_request("PP-OCRv5_mobile", "detection");
+  const auto st = downloader.ensure(det);
   ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("does not match"), std::string::npos) << st.error().message;
+  EXPECT_FALSE(fs::exists(det.required_file));
+  EXPECT_TRUE(temporaries(root_).empty());
+}
+
+TEST_F(OcrHubTest, NamesWithoutAPublishedFileAreRefusedWithoutRequests) {
+  ModelDownloader downloader(ocr_config());
+  const auto st = downloader.ensure(ocr_request("KOREAN__PP-OCRv5_server", "recognition"));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().kind, ErrorKind::kUnprocessable);
+  EXPECT_NE(st.error().message.find("korean_PP-OCRv5_rec_server.onnx"), std::string::npos)
+      << st.error().message;
   EXPECT_EQ(hub_.requests(), 0);
+}
+
+TEST_F(OcrHubTest, OfflineModeMakesNoRequest) {
+  auto c = ocr_config();
+  c.offline = true;
+  ModelDownloader downloader(c);
+  ASSERT_FALSE(downloader.ensure(ocr_request("PP-OCRv5_mobile", "detection")));
+  EXPECT_EQ(hub_.requests(), 0);
+}
+
+TEST(OcrModelTable, NamesMapToRapidOcrFiles) {
+  const auto table = rapidocr_model_checksums();
+  EXPECT_EQ(table.size(), 10U);
+  EXPECT_EQ(ocr_model_file("PP-OCRv5_server", ModelType::kDetection, table)->path,
+            "onnx/PP-OCRv5/det/ch_PP-OCRv5_det_server.onnx");
+  EXPECT_EQ(ocr_model_file("CH__PP-OCRv5_server", ModelType::kRecognition, table)->path,
+            "onnx/PP-OCRv5/rec/ch_PP-OCRv5_rec_server.onnx");
+  EXPECT_EQ(ocr_model_file("ESLAV__PP-OCRv5_mobile", ModelType::kRecognition, table)->path,
+            "onnx/PP-OCRv5/rec/eslav_PP-OCRv5_rec_mobile.onnx");
+  EXPECT_EQ(ocr_model_file("TH__PP-OCRv5_mobile", ModelType::kDetection, table)->path,
+            "onnx/PP-OCRv5/det/ch_PP-OCRv5_det_mobile.onnx");
+  // Every supported Paddle name has both files.
+  for (const char* name : {"PP-OCRv5_server", "PP-OCRv5_mobile", "CH__PP-OCRv5_server", "CH__PP-OCRv5_mobile",
+                           "EL__PP-OCRv5_mobile", "EN__PP-OCRv5_mobile", "ESLAV__PP-OCRv5_mobile",
+                           "KOREAN__PP-OCRv5_mobile", "LATIN__PP-OCRv5_mobile", "TH__PP-OCRv5_mobile"}) {
+    EXPECT_TRUE(ocr_model_file(name, ModelType::kDetection, table)) << name;
+    EXPECT_TRUE(ocr_model_file(name, ModelType::kRecognition, table)) << name;
+  }
+  EXPECT_FALSE(ocr_model_file("PP-OCRv4_mobile", ModelType::kDetection, table));
 }
 
 TEST_F(HubTest, PathsThatLeaveTheCacheDirAreRefused) {

@@ -104,5 +104,15 @@ TEST(ModelCache, RefusesPathsOutsideTheCache) {
   EXPECT_FALSE(locate_model("/cache", Task::kClip, ModelType::kVisual, "").ok());
 }
 
+TEST(ModelCache, OcrDetectorsAreSharedByEveryLanguageOfOneSize) {
+  EXPECT_EQ(locate_model("/cache", Task::kOcr, ModelType::kDetection, "EN__PP-OCRv5_mobile")->model_file,
+            "/cache/ocr/PP-OCRv5_mobile/detection/model.onnx");
+  EXPECT_EQ(locate_model("/cache", Task::kOcr, ModelType::kRecognition, "EN__PP-OCRv5_mobile")->model_file,
+            "/cache/ocr/EN__PP-OCRv5_mobile/recognition/model.onnx");
+  EXPECT_EQ(locate_model("/cache", Task::kOcr, ModelType::kDetection, "PP-OCRv5_server")->model_file,
+            "/cache/ocr/PP-OCRv5_server/detection/model.onnx");
+  EXPECT_FALSE(locate_model("/cache", Task::kOcr, ModelType::kDetection, "EN__..").ok());
+}
+
 }  // namespace
 }  // namespace focal
