@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import shutil
 import string
 import sys
 import time
@@ -275,12 +276,27 @@ def gen_face_pack(name: str, with_kps: bool = True):
     return gen
 
 
+def gen_ocr(opts: Options) -> Path:
+    """Not generated: the real PP-OCRv4 detector and recognizer from the pinned rapidocr wheel (Apache-2.0; the
+    character list is in the recognizer's metadata, as in Immich's PP-OCRv5 files), under Immich's OCR name."""
+    import rapidocr
+
+    bundled = Path(rapidocr.__file__).parent / "models"
+    root = opts.out / "ocr" / "PP-OCRv5_mobile"
+    for kind, source in (("detection", "ch_PP-OCRv4_det_infer.onnx"), ("recognition", "ch_PP-OCRv4_rec_infer.onnx")):
+        target = root / kind / "model.onnx"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bundled / source, target)
+    return root
+
+
 MODELS: dict[str, Callable[[Options], Path]] = {
     "ViT-B-32__openai": gen_vit_b_32_openai,
     "XLM-Roberta-Large-Vit-B-32": gen_mclip,
     "ViT-B-16-SigLIP__webli": gen_siglip,
     "buffalo_s": gen_face_pack("buffalo_s"),
     "buffalo_l": gen_face_pack("buffalo_l"),
+    "PP-OCRv5_mobile": gen_ocr,
 }
 # Test-only packs, generated when asked for (--only NAME, or --det-layout 6 for the 6-output detector).
 EXTRA_MODELS: dict[str, Callable[[Options], Path]] = {

@@ -208,10 +208,13 @@ int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
 // ---------------------------------------------------------------------------------------------------------
 // search
 
+enum class SearchMode { kSmart, kKeyword, kOcr };
+
 int run_search(Services& services, std::int64_t owner, const std::string& text, int limit, bool as_json,
-               bool keyword_only) {
+               SearchMode search_mode) {
   std::vector<search::SearchHit> hits;
   std::string mode = "smart";
+  bool keyword_only = search_mode != SearchMode::kSmart;
   if (!keyword_only) {
     search::SmartSearchRequest request;
     request.query = text;
@@ -231,11 +234,16 @@ int run_search(Services& services, std::int64_t owner, const std::string& text, 
     }
   }
   if (keyword_only) {
-    mode = "keyword";
     search::KeywordSearchRequest request;
-    request.query = text;
     request.size = limit;
     request.filter.owner_id = owner;
+    if (search_mode == SearchMode::kOcr) {  // the words read in photos; newest first
+      mode = "ocr";
+      request.filter.ocr_text = text;
+    } else {
+      mode = "keyword";
+      request.query = text;
+    }
     auto page = services.keyword_search().search(request);
     if (!page) return fail(page.error());
     hits = std::move(page->items);
@@ -483,20 +491,27 @@ int main_impl(int argc, char** argv) {
   });
 
   // search
-  auto* search_cmd = app.add_subcommand("search", "Search the library (smart search; --keyword for words)");
+  auto* search_cmd = app.add_subcommand(
+      "search", "Search the library (smart search; --keyword for words, --ocr for text in photos)");
   std::string search_text;
   int search_limit = 20;
   bool search_json = false;
   bool search_keyword = false;
+  bool search_ocr = false;
   search_cmd->add_option("query", search_text, "What to look for, e.g. \"dog on a beach\"")->required();
   search_cmd->add_option("-n,--limit", search_limit, "Number of results")->check(CLI::Range(1, 1000));
   search_cmd->add_flag("--json", search_json, "Print results as JSON");
-  search_cmd->add_flag("-k,--keyword", search_keyword,
-                       "Keyword search (file name, camera, dates) instead of CLIP");
+  auto* keyword_flag = search_cmd->add_flag("-k,--keyword", search_keyword,
+                                            "Keyword search (file name, camera, dates) instead of CLIP");
+  search_cmd->add_flag("--ocr", search_ocr, "Find photos by the text in them (needs the OCR job)")
+      ->excludes(keyword_flag);
   search_cmd->callback(with_services([&](Services& s) {
     auto owner = context.acting_user();
     if (!owner) return fail(owner.error());
-    return run_search(s, *owner, search_text, search_limit, search_json, search_keyword);
+    const auto mode = search_ocr       ? SearchMode::kOcr
+                      : search_keyword ? SearchMode::kKeyword
+                                       : SearchMode::kSmart;
+    return run_search(s, *owner, search_text, search_limit, search_json, mode);
   }));
 
   // config

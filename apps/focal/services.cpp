@@ -29,7 +29,7 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
   if (!db) return with_context(db.error(), "Opening " + db_options.path.string());
   s->db_ = std::move(*db);
 
-  // SERVER.md order: library, jobs, settings, search, people, duplicates, auth.
+  // SERVER.md order: library, jobs, settings, search, people, duplicates, ocr, auth.
   const std::pair<const char*, std::function<Status()>> migrations[] = {
       {"library", [&] { return library::migrate(*s->db_); }},
       {"jobs", [&] { return jobs::migrate(*s->db_); }},
@@ -37,6 +37,7 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
       {"search", [&] { return search::migrate(*s->db_); }},
       {"people", [&] { return people::migrate(*s->db_); }},
       {"duplicates", [&] { return duplicates::migrate(*s->db_); }},
+      {"ocr", [&] { return text_search::migrate(*s->db_); }},
       {"auth", [&] { return s->db_->migrate(auth::kComponent, auth::migrations()); }},
   };
   for (const auto& [name, run] : migrations) {
@@ -78,11 +79,19 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
   if (!people_service) return with_context(people_service.error(), "Starting people");
   s->people_ = std::move(*people_service);
   auto* people_ptr = s->people_.get();
-  const auto resolver = [people_ptr](std::optional<std::int64_t> owner, std::span<const std::int64_t> ids) {
+  s->text_ = std::make_unique<text_search::TextSearchService>(*s->db_, *s->settings_, *s->ml_,
+                                                              s->library_->assets());
+  s->text_->register_jobs(*s->queue_);
+  auto* text_ptr = s->text_.get();
+  search::FilterResolvers resolvers;
+  resolvers.people = [people_ptr](std::optional<std::int64_t> owner, std::span<const std::int64_t> ids) {
     return people_ptr->assets_with_people(owner, ids);
   };
-  s->smart_->set_person_assets_resolver(resolver);
-  s->keyword_->set_person_assets_resolver(resolver);
+  resolvers.text = [text_ptr](std::optional<std::int64_t> owner, std::string_view text) {
+    return text_ptr->matching_assets(owner, text);
+  };
+  s->smart_->set_resolvers(resolvers);
+  s->keyword_->set_resolvers(resolvers);
 
   auto duplicate_service =
       duplicates::DuplicateService::create(*s->db_, *s->queue_, *s->settings_, *s->smart_, *s->library_);

@@ -18,6 +18,7 @@
 #include "server/api.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "text_search/text_search.h"
 
 namespace focal::app {
 
@@ -45,6 +46,7 @@ class Services {
   search::KeywordSearch& keyword_search() { return *keyword_; }
   people::PeopleService& people() { return *people_; }
   duplicates::DuplicateService& duplicates() { return *duplicates_; }
+  text_search::TextSearchService& text_search() { return *text_; }
   auth::AuthService& auth() { return *auth_; }
 
  private:
@@ -63,6 +65,7 @@ class Services {
   std::unique_ptr<search::KeywordSearch> keyword_;
   std::unique_ptr<people::PeopleService> people_;
   std::unique_ptr<duplicates::DuplicateService> duplicates_;
+  std::unique_ptr<text_search::TextSearchService> text_;
   std::unique_ptr<auth::AuthService> auth_;
   int settings_listener_ = -1;
   bool background_ = false;

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 namespace focal {
 
@@ -84,6 +86,15 @@ Status write_file_atomically(const std::filesystem::path& target, std::span<cons
     return storage_error("cannot rename " + temporary.string(), ec, target.parent_path());
   }
   return {};
+}
+
+Expected<std::string> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return not_found("cannot read " + path.string());
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in && !in.eof()) return internal_error("error reading " + path.string());
+  return bytes.str();
 }
 
 }  // namespace focal

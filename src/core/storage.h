@@ -30,6 +30,9 @@ bool is_out_of_space(std::error_code ec);
 // previews can be made again); errors as above.
 Status write_file(const std::filesystem::path& path, std::span<const std::uint8_t> bytes, bool durable);
 
+// The whole file (kNotFound naming it when it cannot be opened, kInternal on a read error).
+Expected<std::string> read_file(const std::filesystem::path& path);
+
 // write_file to a temporary name beside `target`, then an atomic rename over it.
 Status write_file_atomically(const std::filesystem::path& target, std::span<const std::uint8_t> bytes,
                              bool durable);

@@ -25,13 +25,14 @@
 namespace focal::jobs {
 namespace {
 
-constexpr std::array<QueueInfo, 7> kQueues{{
+constexpr std::array<QueueInfo, 8> kQueues{{
     {queue::kMetadataExtraction, 5, false, job::kAssetExtractMetadataQueueAll},
     {queue::kThumbnailGeneration, 3, false, job::kAssetGenerateThumbnailsQueueAll},
     {queue::kSmartSearch, 2, false, job::kSmartSearchQueueAll},
     {queue::kFaceDetection, 2, false, job::kAssetDetectFacesQueueAll},
     {queue::kFacialRecognition, 1, true, job::kFacialRecognitionQueueAll},
     {queue::kDuplicateDetection, 1, true, job::kAssetDetectDuplicatesQueueAll},
+    {queue::kOcr, 1, false, job::kOcrQueueAll},
     {queue::kBackgroundTask, 5, false, ""},
 }};
 
@@ -39,7 +40,7 @@ struct JobQueueName {
   std::string_view job;
   std::string_view queue;
 };
-constexpr std::array<JobQueueName, 14> kJobQueues{{
+constexpr std::array<JobQueueName, 16> kJobQueues{{
     {job::kAssetExtractMetadataQueueAll, queue::kMetadataExtraction},
     {job::kAssetExtractMetadata, queue::kMetadataExtraction},
     {job::kAssetGenerateThumbnailsQueueAll, queue::kThumbnailGeneration},
@@ -52,6 +53,8 @@ constexpr std::array<JobQueueName, 14> kJobQueues{{
     {job::kFacialRecognition, queue::kFacialRecognition},
     {job::kAssetDetectDuplicatesQueueAll, queue::kDuplicateDetection},
     {job::kAssetDetectDuplicates, queue::kDuplicateDetection},
+    {job::kOcrQueueAll, queue::kOcr},
+    {job::kOcr, queue::kOcr},
     {job::kPersonCleanup, queue::kBackgroundTask},
     {job::kPersonGenerateThumbnail, queue::kThumbnailGeneration},
 }};

@@ -42,6 +42,7 @@ inline constexpr std::string_view kSmartSearch = "smartSearch";
 inline constexpr std::string_view kFaceDetection = "faceDetection";
 inline constexpr std::string_view kFacialRecognition = "facialRecognition";
 inline constexpr std::string_view kDuplicateDetection = "duplicateDetection";
+inline constexpr std::string_view kOcr = "ocr";
 inline constexpr std::string_view kBackgroundTask = "backgroundTask";
 }  // namespace queue
 
@@ -59,6 +60,8 @@ inline constexpr std::string_view kFacialRecognitionQueueAll = "FacialRecognitio
 inline constexpr std::string_view kFacialRecognition = "FacialRecognition";
 inline constexpr std::string_view kAssetDetectDuplicatesQueueAll = "AssetDetectDuplicatesQueueAll";
 inline constexpr std::string_view kAssetDetectDuplicates = "AssetDetectDuplicates";
+inline constexpr std::string_view kOcrQueueAll = "OcrQueueAll";
+inline constexpr std::string_view kOcr = "Ocr";
 inline constexpr std::string_view kPersonCleanup = "PersonCleanup";
 inline constexpr std::string_view kPersonGenerateThumbnail = "PersonGenerateThumbnail";
 }  // namespace job

@@ -516,12 +516,13 @@ struct LibraryService::Impl {
       }
       return next;
     });
-    // Step 4: thumbnails done for an upload (or notify) → smart search and face detection.
+    // Step 4: thumbnails done for an upload (or notify) → smart search, face detection and OCR.
     queue.on_done(jobs::job::kAssetGenerateThumbnails, [](const Job& job, JobOutcome) {
       std::vector<jobs::JobRequest> next;
       if (payload_source(job.data) == "upload" || payload_flag(job.data, "notify")) {
         next.emplace_back(std::string(jobs::job::kSmartSearch), job.data);
         next.emplace_back(std::string(jobs::job::kAssetDetectFaces), job.data);
+        next.emplace_back(std::string(jobs::job::kOcr), job.data);
       }
       return next;
     });

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/logging.h"
@@ -129,6 +130,51 @@ Expected<FaceDetection> parse_face_detection(const json& body, std::string_view 
     result.faces.push_back(std::move(out));
   }
   return result;
+}
+
+Expected<std::vector<TextLine>> parse_ocr(const json& body, std::string_view url) {
+  const auto fail = [&](const std::string& why) -> Error {
+    return Error{ErrorKind::kInternal, "Machine learning response from \"" + std::string(url) + "\": " + why};
+  };
+  if (!body.is_object()) return fail("not a JSON object");
+  const auto ocr = body.find("ocr");
+  if (ocr == body.end() || !ocr->is_object()) return fail("\"ocr\" is missing or not an object");
+  const auto list = [&](const char* key) -> const json* {
+    const auto it = ocr->find(key);
+    return it != ocr->end() && it->is_array() ? &*it : nullptr;
+  };
+  const json* text = list("text");
+  const json* box = list("box");
+  const json* box_score = list("boxScore");
+  const json* text_score = list("textScore");
+  if (!text || !box || !box_score || !text_score)
+    return fail("ocr.text, box, boxScore or textScore is missing");
+  const std::size_t n = text->size();
+  if (box->size() != 8 * n || box_score->size() != n || text_score->size() != n)
+    return fail("ocr lists of different lengths (" + std::to_string(n) + " texts, " +
+                std::to_string(box->size()) + " box numbers)");
+  const auto number = [](const json& v, double lo, double hi) -> std::optional<float> {
+    if (!v.is_number()) return std::nullopt;
+    const double d = v.get<double>();
+    if (!std::isfinite(d) || d < lo || d > hi) return std::nullopt;
+    return static_cast<float>(d);
+  };
+  std::vector<TextLine> lines(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(*text)[i].is_string()) return fail("ocr.text[" + std::to_string(i) + "] is not a string");
+    lines[i].text = (*text)[i].get<std::string>();
+    for (std::size_t k = 0; k < 8; ++k) {
+      auto v = number((*box)[8 * i + k], -1.0, 2.0);
+      if (!v) return fail("ocr.box[" + std::to_string(8 * i + k) + "] is not a normalised coordinate");
+      lines[i].box[k] = *v;
+    }
+    auto bs = number((*box_score)[i], 0.0, 1.0);
+    auto ts = number((*text_score)[i], 0.0, 1.0);
+    if (!bs || !ts) return fail("ocr scores of line " + std::to_string(i) + " are not numbers in [0, 1]");
+    lines[i].box_score = *bs;
+    lines[i].text_score = *ts;
+  }
+  return lines;
 }
 
 ClientOptions client_options(const settings::SystemConfig& config, const EnvMap& env) {
@@ -407,6 +453,26 @@ Expected<FaceDetection> HttpMlClient::detect_faces(std::string_view detection_mo
   auto answer = impl_->predict(entries, image_bytes, {});
   if (!answer) return answer.error();
   return parse_face_detection(answer->body, answer->url);
+}
+
+Expected<std::vector<TextLine>> MlClient::ocr(std::string_view, const OcrOptions&, std::string_view) {
+  return Error{ErrorKind::kUnavailable, "this machine-learning client has no OCR"};
+}
+
+Expected<std::vector<TextLine>> HttpMlClient::ocr(std::string_view model_name, const OcrOptions& options,
+                                                  std::string_view image_bytes) {
+  if (image_bytes.empty()) return bad_request("ocr: no image bytes");
+  const json entries = {
+      {"ocr",
+       {{"detection",
+         {{"modelName", model_name},
+          {"options",
+           {{"minScore", options.min_detection_score}, {"maxResolution", options.max_resolution}}}}},
+        {"recognition",
+         {{"modelName", model_name}, {"options", {{"minScore", options.min_recognition_score}}}}}}}};
+  auto answer = impl_->predict(entries, image_bytes, {});
+  if (!answer) return answer.error();
+  return parse_ocr(answer->body, answer->url);
 }
 
 }  // namespace focal::ml

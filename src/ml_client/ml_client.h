@@ -11,6 +11,7 @@
 // hung ML node cannot hold a job forever, and `x-api-key` is sent when FOCAL_ML_API_KEY is set.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -47,6 +48,20 @@ struct FaceDetection {
   std::vector<DetectedFace> faces;
 };
 
+// One line of text found in an image (ocr task): corners TL, TR, BR, BL as x, y pairs normalised to [0, 1].
+struct TextLine {
+  std::array<float, 8> box{};
+  float box_score = 0;
+  float text_score = 0;
+  std::string text;
+};
+
+struct OcrOptions {
+  double min_detection_score = 0.5;
+  int max_resolution = 736;
+  double min_recognition_score = 0.8;
+};
+
 // The typed ML calls the server needs. An interface so that services can be tested with a fake.
 class MlClient {
  public:
@@ -61,6 +76,9 @@ class MlClient {
   virtual Expected<FaceDetection> detect_faces(std::string_view detection_model,
                                                std::string_view recognition_model, double min_score,
                                                std::string_view image_bytes) = 0;
+  // Text in the image (OCR detection + recognition with `model_name`). Clients without OCR answer kUnavailable.
+  virtual Expected<std::vector<TextLine>> ocr(std::string_view model_name, const OcrOptions& options,
+                                              std::string_view image_bytes);
 };
 
 struct ClientOptions {
@@ -109,6 +127,8 @@ class HttpMlClient final : public MlClient {
                                          std::string_view language) override;
   Expected<FaceDetection> detect_faces(std::string_view detection_model, std::string_view recognition_model,
                                        double min_score, std::string_view image_bytes) override;
+  Expected<std::vector<TextLine>> ocr(std::string_view model_name, const OcrOptions& options,
+                                      std::string_view image_bytes) override;
 
  private:
   struct Impl;
@@ -126,5 +146,8 @@ Expected<std::vector<float>> parse_clip_embedding(const nlohmann::json& body, st
 // {"facial-recognition":[{boundingBox:{x1,y1,x2,y2}, embedding:"[...]"|[...], score}], imageWidth,
 // imageHeight}. Every embedding must be 512 floats.
 Expected<FaceDetection> parse_face_detection(const nlohmann::json& body, std::string_view url);
+// {"ocr": {"text": [...], "box": [8 numbers per line], "boxScore": [...], "textScore": [...]}}: the four lists
+// must agree in length and hold finite numbers (boxes within [-1, 2]) and strings.
+Expected<std::vector<TextLine>> parse_ocr(const nlohmann::json& body, std::string_view url);
 
 }  // namespace focal::ml

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/logging.h"
+#include "core/storage.h"
 #include "jobs/jobs.h"
 #include "library/library.h"
 #include "ml_client/ml_client.h"
@@ -107,14 +108,6 @@ std::optional<bool> json_bool(const nlohmann::json& data, std::string_view key) 
 // decides from the kind: retried (kUnavailable), kept queued (kStorageFull), or failed.
 Error job_error(const Error& error, std::string_view job) {
   return {error.kind, std::string(job) + ": " + error.message};
-}
-
-Expected<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("Cannot read " + path.string());
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
 }
 
 }  // namespace

@@ -102,18 +102,27 @@ Expected<std::unordered_set<std::int64_t>> excluded_ids(store::Connection& conne
   return collect(connection, "SELECT a.id FROM asset a WHERE NOT (1 = 1" + sql.where + ")", sql);
 }
 
-Expected<std::optional<std::unordered_set<std::int64_t>>> restriction_set(
-    const AssetFilter& filter, const PersonAssetsResolver& resolver) {
+Expected<std::optional<std::unordered_set<std::int64_t>>> restriction_set(const AssetFilter& filter,
+                                                                          const FilterResolvers& resolvers) {
   std::optional<std::unordered_set<std::int64_t>> result = filter.allowed_asset_ids;
-  if (!filter.person_ids.empty()) {
-    if (!resolver) return bad_request("Filtering by people is not available");
-    auto people = resolver(filter.owner_id, filter.person_ids);
-    if (!people) return people.error();
+  const auto narrow = [&](std::unordered_set<std::int64_t> ids) {
     if (!result) {
-      result = std::move(*people);
+      result = std::move(ids);
     } else {
-      std::erase_if(*result, [&](std::int64_t id) { return !people->contains(id); });
+      std::erase_if(*result, [&](std::int64_t id) { return !ids.contains(id); });
     }
+  };
+  if (!filter.person_ids.empty()) {
+    if (!resolvers.people) return bad_request("Filtering by people is not available");
+    auto people = resolvers.people(filter.owner_id, filter.person_ids);
+    if (!people) return people.error();
+    narrow(std::move(*people));
+  }
+  if (filter.ocr_text) {
+    if (!resolvers.text) return bad_request("Filtering by text in photos is not available");
+    auto matching = resolvers.text(filter.owner_id, *filter.ocr_text);
+    if (!matching) return matching.error();
+    narrow(std::move(*matching));
   }
   return result;
 }

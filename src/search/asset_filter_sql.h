@@ -37,7 +37,7 @@ Expected<std::unordered_set<std::int64_t>> excluded_ids(store::Connection& conne
                                                         const AssetFilter& filter);
 
 // Combines allowed ids, person ids (via the resolver) into one optional set; nullopt when neither is given.
-Expected<std::optional<std::unordered_set<std::int64_t>>> restriction_set(
-    const AssetFilter& filter, const PersonAssetsResolver& resolver);
+Expected<std::optional<std::unordered_set<std::int64_t>>> restriction_set(const AssetFilter& filter,
+                                                                          const FilterResolvers& resolvers);
 
 }  // namespace focal::search::detail

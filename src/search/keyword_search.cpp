@@ -165,7 +165,7 @@ Expected<SearchPage> KeywordSearch::search(const KeywordSearchRequest& request) 
   if (request.size < 1 || request.size > kMaxPageSize) return bad_request("size must be between 1 and 1000");
   // Without words the search is a listing by the filters alone, newest first (as Immich's metadata search).
   const std::string match = fts5_query(request.query);
-  auto restriction = detail::restriction_set(request.filter, person_resolver_);
+  auto restriction = detail::restriction_set(request.filter, resolvers_);
   if (!restriction) return restriction.error();
   const std::optional<std::unordered_set<std::int64_t>>& allowed = *restriction;
 

@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -60,6 +61,7 @@ struct AssetFilter {
   std::optional<std::string> type;       // asset.type ("IMAGE" / "VIDEO")
   std::optional<std::string> file_type;  // asset.file_type ("jpeg", "png", ...)
   std::vector<std::int64_t> person_ids;  // the asset must contain all of them (resolved by the people hook)
+  std::optional<std::string> ocr_text;   // words read in the photo (resolved by the text-in-photos hook)
   // Only these assets (e.g. computed by another component); combined with everything else.
   std::optional<std::unordered_set<std::int64_t>> allowed_asset_ids;
   bool with_deleted = false;    // trashed assets are excluded unless set
@@ -89,6 +91,17 @@ struct SmartSearchRequest {
 // people that are not `owner_id`'s are unknown (404).
 using PersonAssetsResolver = std::function<Expected<std::unordered_set<std::int64_t>>(
     std::optional<std::int64_t> owner_id, std::span<const std::int64_t> person_ids)>;
+
+// Resolves text to the assets whose OCR text matches it (the text_search component registers it); every asset
+// of `owner_id` when set.
+using TextAssetsResolver = std::function<Expected<std::unordered_set<std::int64_t>>(
+    std::optional<std::int64_t> owner_id, std::string_view text)>;
+
+// The hooks other components give search for filters whose data they own.
+struct FilterResolvers {
+  PersonAssetsResolver people;
+  TextAssetsResolver text;
+};
 
 enum class IndexOutcome { kSuccess, kSkipped, kFailed };
 
@@ -137,7 +150,7 @@ class SmartSearchService {
   // Re-reads the active model's embeddings from the store (another process may have written some).
   Status reload();
 
-  void set_person_assets_resolver(PersonAssetsResolver resolver);
+  void set_resolvers(FilterResolvers resolvers);
 
  private:
   struct Impl;
@@ -153,8 +166,8 @@ struct KeywordSearchRequest {
   AssetFilter filter;
 };
 
-// Keyword search over file name, description, camera make/model/lens, dates (YYYY-MM-DD, year, month name)
-// and, later, OCR text. Works with ML off. Order: best bm25 match first, then newest.
+// Keyword search over file name, description, camera make/model/lens and dates (YYYY-MM-DD, year, month
+// name); text read in photos is the `ocr_text` filter. Works with ML off. Order: best bm25 match first, then newest.
 class KeywordSearch {
  public:
   explicit KeywordSearch(store::Database& db) : db_(db) {}
@@ -170,11 +183,11 @@ class KeywordSearch {
   void register_jobs(jobs::JobQueue& queue);
   Expected<SearchPage> search(const KeywordSearchRequest& request) const;
 
-  void set_person_assets_resolver(PersonAssetsResolver resolver) { person_resolver_ = std::move(resolver); }
+  void set_resolvers(FilterResolvers resolvers) { resolvers_ = std::move(resolvers); }
 
  private:
   store::Database& db_;
-  PersonAssetsResolver person_resolver_;
+  FilterResolvers resolvers_;
 };
 
 // Quotes user text for an FTS5 MATCH: each word becomes a "..." string (quotes doubled), the last one a

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/logging.h"
+#include "core/storage.h"
 #include "jobs/jobs.h"
 #include "library/library.h"
 #include "ml_client/ml_client.h"
@@ -43,15 +44,6 @@ std::string trim(std::string_view text) {
   if (begin == std::string_view::npos) return {};
   const auto end = text.find_last_not_of(" \t\r\n");
   return std::string(text.substr(begin, end - begin + 1));
-}
-
-Expected<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot read " + path.string());
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (!in && !in.eof()) return internal_error("error reading " + path.string());
-  return bytes.str();
 }
 
 // Least-recently-used cache of text-query embeddings (Immich: 100 entries keyed by model + query + language).
@@ -107,7 +99,7 @@ struct SmartSearchService::Impl {
   std::unique_ptr<VectorIndex> index;
 
   std::mutex resolver_mutex;
-  PersonAssetsResolver person_resolver;
+  FilterResolvers resolvers;
 
   Impl(store::Database& database, settings::SettingsStore& settings_store, ml::MlClient& client,
        const library::AssetRepository& repository, SmartSearchOptions opts)
@@ -219,9 +211,9 @@ Status SmartSearchService::reload() {
   return impl_->load(impl_->settings.get().machine_learning.clip.model_name);
 }
 
-void SmartSearchService::set_person_assets_resolver(PersonAssetsResolver resolver) {
+void SmartSearchService::set_resolvers(FilterResolvers resolvers) {
   std::lock_guard lock(impl_->resolver_mutex);
-  impl_->person_resolver = std::move(resolver);
+  impl_->resolvers = std::move(resolvers);
 }
 
 Status SmartSearchService::upsert(std::int64_t asset_id, std::span<const float> embedding) {
@@ -294,12 +286,12 @@ Expected<SearchPage> SmartSearchService::search(const SmartSearchRequest& reques
 
   // Filters: a restriction set (people, explicit ids), the SQL column filters as an allowed set, and
   // otherwise only the (few) hidden/deleted assets as an exclusion set.
-  PersonAssetsResolver resolver;
+  FilterResolvers resolvers;
   {
     std::lock_guard lock(impl_->resolver_mutex);
-    resolver = impl_->person_resolver;
+    resolvers = impl_->resolvers;
   }
-  auto restriction = detail::restriction_set(request.filter, resolver);
+  auto restriction = detail::restriction_set(request.filter, resolvers);
   if (!restriction) return restriction.error();
   std::optional<std::unordered_set<std::int64_t>> allowed = std::move(*restriction);
   std::unordered_set<std::int64_t> excluded;

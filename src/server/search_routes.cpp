@@ -46,6 +46,9 @@ Expected<search::AssetFilter> parse_filter(const json& body, const Caller& calle
     }
     filter.type = **type;
   }
+  auto ocr = optional_string(body, "ocr");  // words read in the photo (spec §2.4)
+  if (!ocr) return ocr.error();
+  if (*ocr && (*ocr)->find_first_not_of(" \t\r\n") != std::string::npos) filter.ocr_text = **ocr;
   auto people = optional_ids(body, "personIds");
   if (!people) return people.error();
   if (*people) filter.person_ids = **people;

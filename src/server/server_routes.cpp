@@ -26,7 +26,7 @@ json features_json(const settings::SystemConfig& config) {
   return {{"smartSearch", settings::smart_search_enabled(config)},
           {"facialRecognition", settings::facial_recognition_enabled(config)},
           {"duplicateDetection", settings::duplicate_detection_enabled(config)},
-          {"ocr", false},  // focal-ml answers OCR requests; the library has no OCR job yet
+          {"ocr", settings::ocr_enabled(config)},
           {"search", true},
           {"importFaces", false},
           {"oauth", false},

@@ -19,6 +19,7 @@ GOOD_PHOTOS = [
     "face-obama-1.jpg", "face-obama-2.jpg", "face-biden-1.jpg", "group-obama-biden.jpg", "group-two-people.jpg",
     "camera-Canon_40D.jpg", "camera-Nikon_D70.jpg", "orientation-portrait-6.jpg",
     "format-alpha-channel.png", "format-denali.webp", "nature-prairie_falcon.jpg",
+    "ocr-en.jpg",  # text for the OCR job (real PP-OCR networks in the test model cache)
 ]
 BROKEN_FILES = ["truncated-jpeg.jpg", "broken-80-bytes.png", "corrupt-ukbench09268.jpg"]
 DUPLICATE_COPY = ("pet-dog-corgi.jpg", "corgi-copy.jpg")  # same bytes, another name: must not become an asset

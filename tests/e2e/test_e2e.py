@@ -173,6 +173,28 @@ def test_api_import_jobs_search(reference, testdata):
     corgi_hits = api.post("/api/search/metadata", {"originalFileName": "corgi"}).json()["assets"]["items"]
     assert [a["id"] for a in corgi_hits] == [by_name[DUPLICATE_COPY[0]]["id"]]
 
+    # Text in photos: the OCR job ran after thumbnails; search finds the photo by a word it shows (also in
+    # other case, accented or misspelt), not by a word it does not show. (This small Chinese recognizer reads
+    # the English page with few spaces: "alarge-scale", "thedetails".)
+    assert queues["ocr"]["completed"] >= len(GOOD_PHOTOS), queues["ocr"]
+    text_id = by_name["ocr-en.jpg"]["id"]
+    assert db_rows(data_dir, "SELECT COUNT(*) FROM asset_ocr WHERE asset_id = ?", (text_id,))[0][0] >= 3
+    for word in ("scale", "SCALE", "scâle", "large-scale", "thedetail"):
+        hits = api.post("/api/search/metadata", {"ocr": word}).json()["assets"]["items"]
+        assert [a["id"] for a in hits] == [text_id], word
+    assert api.post("/api/search/metadata", {"ocr": "zebra"}).json()["assets"]["items"] == []
+    assert api.post("/api/search/metadata", {"ocr": "?!"}).status == 400
+    assert api.post("/api/search/metadata", {"ocr": 7}).status == 400
+    cli_ocr = json.loads(stack.cli(env, "search", "scale", "--ocr", "--json").stdout)
+    assert cli_ocr["mode"] == "ocr" and [r["assetId"] for r in cli_ocr["results"]] == [text_id]
+    lines = db_rows(data_dir, "SELECT COUNT(*) FROM asset_ocr")[0][0]
+    assert api.put("/api/jobs/ocr", {"command": "start", "force": False}).status == 200
+    api.wait_idle(timeout=60)
+    assert db_rows(data_dir, "SELECT COUNT(*) FROM asset_ocr")[0][0] == lines  # "missing": nothing to do
+    assert api.put("/api/jobs/ocr", {"command": "start", "force": True}).status == 200
+    api.wait_idle(timeout=120)
+    assert db_rows(data_dir, "SELECT COUNT(*) FROM asset_ocr")[0][0] == lines  # "all": the same lines again
+
     # The CLI on the same data dir while the server runs gives the same answers.
     cli = json.loads(stack.cli(env, "search", QUERY, "--limit", "5", "--json").stdout)
     assert cli["mode"] == "smart" and [r["assetId"] for r in cli["results"]] == ids

@@ -335,11 +335,12 @@ TEST_F(SearchTest, SmartSearchFilters) {
   EXPECT_EQ(ids(service_->search(request)), (std::vector<std::int64_t>{3}));  // 4 is trashed
   // People: the resolver gives the assets containing all listed people.
   std::vector<std::int64_t> asked;
-  service_->set_person_assets_resolver(
-      [&](std::optional<std::int64_t>, std::span<const std::int64_t> people) {
-        asked.assign(people.begin(), people.end());
-        return Expected<std::unordered_set<std::int64_t>>(std::unordered_set<std::int64_t>{1, 3});
-      });
+  search::FilterResolvers resolvers;
+  resolvers.people = [&](std::optional<std::int64_t>, std::span<const std::int64_t> people) {
+    asked.assign(people.begin(), people.end());
+    return Expected<std::unordered_set<std::int64_t>>(std::unordered_set<std::int64_t>{1, 3});
+  };
+  service_->set_resolvers(resolvers);
   request.filter = {};
   request.filter.person_ids = {7, 8};
   request.filter.make = "Nikon";
