@@ -19,7 +19,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t kFaceEmbeddingDim = 512;
+// Face recognizers output 128 (MobileFaceNet) to 512 (ArcFace) values; the cap only rejects nonsense.
+constexpr std::size_t kMaxFaceEmbeddingDim = 8192;
 
 // A configured URL's base for relative references (WHATWG URL rules: `ping` relative to "http://h/ml/" is
 // "http://h/ml/ping", relative to "http://h/ml" it is "http://h/ping").
@@ -124,8 +125,13 @@ Expected<FaceDetection> parse_face_detection(const json& body, std::string_view 
     if (embedding == face.end()) return fail("a face has no embedding");
     auto vector = parse_float_array(*embedding, "face embedding", url);
     if (!vector) return vector.error();
-    if (vector->size() != kFaceEmbeddingDim)
-      return fail("face embedding has " + std::to_string(vector->size()) + " values, expected 512");
+    if (vector->empty() || vector->size() > kMaxFaceEmbeddingDim)
+      return fail("face embedding has " + std::to_string(vector->size()) + " values, expected 1 to " +
+                  std::to_string(kMaxFaceEmbeddingDim));
+    if (!result.faces.empty() && result.faces.front().embedding.size() != vector->size())
+      return fail("face embeddings of different sizes (" +
+                  std::to_string(result.faces.front().embedding.size()) + " and " +
+                  std::to_string(vector->size()) + ") in one response");
     out.embedding = std::move(*vector);
     result.faces.push_back(std::move(out));
   }

@@ -39,7 +39,7 @@ struct BoundingBox {
 struct DetectedFace {
   BoundingBox box;  // integer pixels of the sent image
   float score = 0;
-  std::vector<float> embedding;  // 512-d, as returned (not normalized)
+  std::vector<float> embedding;  // as returned (not normalized): 512 values for buffalo packs, any size
 };
 
 struct FaceDetection {
@@ -144,7 +144,7 @@ int follow_settings(HttpMlClient& client, settings::SettingsStore& store, const 
 // or a JSON array; errors name `url`. Every value must be finite; at least one value.
 Expected<std::vector<float>> parse_clip_embedding(const nlohmann::json& body, std::string_view url);
 // {"facial-recognition":[{boundingBox:{x1,y1,x2,y2}, embedding:"[...]"|[...], score}], imageWidth,
-// imageHeight}. Every embedding must be 512 floats.
+// imageHeight}. Every embedding has the same size (1 to 8192 floats).
 Expected<FaceDetection> parse_face_detection(const nlohmann::json& body, std::string_view url);
 // {"ocr": {"text": [...], "box": [8 numbers per line], "boxScore": [...], "textScore": [...]}}: the four lists
 // must agree in length and hold finite numbers (boxes within [-1, 2]) and strings.

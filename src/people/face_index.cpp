@@ -10,19 +10,32 @@
 namespace focal::people::detail {
 
 FaceIndex::FaceIndex(store::Database& db, std::size_t exact_threshold)
-    : db_(db), index_(search::make_index(search::IndexOptions{kFaceDimension, exact_threshold, {}})) {}
+    : db_(db), exact_threshold_(exact_threshold) {}
 
-Status FaceIndex::sync() {
-  std::lock_guard lock(sync_mutex_);
+Status FaceIndex::sync(const std::string& model) {
+  std::lock_guard lock(mutex_);
+  if (model != model_) {
+    index_.reset();
+    last_seq_ = 0;
+    model_ = model;
+  }
+  return load_newer_rows();
+}
+
+Status FaceIndex::load_newer_rows() {
   return db_.read([&](store::Connection& c) -> Status {
     return query(
-        c, "SELECT seq, face_id, embedding FROM face_search WHERE seq > ? ORDER BY seq",
-        [&](store::Statement& s) { s.bind(1, last_seq_); },
+        c, "SELECT seq, face_id, embedding, dim FROM face_search WHERE model = ? AND seq > ? ORDER BY seq",
+        [&](store::Statement& s) { s.bind(1, std::string_view(model_)).bind(2, last_seq_); },
         [&](const store::Statement& row) -> Status {
           last_seq_ = row.int64(0);
-          auto embedding = store::floats_of_dim(row, 2, kFaceDimension);
+          const auto dim = static_cast<std::size_t>(row.int64(3));
+          if (!index_ && dim > 0)
+            index_ = search::make_index(search::IndexOptions{dim, exact_threshold_, {}});
+          auto embedding = index_ ? store::floats_of_dim(row, 2, index_->dimension())
+                                  : Expected<std::vector<float>>(internal_error("empty embedding"));
           if (!embedding) {
-            spdlog::warn("people: face {} has an unusable embedding: {}", row.int64(1),
+            spdlog::warn("people: face {} of model {} has an unusable embedding: {}", row.int64(1), model_,
                          embedding.error().message);
             return {};
           }
@@ -35,22 +48,39 @@ Status FaceIndex::sync() {
 }
 
 Status FaceIndex::reload() {
-  {
-    std::lock_guard lock(sync_mutex_);
-    index_->clear();
-    last_seq_ = 0;
-  }
-  return sync();
+  std::lock_guard lock(mutex_);
+  index_.reset();
+  last_seq_ = 0;
+  return load_newer_rows();
 }
 
-void FaceIndex::remove(FaceId id) { index_->remove(id); }
+std::shared_ptr<search::VectorIndex> FaceIndex::current() const {
+  std::lock_guard lock(mutex_);
+  return index_;
+}
 
-Expected<std::vector<FaceMatch>> FaceIndex::search(const FaceQuery& q) {
-  if (Status synced = sync(); !synced) return synced.error();
+void FaceIndex::remove(FaceId id) {
+  if (auto index = current()) index->remove(id);
+}
+
+std::size_t FaceIndex::size() const {
+  const auto index = current();
+  return index ? index->size() : 0;
+}
+
+Expected<std::vector<FaceMatch>> FaceIndex::search(const std::string& model, const FaceQuery& q) {
+  if (Status synced = sync(model); !synced) return synced.error();
+  const auto index = current();
+  if (!index) return std::vector<FaceMatch>{};  // no face of this model has an embedding yet
+  if (q.embedding.size() != index->dimension()) {
+    return bad_request("Face embedding has " + std::to_string(q.embedding.size()) +
+                       " values, but the faces of " + model + " have " + std::to_string(index->dimension()) +
+                       ": embeddings of different sizes cannot be compared");
+  }
   const std::size_t k = static_cast<std::size_t>(std::max(q.k, 1));
   std::size_t window = std::max<std::size_t>(k * 4, 16);
   while (true) {
-    auto nearest = index_->search(q.embedding, window);
+    auto nearest = index->search(q.embedding, window);
     if (!nearest) return std::move(nearest).error();
     std::vector<std::int64_t> ids;
     for (const search::Neighbor& n : *nearest) {
@@ -102,9 +132,10 @@ Expected<std::optional<FaceForRecognition>> SqlRecognitionStore::load_face(FaceI
         c,
         "SELECT f.asset_id, f.source_type, f.person_id, a.visibility, a.file_created_at, fs.embedding, "
         "a.owner_id "
-        "FROM asset_face f JOIN asset a ON a.id = f.asset_id LEFT JOIN face_search fs ON fs.face_id = f.id "
-        "WHERE f.id = ? AND f.deleted_at IS NULL AND a.deleted_at IS NULL",
-        [&](store::Statement& s) { s.bind(1, id); },
+        "FROM asset_face f JOIN asset a ON a.id = f.asset_id "
+        "LEFT JOIN face_search fs ON fs.face_id = f.id AND fs.model = ?2 "
+        "WHERE f.id = ?1 AND f.deleted_at IS NULL AND a.deleted_at IS NULL",
+        [&](store::Statement& s) { s.bind(1, id).bind(2, std::string_view(model_)); },
         [&](const store::Statement& row) -> Status {
           FaceForRecognition out;
           out.id = id;
@@ -114,16 +145,26 @@ Expected<std::optional<FaceForRecognition>> SqlRecognitionStore::load_face(FaceI
           out.asset_on_timeline = row.text(3) == "timeline";
           out.asset_date = date_of_ms(row.int64(4));
           out.owner_id = row.int64(6);
-          if (!row.is_null(5)) {
-            auto embedding = store::floats_of_dim(row, 5, kFaceDimension);
-            if (embedding) out.embedding = std::move(*embedding);
-          }
+          if (!row.is_null(5)) out.embedding = row.floats(5);
           face = std::move(out);
           return {};
         });
     if (!status) return status.error();
     return face;
   });
+}
+
+Expected<std::optional<std::size_t>> stored_face_dimension(store::Connection& c, const std::string& model) {
+  std::optional<std::size_t> dimension;
+  Status status = query(
+      c, "SELECT dim FROM face_search WHERE model = ? ORDER BY seq LIMIT 1",
+      [&](store::Statement& s) { s.bind(1, std::string_view(model)); },
+      [&](const store::Statement& row) -> Status {
+        dimension = static_cast<std::size_t>(row.int64(0));
+        return {};
+      });
+  if (!status) return status.error();
+  return dimension;
 }
 
 Expected<PersonId> SqlRecognitionStore::create_person(FaceId feature_face) {

@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include "people/recognition.h"
 #include "search/vector_index.h"
@@ -12,40 +14,52 @@
 
 namespace focal::people::detail {
 
-inline constexpr std::size_t kFaceDimension = 512;
-
-// The in-memory index over face_search. It is a cache: rows inserted by any process are picked up by sync()
-// (face_search.seq only grows); rows deleted elsewhere are harmless because every candidate is re-checked in
-// SQL before it is returned.
+// The in-memory index over one face model's face_search rows. It is a cache: rows inserted by any process are
+// picked up by sync() (face_search.seq only grows); rows deleted elsewhere are harmless because every
+// candidate is re-checked in SQL before it is returned. Face models differ in embedding size (buffalo packs
+// 512, MobileFaceNet 128) and their embeddings are not comparable, so only the configured model's rows are
+// indexed; the index takes its dimension from the first of them.
 class FaceIndex {
  public:
   FaceIndex(store::Database& db, std::size_t exact_threshold);
-  // Loads face_search rows newer than the last one seen.
-  Status sync();
-  // Forgets everything and reloads (after a detection Reset).
+  // Loads `model`'s face_search rows newer than the last one seen; a different model than last time starts
+  // over with that model's rows.
+  Status sync(const std::string& model);
+  // Forgets everything and reloads the current model's rows (after a detection Reset).
   Status reload();
   void remove(FaceId id);
-  std::size_t size() const { return index_->size(); }
+  std::size_t size() const;
 
-  // The faces nearest to `embedding` (spec §4.2 with §10.5 fixed): only non-deleted, visible faces on
-  // non-deleted timeline/archive assets; `has_person` and the birth-date filter as upstream. Candidates are
+  // The faces of `model` nearest to `embedding` (spec §4.2 with §10.5 fixed): only non-deleted, visible faces
+  // on non-deleted timeline/archive assets; `has_person` and the birth-date filter as upstream. Candidates are
   // taken from the index in growing windows until k pass the filters or the window passes max_distance.
-  Expected<std::vector<FaceMatch>> search(const FaceQuery& query);
+  // kBadRequest when the query's size is not the model's embedding size.
+  Expected<std::vector<FaceMatch>> search(const std::string& model, const FaceQuery& query);
 
  private:
+  Status load_newer_rows();  // with mutex_ held
+  std::shared_ptr<search::VectorIndex> current() const;
+
   store::Database& db_;
-  std::unique_ptr<search::VectorIndex> index_;
-  std::mutex sync_mutex_;
+  const std::size_t exact_threshold_;
+  mutable std::mutex mutex_;                    // guards the members below
+  std::shared_ptr<search::VectorIndex> index_;  // null until the model's first embedding
+  std::string model_;
   std::int64_t last_seq_ = 0;
 };
+
+// The embedding size of `model`'s stored faces; nullopt when it has none yet.
+Expected<std::optional<std::size_t>> stored_face_dimension(store::Connection& c, const std::string& model);
 
 // RecognitionStore on SQLite + FaceIndex.
 class SqlRecognitionStore final : public RecognitionStore {
  public:
-  SqlRecognitionStore(store::Database& db, FaceIndex& index) : db_(db), index_(index) {}
+  // Recognizes with the embeddings of face model `model`.
+  SqlRecognitionStore(store::Database& db, FaceIndex& index, std::string model)
+      : db_(db), index_(index), model_(std::move(model)) {}
   Expected<std::optional<FaceForRecognition>> load_face(FaceId id) override;
   Expected<std::vector<FaceMatch>> search_faces(const FaceQuery& query) override {
-    return index_.search(query);
+    return index_.search(model_, query);
   }
   Expected<PersonId> create_person(FaceId feature_face) override;
   Status assign_face(FaceId face, PersonId person) override;
@@ -53,6 +67,7 @@ class SqlRecognitionStore final : public RecognitionStore {
  private:
   store::Database& db_;
   FaceIndex& index_;
+  std::string model_;
 };
 
 }  // namespace focal::people::detail

@@ -20,7 +20,8 @@
 //              x1, y1, x2, y2 INTEGER, score REAL, source_type TEXT ('machine-learning' | 'exif' | 'manual'),
 //              is_visible INTEGER NOT NULL DEFAULT 1, deleted_at INTEGER NULL, created_at, updated_at)
 //   face_search(seq INTEGER PRIMARY KEY AUTOINCREMENT, face_id INTEGER UNIQUE REFERENCES asset_face ON DELETE
-//               CASCADE, embedding BLOB (512 float32))   -- seq lets other processes' inserts be picked up
+//               CASCADE, embedding BLOB (dim float32), model TEXT (the face model that produced it), dim INTEGER)
+//               -- seq lets other processes' inserts be picked up; only the configured model's rows cluster
 //   people_state(key TEXT PRIMARY KEY, value TEXT)     -- 'facial-recognition-state' = {"lastRun": ms}
 #pragma once
 

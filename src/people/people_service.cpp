@@ -193,8 +193,7 @@ struct PeopleService::Impl {
     Status status = query(
         c, "SELECT embedding FROM face_search WHERE face_id = ?", [&](store::Statement& s) { s.bind(1, id); },
         [&](const store::Statement& row) -> Status {
-          auto embedding = store::floats_of_dim(row, 0, detail::kFaceDimension);
-          if (embedding) out = std::move(*embedding);
+          out = row.floats(0);
           return {};
         });
     if (!status) return status.error();
@@ -308,6 +307,36 @@ struct PeopleService::Impl {
   }
 
   // --- face detection (spec §3.3) ---
+  // One face model's embeddings all have one size; a model whose output size changed (its files were
+  // replaced) is refused rather than mixed in, since clustering could not compare them.
+  static Status check_embedding_size(store::Connection& c, const std::string& model, std::size_t size) {
+    auto stored = detail::stored_face_dimension(c, model);
+    if (!stored) return stored.error();
+    if (*stored && **stored != size) {
+      return unprocessable(
+          "Face model " + model + " returned embeddings of " + std::to_string(size) +
+          " values, but this library's faces from " + model + " have " + std::to_string(**stored) +
+          ": run Face Detection \"Reset\" to detect every face again with the new model files");
+    }
+    return {};
+  }
+
+  // The face's embedding from `model`, replacing one from another model (§10.3 fixed: never a second
+  // embedding row for one face). The replacement is a new row, so other processes' indexes see it.
+  static Status store_embedding(store::Connection& c, FaceId face, const std::string& model,
+                                std::span<const float> embedding) {
+    Status status = exec(c, "DELETE FROM face_search WHERE face_id = ?1 AND model != ?2",
+                         [&](store::Statement& s) { s.bind(1, face).bind(2, std::string_view(model)); });
+    if (!status) return status;
+    return exec(c,
+                "INSERT INTO face_search (face_id, embedding, model, dim) VALUES (?1, ?2, ?3, ?4) "
+                "ON CONFLICT (face_id) DO NOTHING",
+                [&](store::Statement& s) {
+                  s.bind(1, face).bind_floats(2, embedding).bind(3, std::string_view(model));
+                  s.bind(4, static_cast<std::int64_t>(embedding.size()));
+                });
+  }
+
   Expected<int> detect_faces(AssetId asset_id) {
     const settings::SystemConfig config = settings.get();
     if (!settings::facial_recognition_enabled(config)) return 0;
@@ -337,10 +366,9 @@ struct PeopleService::Impl {
       Status status = query(
           c,
           "SELECT f.id, f.source_type, f.x1, f.y1, f.x2, f.y2, f.image_width, f.image_height, "
-          "EXISTS (SELECT 1 FROM face_search fs WHERE fs.face_id = f.id) FROM asset_face f WHERE f.asset_id "
-          "= ? "
-          "ORDER BY f.id",
-          [&](store::Statement& s) { s.bind(1, asset_id); },
+          "EXISTS (SELECT 1 FROM face_search fs WHERE fs.face_id = f.id AND fs.model = ?2) "
+          "FROM asset_face f WHERE f.asset_id = ?1 ORDER BY f.id",
+          [&](store::Statement& s) { s.bind(1, asset_id).bind(2, std::string_view(fr.model_name)); },
           [&](const store::Statement& row) -> Status {
             existing.push_back(StoredFace{
                 row.int64(0), face_source_from_string(row.text(1)).value_or(FaceSource::kManual),
@@ -350,6 +378,12 @@ struct PeopleService::Impl {
             return {};
           });
       if (!status) return status;
+      if (!detection->faces.empty()) {
+        if (Status same_size =
+                check_embedding_size(c, fr.model_name, detection->faces.front().embedding.size());
+            !same_size)
+          return same_size;
+      }
       const ReconcilePlan plan = reconcile_faces(existing, detected, detection->image_width,
                                                  detection->image_height, (*asset)->width, (*asset)->height);
       const std::int64_t now = store::now_ms();
@@ -373,16 +407,10 @@ struct PeopleService::Impl {
         if (!status) return status;
         const FaceId id = c.last_insert_rowid();
         inserted_ids.push_back(id);
-        status = exec(c, "INSERT INTO face_search (face_id, embedding) VALUES (?, ?)",
-                      [&](store::Statement& s) { s.bind(1, id).bind_floats(2, face.embedding); });
-        if (!status) return status;
+        if (status = store_embedding(c, id, fr.model_name, face.embedding); !status) return status;
       }
-      for (const auto& attach : plan.attach_embedding) {
-        // §10.3 fixed: never a second embedding row for one face.
-        status = exec(
-            c, "INSERT INTO face_search (face_id, embedding) VALUES (?, ?) ON CONFLICT (face_id) DO NOTHING",
-            [&](store::Statement& s) { s.bind(1, attach.first).bind_floats(2, attach.second); });
-        if (!status) return status;
+      for (const auto& [id, embedding] : plan.attach_embedding) {
+        if (status = store_embedding(c, id, fr.model_name, embedding); !status) return status;
       }
       if (!inserted_ids.empty()) {
         // The barrier first (deduplicated), then one recognition job per new face (spec §1.3 step 6).
@@ -400,7 +428,7 @@ struct PeopleService::Impl {
     });
     if (!written) return written.error();
     for (FaceId id : removed_ids) index.remove(id);
-    if (Status synced = index.sync(); !synced) return synced.error();
+    if (Status synced = index.sync(fr.model_name); !synced) return synced.error();
     return static_cast<int>(inserted_ids.size());
   }
 
@@ -459,7 +487,8 @@ struct PeopleService::Impl {
 
   // --- recognition (spec §4.3/§4.4) ---
   Expected<RecognitionResult> recognize(FaceId face, bool deferred) {
-    detail::SqlRecognitionStore store(db, index);
+    detail::SqlRecognitionStore store(db, index,
+                                      settings.get().machine_learning.facial_recognition.model_name);
     return people::recognize_face(store, recognition_settings(), face, deferred);
   }
 
@@ -668,7 +697,15 @@ Expected<std::unique_ptr<PeopleService>> PeopleService::create(store::Database& 
                                                                const library::AssetRepository& assets,
                                                                PeopleOptions options) {
   auto impl = std::make_unique<Impl>(db, queue, settings, ml, assets, std::move(options));
-  if (Status loaded = impl->index.sync(); !loaded) return loaded.error();
+  const std::string model = settings.get().machine_learning.facial_recognition.model_name;
+  // Embeddings stored before face_search named their model came from the model configured then; adopting
+  // them for the one configured now keeps an existing library's people working after the upgrade.
+  Status adopted = db.write([&](store::Connection& c) {
+    return exec(c, "UPDATE face_search SET model = ? WHERE model = ''",
+                [&](store::Statement& s) { s.bind(1, std::string_view(model)); });
+  });
+  if (!adopted) return adopted.error();
+  if (Status loaded = impl->index.sync(model); !loaded) return loaded.error();
   impl->register_handlers();
   return std::unique_ptr<PeopleService>(new PeopleService(std::move(impl)));
 }
@@ -754,8 +791,9 @@ Expected<PeoplePage> PeopleService::list(OwnerId owner, const PeopleQuery& q) co
         [&](const store::Statement& row) -> Status {
           double distance = 0;
           if (reference) {
-            auto embedding = store::floats_of_dim(row, 11, detail::kFaceDimension);
-            distance = embedding ? cosine_distance(*reference, *embedding) : 3.0;
+            // Another face model's embedding (another size) is not comparable: such people sort last.
+            const std::vector<float> embedding = row.floats(11);
+            distance = embedding.size() == reference->size() ? cosine_distance(*reference, embedding) : 3.0;
           }
           rows.emplace_back(person_of_row(row, impl_->options.data_dir, 10), distance);
           return {};

@@ -8,7 +8,7 @@
 namespace focal::people {
 namespace {
 
-constexpr std::array<store::Migration, 2> kMigrations{{
+constexpr std::array<store::Migration, 3> kMigrations{{
     {1, R"sql(
 CREATE TABLE person (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,6 +56,15 @@ CREATE TABLE people_state (
     {2, R"sql(
 ALTER TABLE person ADD COLUMN owner_id INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX person_owner_idx ON person (owner_id);
+)sql"},
+    // Face models of any embedding size: each embedding names the model that produced it and its dimension,
+    // so clustering compares only one model's embeddings. Older rows get their model ('' until the service
+    // adopts them for the configured model at start) and the dimension their blob holds.
+    {3, R"sql(
+ALTER TABLE face_search ADD COLUMN model TEXT NOT NULL DEFAULT '';
+ALTER TABLE face_search ADD COLUMN dim INTEGER NOT NULL DEFAULT 0;
+UPDATE face_search SET dim = length(embedding) / 4;
+CREATE INDEX face_search_model_seq_idx ON face_search (model, seq);
 )sql"},
 }};
 

@@ -116,13 +116,14 @@ class Stack:
     models: Path
     workdir: Path
 
-    def start_ml(self, port: int, name: str = "focal-ml") -> Process:
+    def start_ml(self, port: int, name: str = "focal-ml", cache: Optional[Path] = None) -> Process:
+        """focal-ml on `port` with the generated model cache, or `cache`."""
         env = clean_env()
         env.update(
             {
                 "IMMICH_HOST": HOST,
                 "IMMICH_PORT": str(port),
-                "MACHINE_LEARNING_CACHE_FOLDER": str(self.models),
+                "MACHINE_LEARNING_CACHE_FOLDER": str(cache or self.models),
                 "MACHINE_LEARNING_REQUEST_THREADS": "2",
                 "NO_COLOR": "1",
             }

@@ -341,12 +341,21 @@ TEST(MlClientTest, MalformedResponsesAreErrorsNamingTheUrl) {
     EXPECT_NE(result.error().kind, ErrorKind::kUnavailable) << body;  // a 2xx answer: not retried elsewhere
     EXPECT_NE(result.error().message.find(node.url()), std::string::npos) << result.error().message;
   }
+  // Embeddings of any size are accepted (128-d MobileFaceNet), but one response holds one size.
   node.respond(200,
                R"({"facial-recognition":[{"boundingBox":{"x1":0,"y1":0,"x2":1,"y2":1},"embedding":"[1,2]",
                         "score":0.9}],"imageWidth":10,"imageHeight":10})");
+  auto small = client.detect_faces("buffalo_l", "buffalo_l", 0.7, "img");
+  ASSERT_TRUE(small.ok()) << small.error().message;
+  EXPECT_EQ(small->faces.at(0).embedding, (std::vector<float>{1, 2}));
+  node.respond(200,
+               R"({"facial-recognition":[{"boundingBox":{"x1":0,"y1":0,"x2":1,"y2":1},"embedding":"[1,2]",
+                        "score":0.9},{"boundingBox":{"x1":0,"y1":0,"x2":1,"y2":1},"embedding":"[1,2,3]",
+                        "score":0.9}],"imageWidth":10,"imageHeight":10})");
   auto faces = client.detect_faces("buffalo_l", "buffalo_l", 0.7, "img");
   ASSERT_FALSE(faces.ok());
-  EXPECT_NE(faces.error().message.find("expected 512"), std::string::npos) << faces.error().message;
+  EXPECT_NE(faces.error().message.find("different sizes (2 and 3)"), std::string::npos)
+      << faces.error().message;
   node.respond(200, R"({"facial-recognition":[],"imageWidth":0,"imageHeight":10})");
   EXPECT_FALSE(client.detect_faces("buffalo_l", "buffalo_l", 0.7, "img").ok());
   node.respond(200, R"({"facial-recognition":[],"imageWidth":10,"imageHeight":10})");
@@ -409,6 +418,42 @@ TEST(MlClientTest, OptionsFromSettingsAndEnvironment) {
   EXPECT_EQ(options.request_timeout, 5000ms);
   EXPECT_EQ(options.api_key, "k");
   EXPECT_EQ(client_options(config, {}).request_timeout, 120000ms);
+}
+
+TEST(MlClientTest, OcrResponsesParseIntoLines) {
+  const json body = json::parse(R"({"ocr":{"text":["Hello","World"],
+      "box":[0,0,0.5,0,0.5,0.1,0,0.1, 0.1,0.2,0.9,0.2,0.9,0.3,0.1,0.3],
+      "boxScore":[0.9,0.8],"textScore":[0.99,0.7]}})");
+  auto lines = parse_ocr(body, "http://ml");
+  ASSERT_TRUE(lines.ok()) << lines.error().message;
+  ASSERT_EQ(lines->size(), 2u);
+  EXPECT_EQ((*lines)[0].text, "Hello");
+  EXPECT_FLOAT_EQ((*lines)[0].box[2], 0.5f);
+  EXPECT_FLOAT_EQ((*lines)[1].box[0], 0.1f);
+  EXPECT_FLOAT_EQ((*lines)[1].box_score, 0.8f);
+  EXPECT_FLOAT_EQ((*lines)[1].text_score, 0.7f);
+  auto none = parse_ocr(json::parse(R"({"ocr":{"text":[],"box":[],"boxScore":[],"textScore":[]}})"), "u");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(MlClientTest, MalformedOcrResponsesAreErrorsNamingTheUrl) {
+  const std::vector<std::string> bad_bodies = {
+      R"([])",
+      R"({"ocr":[]})",
+      R"({"ocr":{"text":["a"],"box":[0,0,1,0,1,1,0],"boxScore":[1],"textScore":[1]}})",  // 7 numbers
+      R"({"ocr":{"text":["a","b"],"box":[0,0,1,0,1,1,0,1],"boxScore":[1],"textScore":[1]}})",
+      R"({"ocr":{"text":["a"],"box":[0,0,1,0,1,1,0,1],"boxScore":[1]}})",
+      R"({"ocr":{"text":[1],"box":[0,0,1,0,1,1,0,1],"boxScore":[1],"textScore":[1]}})",
+      R"({"ocr":{"text":["a"],"box":[0,0,1,0,1,1,0,"x"],"boxScore":[1],"textScore":[1]}})",
+      R"({"ocr":{"text":["a"],"box":[0,0,1,0,1,1,0,9],"boxScore":[1],"textScore":[1]}})",  // far outside
+  };
+  for (const auto& body : bad_bodies) {
+    auto lines = parse_ocr(json::parse(body), "http://node-7");
+    ASSERT_FALSE(lines.ok()) << body;
+    EXPECT_NE(lines.error().kind, ErrorKind::kUnavailable) << body;
+    EXPECT_NE(lines.error().message.find("http://node-7"), std::string::npos) << lines.error().message;
+  }
 }
 
 }  // namespace

@@ -369,6 +369,82 @@ TEST_F(PeopleServiceTest, FacesClusterOnlyWithTheSameOwnersFaces) {
   EXPECT_EQ(people_->get(kOwner + 1, their_person)->face_count, 3);
 }
 
+TEST_F(PeopleServiceTest, FaceModelsOfAnySizeClusterOnlyWithinTheirModel) {
+  std::mt19937_64 rng(11);
+  // A 128-d recognizer (MobileFaceNet's size) serving buffalo_l: one identity in three photos.
+  const std::vector<float> small_centre = synthetic::random_unit(rng, 128);
+  std::vector<AssetId> first;
+  for (int p = 0; p < 3; ++p) {
+    first.push_back(add_asset("2021-06-0" + std::to_string(p + 1)));
+    set_faces(first.back(), {face_at(100, synthetic::at_angle(rng, small_centre, synthetic::degrees(15)))});
+  }
+  ASSERT_TRUE(people_->queue_detect_faces(false));
+  drain();
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM face_search WHERE model = 'buffalo_l' AND dim = 128"), 3);
+
+  // buffalo_l's files replaced by a 512-d recognizer: refused with a remedy, never mixed in.
+  const AssetId replaced = add_asset("2021-07-01");
+  set_faces(replaced, {face_at(100, synthetic::random_unit(rng))});
+  auto refused = people_->detect_faces(replaced);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::kUnprocessable);
+  EXPECT_NE(refused.error().message.find("Face model buffalo_l returned embeddings of 512 values, but this "
+                                         "library's faces from buffalo_l have 128"),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face WHERE asset_id = " + std::to_string(replaced)), 0);
+
+  // Another model with 512-d embeddings: its faces cluster among themselves, apart from buffalo_l's.
+  ASSERT_TRUE(settings_->set_path("machineLearning.facialRecognition.modelName", "buffalo_s"));
+  const std::vector<float> big_centre = synthetic::random_unit(rng);
+  for (int p = 0; p < 3; ++p) {
+    const AssetId a = add_asset("2021-08-0" + std::to_string(p + 1));
+    set_faces(a, {face_at(100, synthetic::at_angle(rng, big_centre, synthetic::degrees(15)))});
+  }
+  ASSERT_TRUE(people_->queue_detect_faces(false));
+  drain();
+  EXPECT_EQ(count("SELECT count(*) FROM face_search WHERE model = 'buffalo_s' AND dim = 512"), 4);
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM person p WHERE (SELECT count(DISTINCT fs.model) FROM asset_face f "
+                  "JOIN face_search fs ON fs.face_id = f.id WHERE f.person_id = p.id) > 1"),
+            0);
+  // Refresh with buffalo_s re-embeds the first photos' faces (same boxes): their 128-d rows are replaced,
+  // so one face has one embedding row, of the configured model.
+  for (AssetId a : first)
+    set_faces(a, {face_at(100, synthetic::at_angle(rng, big_centre, synthetic::degrees(15)))});
+  ASSERT_TRUE(people_->queue_detect_faces(std::nullopt));
+  drain();
+  EXPECT_EQ(count("SELECT count(*) FROM face_search WHERE model = 'buffalo_l'"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM face_search"), count("SELECT count(*) FROM asset_face"));
+  EXPECT_EQ(count("SELECT count(*) FROM face_search WHERE dim = 512"), 7);
+}
+
+TEST_F(PeopleServiceTest, EmbeddingsFromBeforeModelsWereRecordedAreAdoptedByTheConfiguredModel) {
+  std::mt19937_64 rng(5);
+  const std::vector<float> centre = synthetic::random_unit(rng);
+  for (int p = 0; p < 2; ++p) {
+    const AssetId a = add_asset("2021-06-0" + std::to_string(p + 1));
+    set_faces(a, {face_at(100, synthetic::at_angle(rng, centre, synthetic::degrees(15)))});
+  }
+  ASSERT_TRUE(people_->queue_detect_faces(false));
+  drain();
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 0);  // two faces: below minFaces
+  // Rows as migration v3 leaves an older library's: no model.
+  ASSERT_TRUE(db_->write([](store::Connection& c) { return c.exec("UPDATE face_search SET model = ''"); }));
+  people_.reset();
+  auto people = PeopleService::create(*db_, *queue_, *settings_, ml_, *assets_, PeopleOptions{dir_});
+  ASSERT_TRUE(people) << people.error().message;
+  people_ = std::move(*people);
+  EXPECT_EQ(count("SELECT count(*) FROM face_search WHERE model = 'buffalo_l'"), 2);
+  const AssetId third = add_asset("2021-06-03");
+  set_faces(third, {face_at(100, synthetic::at_angle(rng, centre, synthetic::degrees(15)))});
+  ASSERT_TRUE(people_->queue_detect_faces(false));
+  drain();
+  // A person needs minFaces (3) faces within maxDistance: only the adopted faces make up the number.
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 1);
+}
+
 TEST_F(PeopleServiceTest, ReassignUnassignedCleanupAndReset) {
   std::mt19937_64 rng(7);
   std::vector<float> centre = synthetic::random_unit(rng);

@@ -34,21 +34,25 @@ inline std::vector<double> gaussian(std::mt19937_64& rng, int dim) {
   return v;
 }
 
-inline std::vector<float> random_unit(std::mt19937_64& rng) { return normalized(gaussian(rng, kDim)); }
+inline std::vector<float> random_unit(std::mt19937_64& rng, int dim = kDim) {
+  return normalized(gaussian(rng, dim));
+}
 
 // A unit vector at `angle_rad` from the unit vector `centre`, in a uniformly random direction.
 inline std::vector<float> at_angle(std::mt19937_64& rng, const std::vector<float>& centre, double angle_rad) {
-  std::vector<double> u = gaussian(rng, kDim);
+  const std::size_t dim = centre.size();
+  std::vector<double> u = gaussian(rng, static_cast<int>(dim));
   double along = 0;
-  for (int i = 0; i < kDim; ++i) along += u[i] * centre[i];
+  for (std::size_t i = 0; i < dim; ++i) along += u[i] * centre[i];
   double norm = 0;
-  for (int i = 0; i < kDim; ++i) {
+  for (std::size_t i = 0; i < dim; ++i) {
     u[i] -= along * centre[i];
     norm += u[i] * u[i];
   }
   norm = std::sqrt(norm);
-  std::vector<double> v(kDim);
-  for (int i = 0; i < kDim; ++i) v[i] = centre[i] * std::cos(angle_rad) + u[i] / norm * std::sin(angle_rad);
+  std::vector<double> v(dim);
+  for (std::size_t i = 0; i < dim; ++i)
+    v[i] = centre[i] * std::cos(angle_rad) + u[i] / norm * std::sin(angle_rad);
   return normalized(std::move(v));
 }
 
