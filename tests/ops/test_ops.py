@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from focal_client import CLIP_TEXTUAL, CLIP_VISUAL, FACES, multipart, predict, predict_parts, request
+from focal_client import CLIP_TEXTUAL, CLIP_VISUAL, FACES, OCR, multipart, predict, predict_parts, request
 
 DEADLINE_S = 60.0
 
@@ -143,6 +143,38 @@ def test_dynamic_batching_gives_identical_results(start_server, jpegs, entries, 
     if entries is not FACES:  # faces: recognition rows depend on the faces found, possibly none
         assert value(m, "focal_ml_batched_calls", sample="focal_ml_batched_calls_total") == 4
         assert value(m, "focal_ml_batch_rows", sample="focal_ml_batch_rows_count") == 1
+
+
+def text_jpeg() -> bytes:
+    """A photo-sized image with printed words, so that the OCR part of a request has lines to return."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (640, 480), (235, 235, 225))
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=48)
+    for i, line in enumerate(["Harbour Street 12", "OPEN DAILY", "focal 2026"]):
+        draw.text((40, 60 + 120 * i), line, fill=(20, 20, 30), font=font)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+def test_ocr_alongside_clip_and_faces_in_one_request(start_server):
+    """Immich sends one request per job, but a client may ask for every task at once: each part of the
+    combined answer is what the task gives on its own."""
+    srv = start_server(name="all-tasks")
+    image = text_jpeg()
+    separate = {}
+    for entries in (CLIP_VISUAL, FACES, OCR):
+        r = predict(srv.port, entries, image=image)
+        assert r.status == 200, r.describe()
+        separate.update(r.json())
+    assert separate["ocr"]["text"], "the generated PP-OCR networks read nothing: the check would be empty"
+    r = predict(srv.port, {**CLIP_VISUAL, **FACES, **OCR}, image=image)
+    assert r.status == 200, r.describe()
+    assert r.json() == separate
 
 
 def test_api_key(start_server, jpeg):
