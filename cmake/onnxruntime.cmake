@@ -3,6 +3,7 @@
 # Order: a system ONNX Runtime (CMake config, then pkg-config), then the pinned prefix that
 # scripts/fetch-onnxruntime.sh fills (FOCAL_ORT_ROOT, default .deps/onnxruntime).
 set(FOCAL_ORT_ROOT "${PROJECT_SOURCE_DIR}/.deps/onnxruntime" CACHE PATH "Prefix of the fetched ONNX Runtime")
+set(FOCAL_ORT_BUNDLED OFF)  # ON: the fetched library is installed with focal-ml (cmake/packaging.cmake)
 
 find_package(onnxruntime CONFIG QUIET)
 if(onnxruntime_FOUND AND TARGET onnxruntime::onnxruntime)
@@ -30,6 +31,7 @@ set_target_properties(onnxruntime::onnxruntime PROPERTIES
   IMPORTED_SONAME "libonnxruntime.so.1"
   INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${FOCAL_ORT_INCLUDE_DIR}"
   INTERFACE_INCLUDE_DIRECTORIES "${FOCAL_ORT_INCLUDE_DIR}")
-# Binaries find the fetched library through their RPATH; no LD_LIBRARY_PATH needed.
+# Binaries find the fetched library through their RPATH, in the build tree and installed; no LD_LIBRARY_PATH.
+set(FOCAL_ORT_BUNDLED ON)
 set(CMAKE_BUILD_RPATH "${FOCAL_ORT_ROOT}/lib")
-set(CMAKE_INSTALL_RPATH "$ORIGIN/../lib")
+set(CMAKE_INSTALL_RPATH "$ORIGIN/../lib/focal")

@@ -24,6 +24,7 @@ packages=(
   python3 python3-venv
   clang-format clang-tidy
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz / ci-asan builds (libFuzzer, sanitizer runtimes)
+  dpkg-dev lintian systemd  # packaging: dpkg-shlibdeps for Depends:, package checks, systemd-analyze verify
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done

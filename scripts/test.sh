@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # The full test suite, exactly as CI runs it:
 #   set-up (idempotent), the format check and the SPDX licence header of every source file;
-#   ci       gcc release build, warnings as errors: every test (unit, integration, fidelity, end to end);
+#   ci       gcc release build, warnings as errors: every test (unit, integration, fidelity, end to end, the
+#            Debian packages built from it: inspected, and installed and started when run as root in CI);
 #   ci-asan  clang build with AddressSanitizer + UndefinedBehaviorSanitizer and libFuzzer instrumentation,
 #            warnings as errors: the unit and integration suites (the hostile tables attack the sanitised
 #            binaries), then a fuzz smoke run of every target, then clang-tidy over the sources;
-#   ci-tsan  clang ThreadSanitizer build of the threaded suites (unit, HTTP front, jobs, server, ML client, models:
-#            the registry and batcher), tests/tsan.supp naming the uninstrumented libraries it cannot see into.
+#   ci-tsan  clang ThreadSanitizer build of the threaded suites (unit incl. OCR and text search, HTTP front, jobs,
+#            server, ML client, models: the registry and batcher), tests/tsan.supp naming the uninstrumented
+#            libraries it cannot see into.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,7 +37,7 @@ stage "build (ci-asan)"
 cmake --preset ci-asan >/dev/null
 cmake --build --preset ci-asan -j "$jobs"
 stage "test (ci-asan: unit and integration suites)"
-ctest --preset ci-asan -j "$jobs" -LE 'e2e|fidelity|tools'
+ctest --preset ci-asan -j "$jobs" -LE 'e2e|fidelity|tools|packaging'
 stage "fuzz smoke (${fuzz_seconds} s per target)"
 FOCAL_FUZZ_PRESET=ci-asan scripts/fuzz.sh "$fuzz_seconds"
 stage "clang-tidy"
@@ -44,7 +46,7 @@ FOCAL_LINT_BUILD=build/ci-asan scripts/lint.sh
 stage "build (ci-tsan: threaded suites)"
 cmake --preset ci-tsan >/dev/null
 cmake --build --preset ci-tsan -j "$jobs" --target focal_unit_tests focal_jobs_tests focal_http_tests \
-  focal_server_tests focal_ml_client_tests focal_model_tests
+  focal_server_tests focal_ml_client_tests focal_model_tests focal_text_search_tests focal_ocr_tests
 stage "test (ci-tsan)"
 ctest --preset ci-tsan -j "$jobs" -L '^(unit|http|jobs|server|ml_client|models)$' -E '^fuzz_regressions'
 stage "done"
