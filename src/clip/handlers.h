@@ -2,8 +2,8 @@
 // Registers the CLIP task handlers (clip.visual, clip.textual) with the predict pipeline.
 #pragma once
 
-#include "ml_server/predict.h"
 #include "models/model_context.h"
+#include "tasks/tasks.h"
 
 namespace focal {
 

@@ -4,8 +4,8 @@
 
 #include <optional>
 
-#include "ml_server/predict.h"
 #include "models/model_context.h"
+#include "tasks/tasks.h"
 
 namespace focal {
 

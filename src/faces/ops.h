@@ -19,7 +19,7 @@
 
 #include "core/error.h"
 #include "image/decode.h"
-#include "ml_server/response.h"
+#include "tasks/output.h"
 
 namespace focal::faces {
 

@@ -10,15 +10,6 @@
 
 namespace focal {
 
-void TaskRegistry::add(Task task, ModelType type, std::shared_ptr<TaskHandler> handler) {
-  handlers_[{task, type}] = std::move(handler);
-}
-
-TaskHandler* TaskRegistry::find(Task task, ModelType type) const {
-  const auto it = handlers_.find({task, type});
-  return it == handlers_.end() ? nullptr : it->second.get();
-}
-
 Reply error_reply(const Error& error) {
   const int status = http_status(error.kind);
   if (status >= 500) spdlog::error("{}", error.message);

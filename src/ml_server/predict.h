@@ -2,40 +2,15 @@
 // The /predict pipeline, independent of the HTTP library: form fields in, status + body out.
 #pragma once
 
-#include <map>
-#include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 
 #include "image/decode.h"
 #include "ml_server/request.h"
 #include "ml_server/response.h"
+#include "tasks/tasks.h"
 
 namespace focal {
-
-struct PredictInputs {
-  const RgbImage* image = nullptr;    // set for image requests
-  const std::string* text = nullptr;  // set for text requests
-};
-
-// One (task, type) implementation. Thread-safe: called concurrently for different requests.
-class TaskHandler {
- public:
-  virtual ~TaskHandler() = default;
-  // `dependency` is the phase-1 (detection) output of the same task for phase-2 entries, null otherwise.
-  virtual Expected<TaskOutput> run(const Entry& entry, const PredictInputs& inputs,
-                                   const TaskOutput* dependency) = 0;
-};
-
-class TaskRegistry {
- public:
-  void add(Task task, ModelType type, std::shared_ptr<TaskHandler> handler);
-  TaskHandler* find(Task task, ModelType type) const;
-
- private:
-  std::map<std::pair<Task, ModelType>, std::shared_ptr<TaskHandler>> handlers_;
-};
 
 struct PredictForm {
   std::optional<std::string> entries;

@@ -2,34 +2,13 @@
 // Typed /predict requests: the `entries` JSON parsed with Immich's rules (spec §1.3, §1.6).
 #pragma once
 
-#include <optional>
-#include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/error.h"
-#include "models/model_name.h"
+#include "tasks/entry.h"
 
 namespace focal {
-
-struct EntryOptions {
-  std::optional<float> min_score;         // facial-recognition.detection, ocr.*
-  std::optional<std::string> language;    // clip.textual (NLLB prefix)
-  std::optional<int> max_resolution;      // ocr.detection
-  std::optional<std::string> score_mode;  // ocr.detection: fast | slow
-};
-
-struct Entry {
-  Task task = Task::kClip;
-  ModelType type = ModelType::kVisual;
-  std::string model_name;  // as requested (the in-memory cache key uses it)
-  std::string clean_name;  // the on-disk name
-  ModelSource source = ModelSource::kOpenClip;
-  EntryOptions options;
-
-  // Phase-2 entries consume the output of (detection, same task).
-  bool has_dependency() const { return type == ModelType::kRecognition; }
-};
 
 struct EntriesLimits {
   int max_json_depth = 32;

@@ -182,11 +182,15 @@ Expected<ModelRegistry::Lease> ModelRegistry::acquire(const ModelKey& key) {
   return lease;
 }
 
+Error ModelRegistry::wrong_model_type(const ModelKey& key) {
+  return internal_error(describe(key) + " was loaded as a different model type than the one asked for");
+}
+
 Status ModelRegistry::preload(const ModelKey& key) {
   const auto entry = impl_->entry(key);
   for (const auto& slot : entry->slots) {
     const std::lock_guard lock(slot->mutex);
-    if (slot->model == nullptr) spdlog::info("Preloading {} on device {}", describe(key), slot->device);
+    if (!slot->model) spdlog::info("Preloading {} on device {}", describe(key), slot->device);
     if (auto st = impl_->load_locked(key, *slot); !st) return st;
     slot->pinned.store(true);
   }
@@ -211,7 +215,7 @@ std::size_t ModelRegistry::unload_idle() {
       spdlog::info("Unloading {} on device {} after {} s idle", describe(e->key), slot->device,
                    impl_->options.ttl.count());
       slot->loaded.store(false);
-      slot->model.reset();  // in-flight leases, if any raced in, keep their copy alive
+      slot->model = {};  // in-flight leases, if any raced in, keep their copy alive
       impl_->unloads.fetch_add(1);
       ++dropped;
     }

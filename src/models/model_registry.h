@@ -12,6 +12,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <typeindex>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -36,7 +39,23 @@ struct RegistryOptions {
 class ModelRegistry {
  public:
   using Clock = std::chrono::steady_clock;
-  using AnyModel = std::shared_ptr<const void>;
+  // A loaded model and its type, so that acquire_as checks what it hands out instead of trusting the caller.
+  class AnyModel {
+   public:
+    AnyModel() = default;
+    template <class T>
+    explicit AnyModel(std::shared_ptr<T> model) : model_(std::move(model)), type_(typeid(T)) {}
+    explicit operator bool() const { return model_ != nullptr; }
+    // The model if it is exactly a T, else null.
+    template <class T>
+    const T* get_if() const {
+      return type_ == typeid(T) ? static_cast<const T*>(model_.get()) : nullptr;
+    }
+
+   private:
+    std::shared_ptr<const void> model_;
+    std::type_index type_ = typeid(void);
+  };
   // Loads `key` for one device (its id from RegistryOptions::devices).
   using Loader = std::function<Expected<AnyModel>(const ModelKey& key, const std::string& device_id)>;
 
@@ -48,7 +67,6 @@ class ModelRegistry {
     Lease(Lease&&) noexcept = default;
     Lease& operator=(Lease&&) noexcept = default;
     ~Lease();
-    const void* get() const { return model_.get(); }
     const std::string& device() const;
 
    private:
@@ -58,16 +76,19 @@ class ModelRegistry {
     const std::string* device_ = nullptr;
   };
 
+  // A lease whose model was checked to be a T.
   template <class T>
   class Handle {
    public:
-    explicit Handle(Lease lease) : lease_(std::move(lease)) {}
-    const T* operator->() const { return static_cast<const T*>(lease_.get()); }
-    const T& operator*() const { return *operator->(); }
+    const T* operator->() const { return model_; }
+    const T& operator*() const { return *model_; }
     const std::string& device() const { return lease_.device(); }
 
    private:
+    friend class ModelRegistry;
+    Handle(Lease lease, const T* model) : lease_(std::move(lease)), model_(model) {}
     Lease lease_;
+    const T* model_;
   };
 
   explicit ModelRegistry(RegistryOptions options, std::function<Clock::time_point()> clock = Clock::now);
@@ -77,15 +98,18 @@ class ModelRegistry {
 
   const RegistryOptions& options() const;
 
-  // One loader per (task, type); set before serving. The loader's model type must be what acquire_as names.
+  // One loader per (task, type); set before serving. acquire_as checks the model type the loader made.
   void set_loader(Task task, ModelType type, Loader loader);
 
   Expected<Lease> acquire(const ModelKey& key);
+  // An internal error, not undefined behaviour, when the loader of `key` made something other than a T.
   template <class T>
   Expected<Handle<T>> acquire_as(const ModelKey& key) {
     auto lease = acquire(key);
     if (!lease) return std::move(lease).error();
-    return Handle<T>(std::move(*lease));
+    const T* model = lease->model_.template get_if<T>();
+    if (model == nullptr) return wrong_model_type(key);
+    return Handle<T>(std::move(*lease), model);
   }
 
   // Loads `key` on every device and pins it: never unloaded by the TTL (Immich stores preloads without one).
@@ -116,6 +140,8 @@ class ModelRegistry {
   Counters counters() const;
 
  private:
+  static Error wrong_model_type(const ModelKey& key);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "ml_server/response.h"
+#include "tasks/output.h"
 
 namespace focal::ocr {
 

@@ -8,7 +8,7 @@
 
 #include "image/decode.h"
 #include "infer/session.h"
-#include "ml_server/response.h"
+#include "tasks/output.h"
 
 namespace focal {
 

@@ -12,7 +12,7 @@
 
 #include "image/decode.h"
 #include "infer/session.h"
-#include "ml_server/response.h"
+#include "tasks/output.h"
 
 namespace focal {
 

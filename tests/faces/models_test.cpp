@@ -9,7 +9,7 @@
 #include "faces/detector.h"
 #include "faces/handlers.h"
 #include "faces/recognizer.h"
-#include "ml_server/request.h"
+#include "tasks/entry.h"
 
 namespace focal {
 namespace {
@@ -29,6 +29,11 @@ RgbImage load_photo(const std::string& name) {
   auto image = decode_rgb(bytes, DecodeLimits{});
   EXPECT_TRUE(image.ok());
   return image.ok() ? std::move(*image) : RgbImage{};
+}
+
+// What the predict pipeline parses from {"facial-recognition": {<type>: {"modelName": <name>}}}.
+Entry face_entry(ModelType type, const std::string& name, EntryOptions options = {}) {
+  return {Task::kFacialRecognition, type, name, name, ModelSource::kInsightFace, std::move(options)};
 }
 
 double cosine(const std::vector<float>& a, const std::vector<float>& b) {
@@ -171,38 +176,30 @@ TEST(FaceHandlers, DetectionThenRecognitionThroughTheRegistry) {
   context.runtime = &runtime();
   context.cache_folder = kModels;
   register_face_handlers(registry, context, FaceOptions{});
-  auto entries = parse_entries(
-      R"({"facial-recognition":{"detection":{"modelName":"buffalo_l","options":{"minScore":0.5}},)"
-      R"("recognition":{"modelName":"buffalo_l"}}})",
-      EntriesLimits{});
-  ASSERT_TRUE(entries.ok()) << entries.error().message;
-  const Entry* det = nullptr;
-  const Entry* rec = nullptr;
-  for (const auto& e : *entries) (e.type == ModelType::kDetection ? det : rec) = &e;
-  ASSERT_TRUE(det != nullptr && rec != nullptr);
+  EntryOptions det_options;
+  det_options.min_score = 0.5F;
+  const Entry det = face_entry(ModelType::kDetection, "buffalo_l", det_options);
+  const Entry rec = face_entry(ModelType::kRecognition, "buffalo_l");
   const auto photo = load_photo("group-friends-cast.jpg");
   PredictInputs inputs;
   inputs.image = &photo;
   auto* det_handler = registry.find(Task::kFacialRecognition, ModelType::kDetection);
   auto* rec_handler = registry.find(Task::kFacialRecognition, ModelType::kRecognition);
   ASSERT_TRUE(det_handler != nullptr && rec_handler != nullptr);
-  auto detected = det_handler->run(*det, inputs, nullptr);
+  auto detected = det_handler->run(det, inputs, nullptr);
   ASSERT_TRUE(detected.ok()) << detected.error().message;
   const auto& faces = std::get<DetectedFaces>(*detected);
-  auto recognized = rec_handler->run(*rec, inputs, &*detected);
+  auto recognized = rec_handler->run(rec, inputs, &*detected);
   ASSERT_TRUE(recognized.ok()) << recognized.error().message;
   EXPECT_EQ(std::get<RecognizedFaces>(*recognized).faces.size(), faces.boxes.size());
 
   const TaskOutput empty = DetectedFaces{};
-  auto none = rec_handler->run(*rec, inputs, &empty);
+  auto none = rec_handler->run(rec, inputs, &empty);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(std::get<RecognizedFaces>(*none).faces.empty());
-  EXPECT_FALSE(rec_handler->run(*rec, inputs, nullptr).ok());
+  EXPECT_FALSE(rec_handler->run(rec, inputs, nullptr).ok());
 
-  auto missing =
-      parse_entries(R"({"facial-recognition":{"detection":{"modelName":"antelopev2"}}})", EntriesLimits{});
-  ASSERT_TRUE(missing.ok());
-  auto not_cached = det_handler->run(missing->front(), inputs, nullptr);
+  auto not_cached = det_handler->run(face_entry(ModelType::kDetection, "antelopev2"), inputs, nullptr);
   ASSERT_FALSE(not_cached.ok());
   EXPECT_EQ(not_cached.error().kind, ErrorKind::kUnavailable);
 }

@@ -238,6 +238,23 @@ TEST_F(Registry, ADeviceThatFailsToLoadIsAvoidedDuringItsBackoff) {
   EXPECT_EQ(fallback->device(), "0");
 }
 
+TEST_F(Registry, AcquiringAsAnotherTypeIsAnErrorNotACrash) {
+  struct Other {
+    std::vector<double> values;
+  };
+  auto registry = make();
+  registry.set_loader(Task::kClip, ModelType::kVisual, counting_loader());
+  auto wrong = registry.acquire_as<Other>(key());
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().kind, ErrorKind::kInternal);
+  EXPECT_NE(wrong.error().message.find("different model type"), std::string::npos) << wrong.error().message;
+  EXPECT_EQ(registry.snapshot().at(0).outstanding, 0);  // the refused lease was released
+  auto right = registry.acquire_as<Model>(key());
+  ASSERT_TRUE(right.ok());
+  EXPECT_EQ((*right)->generation, 1);  // the same load serves the right type
+  EXPECT_EQ(loads.load(), 1);
+}
+
 TEST_F(Registry, MissingLoaderIsNotImplemented) {
   auto registry = make();
   auto lease = registry.acquire({Task::kOcr, ModelType::kDetection, "PP-OCRv5_mobile", "PP-OCRv5_mobile"});
