@@ -8,6 +8,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -21,6 +23,7 @@
 #include "cli_common.h"
 #include "config/focal_config.h"
 #include "core/logging.h"
+#include "progress.h"
 #include "server/http_server.h"
 #include "server/routes.h"
 #include "services.h"
@@ -82,59 +85,91 @@ class SignalWatcher {
 
 bool stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
 
-std::string queue_summary(const std::vector<jobs::QueueStatus>& queues) {
-  std::string out;
-  for (const auto& q : queues) {
-    const auto pending = q.counts.active + q.counts.waiting + q.counts.paused + q.counts.delayed;
-    if (pending == 0) continue;
-    if (!out.empty()) out += "  ";
-    out += q.name + " " + std::to_string(q.counts.active) + "/" + std::to_string(pending);
-  }
-  return out.empty() ? "idle" : out;
+// Queues whose jobs call an ML service: with none reachable they could only wait to retry.
+constexpr std::array kMlQueues = {jobs::queue::kSmartSearch, jobs::queue::kFaceDetection, jobs::queue::kOcr};
+
+bool is_ml_queue(std::string_view name) {
+  return std::find(kMlQueues.begin(), kMlQueues.end(), name) != kMlQueues.end();
 }
 
-// Foreground drain with a live progress bar on a TTY and plain lines (every 2 s) otherwise.
+// The ML URLs none of which answers a health check, or nothing when ML is off, its checks are off, or one
+// URL answers (then the jobs run and report their own errors).
+std::vector<std::string> unreachable_ml_urls(Services& services) {
+  const settings::SystemConfig config = services.settings().get();
+  const auto& ml = config.machine_learning;
+  const bool needs_ml = settings::smart_search_enabled(config) ||
+                        settings::facial_recognition_enabled(config) || settings::ocr_enabled(config);
+  if (!needs_ml || !ml.availability_checks.enabled) return {};
+  services.ml().check_health_now();
+  const auto urls = services.ml().urls();
+  for (const auto& url : urls) {
+    if (services.ml().is_healthy(url)) return {};
+  }
+  return urls;
+}
+
+// Foreground drain with one progress bar per queue on a TTY and plain lines otherwise. With no ML service
+// reachable, the ML queues are left queued and the command says so at once instead of retrying for minutes.
 int drain_queues(Services& services, const jobs::DrainOptions& base, const std::atomic<bool>& interrupted) {
-  const bool tty = stderr_is_tty();
   jobs::DrainOptions options = base;
-  auto last_line = std::chrono::steady_clock::now() - std::chrono::hours(1);
-  std::size_t last_width = 0;
-  options.on_progress = [&](const jobs::DrainProgress& progress) {
-    const auto total = progress.processed + progress.remaining;
-    const auto summary = queue_summary(progress.queues);
-    if (tty) {
-      constexpr int kWidth = 30;
-      const int filled = total > 0 ? static_cast<int>(kWidth * progress.processed / total) : kWidth;
-      std::string line = "\r[" + std::string(static_cast<std::size_t>(filled), '#') +
-                         std::string(static_cast<std::size_t>(kWidth - filled), '-') + "] " +
-                         std::to_string(progress.processed) + "/" + std::to_string(total) + " jobs  " +
-                         summary;
-      if (line.size() > 160) line.resize(160);
-      const auto width = line.size();
-      if (width < last_width) line += std::string(last_width - width, ' ');
-      last_width = width;
-      std::fputs(line.c_str(), stderr);
-      std::fflush(stderr);
-    } else if (std::chrono::steady_clock::now() - last_line >= std::chrono::seconds(2)) {
-      last_line = std::chrono::steady_clock::now();
-      std::fprintf(stderr, "jobs: %lld done, %lld remaining (%s)\n",
-                   static_cast<long long>(progress.processed), static_cast<long long>(progress.remaining),
-                   summary.c_str());
+  const std::vector<std::string> unreachable = unreachable_ml_urls(services);
+  if (!unreachable.empty()) {
+    std::vector<std::string> selected = options.queues;
+    if (selected.empty()) {
+      for (const auto& queue : jobs::known_queues()) selected.emplace_back(queue.name);
     }
+    std::erase_if(selected, [](const std::string& name) { return is_ml_queue(name); });
+    options.queues = std::move(selected);
+  }
+  // Only ML queues were asked for and none can run (an empty list would mean every queue).
+  const bool nothing_to_run = !unreachable.empty() && options.queues.empty();
+  auto before = services.queue().status_all();
+  if (!before) return fail(before.error());
+  const QueueBaseline baseline = baseline_of(*before);
+  ProgressDisplay display(stderr, stderr_is_tty());
+  options.on_progress = [&](const jobs::DrainProgress& progress) {
+    auto rows = queue_progress(progress.queues, baseline);
+    if (!options.queues.empty()) {  // only the queues that run
+      std::erase_if(rows, [&](const QueueProgress& row) {
+        return std::find(options.queues.begin(), options.queues.end(), row.name) == options.queues.end();
+      });
+    }
+    display.update(rows);
   };
   options.should_stop = [&interrupted] { return interrupted.load(); };
-  auto report = services.queue().run_until_idle(options);
-  if (tty) std::fputs("\n", stderr);
+  auto report = nothing_to_run ? Expected<jobs::DrainReport>(jobs::DrainReport{})
+                               : services.queue().run_until_idle(options);
   if (!report) return fail(report.error());
   std::printf("Processed %lld jobs (%lld failed, %lld waiting to retry)%s\n",
               static_cast<long long>(report->processed), static_cast<long long>(report->failed),
               static_cast<long long>(report->delayed), interrupted.load() ? "; interrupted" : "");
+  if (interrupted.load()) return 130;
+  if (!unreachable.empty()) {
+    auto after = services.queue().status_all();
+    if (!after) return fail(after.error());
+    std::string left;
+    for (const auto& q : *after) {
+      const auto pending = q.counts.waiting + q.counts.paused + q.counts.delayed + q.counts.active;
+      if (!is_ml_queue(q.name) || pending == 0) continue;
+      left += (left.empty() ? "" : ", ") + q.name + " " + std::to_string(pending);
+    }
+    std::string urls;
+    for (const auto& url : unreachable) urls += (urls.empty() ? "" : ", ") + url;
+    std::fprintf(stderr,
+                 "focal: no machine-learning service answers (tried %s).\n"
+                 "  Left queued: %s.\n"
+                 "  Start focal-ml on this machine, or point focal at a running one:\n"
+                 "    focal config set machineLearning.urls http://HOST:3003\n"
+                 "  then run `focal jobs run`. Without machine learning:\n"
+                 "    focal config set machineLearning.enabled false\n",
+                 urls.c_str(), left.empty() ? "nothing" : left.c_str());
+    return kExitFailure;
+  }
   if (report->delayed > 0) {
     std::printf(
         "Jobs waiting to retry usually mean the ML service is unreachable; they run again with `focal "
         "jobs run --wait-delayed` or `focal serve`.\n");
   }
-  if (interrupted.load()) return 130;
   return report->failed > 0 ? kExitFailure : kExitOk;
 }
 
