@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <thread>
 #include <tuple>
@@ -81,6 +82,8 @@ int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, 
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // As many heap arenas as requests run at once: more only fragment (measured in docs/BENCHMARKS.md, OCR).
+  focal::limit_allocator_arenas(std::max(cfg.request_threads, 2));
   focal::init_logging(*focal::parse_log_level(cfg.log_level), cfg.no_color);
   spdlog::info("focal-ml {} starting (ONNX Runtime {})", version, focal::OrtRuntime::version());
   if (auto st = focal::init_image_decoding(argv0); !st) {

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #if defined(FOCAL_ALLOCATOR_MIMALLOC)
@@ -34,6 +35,15 @@ void release_free_memory() {
   mallctl(purge.c_str(), nullptr, nullptr, nullptr, 0);
 #else
   malloc_trim(0);
+#endif
+}
+
+void limit_allocator_arenas(int arenas) {
+#if !defined(FOCAL_ALLOCATOR_MIMALLOC) && !defined(FOCAL_ALLOCATOR_JEMALLOC)
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr) return;
+  mallopt(M_ARENA_MAX, arenas < 1 ? 1 : arenas);
+#else
+  (void)arenas;
 #endif
 }
 

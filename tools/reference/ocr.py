@@ -46,10 +46,11 @@ def decode_rgb(path: Path) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-def _session(path: Path, threads: int = 2) -> ort.InferenceSession:
+def _session(path: Path, threads: int = 2, arena: bool = True) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.inter_op_num_threads = 1
     options.intra_op_num_threads = threads
+    options.enable_cpu_mem_arena = arena
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -175,10 +176,10 @@ def character_list(path: Path) -> list[str]:
 
 
 class Pipeline:
-    def __init__(self, det: Path, rec: Path, threads: int = 2, exact_homography: bool = False):
+    def __init__(self, det: Path, rec: Path, threads: int = 2, exact_homography: bool = False, arena: bool = True):
         self.exact = exact_homography
-        self.det = _session(det, threads)
-        self.rec = _session(rec, threads)
+        self.det = _session(det, threads, arena)
+        self.rec = _session(rec, threads, arena)
         self.decoder = CTCLabelDecode(character=character_list(rec))
 
     def __call__(self, img: Image.Image, min_score=0.5, max_resolution=736, score_mode="fast", min_rec_score=0.8,
