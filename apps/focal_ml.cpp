@@ -6,7 +6,9 @@
 
 #include "cli_common.h"
 #include "config/ml_config.h"
+#include "core/logging.h"
 #include "infer/runtime.h"
+#include "ml_models.h"
 #include "ml_service.h"
 
 int main(int argc, char** argv) {
@@ -20,6 +22,21 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--allow-any-model", allow_any_model,
       "Accept and download model names outside Immich's supported list (also FOCAL_ML_ALLOW_ANY_MODEL)");
+  focal::app::ModelsCommand models;
+  auto* models_cmd = app.add_subcommand("models", "Manage the model cache without running the service");
+  models_cmd->require_subcommand(1);
+  auto* list_cmd = models_cmd->add_subcommand("list", "Cached models with their types and sizes");
+  list_cmd->add_flag("--supported", models.supported,
+                     "Also list Immich's supported names, marking cached ones");
+  list_cmd->callback([&] { models.action = focal::app::ModelsCommand::Action::kList; });
+  auto* download_cmd = models_cmd->add_subcommand(
+      "download", "Download models into the cache (verified, like the service does)");
+  download_cmd->add_option("names", models.names, "Model names, e.g. ViT-B-32__openai buffalo_l")->required();
+  download_cmd->callback([&] { models.action = focal::app::ModelsCommand::Action::kDownload; });
+  auto* verify_cmd = models_cmd->add_subcommand(
+      "verify", "Check cached files against their source's sizes and hashes (hub models need the network)");
+  verify_cmd->add_option("names", models.names, "Model names (default: every cached model)");
+  verify_cmd->callback([&] { models.action = focal::app::ModelsCommand::Action::kVerify; });
   app.name("focal-ml");
   // CLI11 calls this only for --version.
   app.set_version_flag("--version", [] {
@@ -43,5 +60,9 @@ int main(int argc, char** argv) {
     return focal::cli::kExitUsage;
   }
   hub_cfg->allow_any_model = hub_cfg->allow_any_model || allow_any_model;
+  if (models_cmd->parsed()) {
+    focal::init_logging(spdlog::level::warn, cfg->no_color);
+    return focal::app::run_models_command(models, cfg->cache_folder, *hub_cfg);
+  }
   return run_ml_service(*cfg, *hub_cfg, argv[0], focal::build::kVersion);
 }

@@ -101,7 +101,7 @@ std::vector<std::string> unreachable_ml_urls(Services& services) {
                         settings::facial_recognition_enabled(config) || settings::ocr_enabled(config);
   if (!needs_ml || !ml.availability_checks.enabled) return {};
   services.ml().check_health_now();
-  const auto urls = services.ml().urls();
+  auto urls = services.ml().urls();
   for (const auto& url : urls) {
     if (services.ml().is_healthy(url)) return {};
   }

@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -567,10 +568,63 @@ struct ModelDownloader::Impl {
   }
 };
 
+namespace {
+
+// Empty when the file at `path` has the size and hash `expected` gives.
+std::string check_file(const fs::path& path, const RepoFile& expected) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return "missing";
+  const auto size = fs::file_size(path, ec);
+  if (ec) return "unreadable: " + ec.message();
+  if (expected.exact_size && size != expected.size)
+    return std::to_string(size) + " bytes, expected " + std::to_string(expected.size);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "unreadable";
+  Digest digest(expected);
+  std::string buffer(std::size_t{1} << 20, '\0');
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    digest.update(std::string_view(buffer.data(), static_cast<std::size_t>(in.gcount())));
+  }
+  if (in.bad()) return "read error";
+  if (auto got = digest.mismatch()) return "hash " + *got + ", expected " + digest.expected();
+  return {};
+}
+
+}  // namespace
+
 ModelDownloader::ModelDownloader(HubConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 ModelDownloader::~ModelDownloader() = default;
 
 const HubConfig& ModelDownloader::config() const { return impl_->config; }
+
+Expected<std::vector<FileCheck>> ModelDownloader::verify(const ModelRequest& request) {
+  if (request.task == Task::kOcr) {
+    const auto type = request.required_file.parent_path().filename() == "detection" ? ModelType::kDetection
+                                                                                    : ModelType::kRecognition;
+    auto source = ocr_model_file(request.clean_name, type, impl_->config.ocr_checksums);
+    if (!source) return source.error();
+    RepoFile expected;
+    expected.path = source->path;
+    expected.sha256 = source->sha256;
+    expected.exact_size = false;  // the table gives no sizes
+    return std::vector<FileCheck>{{request.required_file, check_file(request.required_file, expected)}};
+  }
+  if (impl_->config.offline) {
+    return unavailable("'" + request.requested_name +
+                       "' is checked against the hub's file list, and HF_HUB_OFFLINE is set");
+  }
+  auto revision = impl_->resolve_revision(request);
+  if (!revision) return revision.error();
+  auto files = impl_->list_files(request, *revision);
+  if (!files) return files.error();
+  std::vector<FileCheck> checks;
+  for (const auto& file : *files) {
+    const auto path = request.cache_dir / file.path;
+    checks.push_back({path, check_file(path, file)});
+  }
+  return checks;
+}
 
 Status ModelDownloader::ensure(const ModelRequest& request) {
   std::error_code ec;

@@ -60,6 +60,13 @@ struct ModelRequest {
   std::filesystem::path required_file;  // the model file the caller needs, inside cache_dir
 };
 
+// One file of a cached model checked against its source.
+struct FileCheck {
+  std::filesystem::path path;
+  std::string
+      problem;  // empty: size and hash match; otherwise what is wrong ("missing", the hash found, ...)
+};
+
 // Thread-safe. Concurrent calls for the same model share one download (per-model lock); other models are not
 // blocked. Failures are 503 errors whose message names the model and the reason.
 class ModelDownloader {
@@ -71,6 +78,11 @@ class ModelDownloader {
 
   // Returns at once when `required_file` exists (no network); downloads the snapshot otherwise.
   Status ensure(const ModelRequest& request);
+
+  // Checks the cached files of `request` against their source: every file of the hub snapshot (size, and the
+  // SHA-256 or git blob hash the hub lists; needs the network), or an OCR model file against RapidOCR's
+  // table (offline). kUnavailable when the hub cannot be asked (including HF_HUB_OFFLINE).
+  Expected<std::vector<FileCheck>> verify(const ModelRequest& request);
 
   const HubConfig& config() const;
 

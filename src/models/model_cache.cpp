@@ -32,4 +32,32 @@ Expected<ModelLocation> locate_model(const std::filesystem::path& cache_root, Ta
   return loc;
 }
 
+std::vector<CachedModel> list_cached_models(const std::filesystem::path& cache_root) {
+  namespace fs = std::filesystem;
+  std::vector<CachedModel> out;
+  for (const Task task : {Task::kClip, Task::kFacialRecognition, Task::kOcr}) {
+    std::error_code ec;
+    const fs::path task_dir = cache_root / std::string(to_string(task));
+    std::vector<fs::path> folders;
+    for (const auto& entry : fs::directory_iterator(task_dir, ec)) {
+      if (entry.is_directory(ec)) folders.push_back(entry.path());
+    }
+    std::sort(folders.begin(), folders.end());
+    for (const auto& folder : folders) {
+      CachedModel model{task, folder.filename().string(), {}, 0};
+      for (const ModelType type : model_types(task)) {
+        if (fs::is_regular_file(folder / std::string(to_string(type)) / "model.onnx", ec))
+          model.types.push_back(type);
+      }
+      // Symbolic links are followed (a cache may link model files from elsewhere) but never left.
+      for (auto it = fs::recursive_directory_iterator(folder, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec)) model.bytes += it->file_size(ec);
+      }
+      out.push_back(std::move(model));
+    }
+  }
+  return out;
+}
+
 }  // namespace focal

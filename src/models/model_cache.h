@@ -4,8 +4,11 @@
 // except OCR detectors, which every language shares: ocr/<clean name without "LANG__">/detection/model.onnx.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 #include "models/model_name.h"
@@ -21,5 +24,16 @@ struct ModelLocation {
 // `clean_name` must come from validate_model_name. Re-checks that the result stays inside `cache_root`.
 Expected<ModelLocation> locate_model(const std::filesystem::path& cache_root, Task task, ModelType type,
                                      std::string_view clean_name);
+
+// A model folder found in the cache: <root>/<task>/<name> with the types whose model.onnx is present.
+struct CachedModel {
+  Task task = Task::kClip;
+  std::string name;
+  std::vector<ModelType> types;  // in the order of model_types(task)
+  std::uint64_t bytes = 0;       // every regular file under the folder
+};
+
+// Every model folder under `cache_root`, by task then name; folders of unknown tasks are not models.
+std::vector<CachedModel> list_cached_models(const std::filesystem::path& cache_root);
 
 }  // namespace focal

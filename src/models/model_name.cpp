@@ -159,6 +159,52 @@ std::optional<ModelSource> model_source(std::string_view clean_name) {
   return std::nullopt;
 }
 
+std::vector<ModelType> model_types(Task task) {
+  switch (task) {
+    case Task::kClip:
+      return {ModelType::kVisual, ModelType::kTextual};
+    case Task::kFacialRecognition:
+    case Task::kOcr:
+      return {ModelType::kDetection, ModelType::kRecognition};
+  }
+  return {};
+}
+
+std::optional<Task> task_of_model(std::string_view clean_name) {
+  const auto source = model_source(clean_name);
+  if (!source) return std::nullopt;
+  switch (*source) {
+    case ModelSource::kInsightFace:
+      return Task::kFacialRecognition;
+    case ModelSource::kMClip:
+    case ModelSource::kOpenClip:
+      return Task::kClip;
+    case ModelSource::kPaddle:
+      return Task::kOcr;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> supported_model_names(Task task) {
+  std::vector<std::string_view> out;
+  const auto add = [&out](const auto& names) {
+    for (const std::string_view name : names) out.push_back(name);
+  };
+  switch (task) {
+    case Task::kClip:
+      add(kMClip);
+      add(kOpenClip);
+      break;
+    case Task::kFacialRecognition:
+      add(kInsightFace);
+      break;
+    case Task::kOcr:
+      add(kPaddle);
+      break;
+  }
+  return out;
+}
+
 Expected<std::string> validate_model_name(std::string_view raw, bool allow_any) {
   auto reject = [&](std::string_view why) {
     std::string shown(raw.substr(0, 128));

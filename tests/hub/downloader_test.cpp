@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -523,6 +524,58 @@ TEST_F(OcrHubTest, OfflineModeMakesNoRequest) {
   ModelDownloader downloader(c);
   ASSERT_FALSE(downloader.ensure(ocr_request("PP-OCRv5_mobile", "detection")));
   EXPECT_EQ(hub_.requests(), 0);
+}
+
+TEST_F(OcrHubTest, VerifyChecksCachedFilesAgainstTheTableWithoutRequests) {
+  hub_.add_ocr("onnx/PP-OCRv5/det/ch_PP-OCRv5_det_mobile.onnx", det_);
+  auto c = ocr_config();
+  ModelDownloader downloader(c);
+  const auto det = ocr_request("PP-OCRv5_mobile", "detection");
+  ASSERT_TRUE(downloader.ensure(det));
+  c.offline = true;  // verifying an OCR model needs no network
+  ModelDownloader offline(c);
+  const int before = hub_.requests();
+  auto checks = offline.verify(det);
+  ASSERT_TRUE(checks) << checks.error().message;
+  ASSERT_EQ(checks->size(), 1U);
+  EXPECT_EQ((*checks)[0].path, det.required_file);
+  EXPECT_EQ((*checks)[0].problem, "");
+  {
+    std::fstream out(det.required_file, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(100);
+    out.put('\x01');  // same size, other content
+  }
+  checks = offline.verify(det);
+  ASSERT_TRUE(checks);
+  EXPECT_NE((*checks)[0].problem.find("hash"), std::string::npos) << (*checks)[0].problem;
+  fs::remove(det.required_file);
+  checks = offline.verify(det);
+  ASSERT_TRUE(checks);
+  EXPECT_EQ((*checks)[0].problem, "missing");
+  EXPECT_EQ(hub_.requests(), before);
+}
+
+TEST_F(HubTest, VerifyComparesEveryFileWithTheHubsListing) {
+  ModelDownloader downloader(config());
+  const auto r = request("ViT-B-32__openai");
+  ASSERT_TRUE(downloader.ensure(r));
+  auto checks = downloader.verify(r);
+  ASSERT_TRUE(checks) << checks.error().message;
+  ASSERT_FALSE(checks->empty());
+  for (const auto& check : *checks) EXPECT_EQ(check.problem, "") << check.path;
+  fs::resize_file(r.required_file, fs::file_size(r.required_file) - 1);
+  checks = downloader.verify(r);
+  ASSERT_TRUE(checks);
+  const auto broken = std::find_if(checks->begin(), checks->end(),
+                                   [&](const FileCheck& check) { return check.path == r.required_file; });
+  ASSERT_NE(broken, checks->end());
+  EXPECT_NE(broken->problem.find("bytes, expected"), std::string::npos) << broken->problem;
+  auto offline_config = config();
+  offline_config.offline = true;
+  ModelDownloader offline(offline_config);
+  auto refused = offline.verify(r);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::kUnavailable);
 }
 
 TEST(OcrModelTable, NamesMapToRapidOcrFiles) {

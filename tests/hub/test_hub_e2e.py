@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,3 +98,49 @@ def test_missing_repository_is_a_clear_503(focal_ml_bin, hub, image, tmp_path):
         assert "ViT-L-14__openai" in r.detail and "404" in r.detail, r.detail
     finally:
         assert server.stop() == 0, server.log_tail()
+
+
+def models_cli(focal_ml_bin: str, cache: Path, hub, *args: str, offline: bool = False):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MACHINE_LEARNING_", "FOCAL_ML_", "HF_"))}
+    env.update({"MACHINE_LEARNING_CACHE_FOLDER": str(cache), "HF_ENDPOINT": hub.endpoint,
+                "HF_HUB_OFFLINE": "1" if offline else "0", "NO_COLOR": "1"})
+    return subprocess.run([focal_ml_bin, "models", *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_models_command_downloads_lists_and_verifies_offline_of_the_service(focal_ml_bin, models_dir, hub,
+                                                                            tmp_path):
+    cache = tmp_path / "cache"
+    got = models_cli(focal_ml_bin, cache, hub, "download", "ViT-B-32__openai", "buffalo_l")
+    assert got.returncode == 0, got.stderr
+    assert (cache / "clip/ViT-B-32__openai/textual/model.onnx").is_file()
+    assert (cache / "facial-recognition/buffalo_l/recognition/model.onnx").is_file()
+    src = models_dir / "clip" / "ViT-B-32__openai" / "visual" / "model.onnx"
+    assert filecmp.cmp(src, cache / "clip/ViT-B-32__openai/visual/model.onnx", shallow=False)
+
+    listing = models_cli(focal_ml_bin, cache, hub, "list", "--supported")
+    assert listing.returncode == 0, listing.stderr
+    rows = {line.split()[1]: line.split() for line in listing.stdout.splitlines()
+            if line.startswith(("clip ", "facial-recognition "))}
+    assert rows["ViT-B-32__openai"][2] == "visual,textual" and rows["ViT-B-32__openai"][-1] == "yes", listing.stdout
+    assert rows["buffalo_l"][2] == "detection,recognition", listing.stdout
+    assert "* ViT-B-32__openai" in listing.stdout and "  buffalo_s" in listing.stdout  # cached / not cached
+
+    verified = models_cli(focal_ml_bin, cache, hub, "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "ViT-B-32__openai: ok" in verified.stdout and "buffalo_l: ok" in verified.stdout, verified.stdout
+
+    # One flipped byte (same size) is found and named; offline, hub models cannot be verified.
+    model = cache / "facial-recognition/buffalo_l/detection/model.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    broken = models_cli(focal_ml_bin, cache, hub, "verify", "buffalo_l")
+    assert broken.returncode == 1, broken.stdout
+    assert str(model) in broken.stderr and "hash" in broken.stderr, broken.stderr
+    offline = models_cli(focal_ml_bin, cache, hub, "verify", "ViT-B-32__openai", offline=True)
+    assert offline.returncode == 1 and "HF_HUB_OFFLINE" in offline.stderr, offline.stderr
+
+    unknown = models_cli(focal_ml_bin, cache, hub, "download", "ViT-Q-99__nope")
+    assert unknown.returncode == 1 and "ViT-Q-99__nope" in unknown.stderr, unknown.stderr
+    usage = models_cli(focal_ml_bin, cache, hub)
+    assert usage.returncode == 2, usage.stderr
