@@ -50,6 +50,7 @@ foreach(component_package IN ITEMS "ml;focal-ml" "server;focal")
 endforeach()
 install(FILES docs/search.md docs/people.md docs/openapi.yaml DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/focal
         COMPONENT server)
+install(FILES docs/openapi-ml.yaml DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/focal-ml COMPONENT ml)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME focal)

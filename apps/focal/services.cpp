@@ -12,6 +12,25 @@ Error with_context(const Error& error, const std::string& what) {
   return {error.kind, what + ": " + error.message};
 }
 
+// How often `focal serve` checks whether the nightly tasks are due (they run once, within an hour of the
+// start time; the first check is at start-up).
+constexpr std::chrono::seconds kNightlyPoll{30};
+
+// Immich's nightly tasks (nightlyTasks.*) that concern focal's data, as jobs.
+std::vector<jobs::JobRequest> nightly_jobs(const settings::NightlyTasks& tasks) {
+  std::vector<jobs::JobRequest> out;
+  const auto once = [&out](std::string_view name, nlohmann::json data) {
+    jobs::JobRequest request{std::string(name), std::move(data)};
+    request.dedupe_key = std::string(name);  // never twice in the queue
+    out.push_back(std::move(request));
+  };
+  if (tasks.database_cleanup) once(jobs::job::kPersonCleanup, nlohmann::json::object());
+  if (tasks.missing_thumbnails) once(jobs::job::kAssetGenerateThumbnailsQueueAll, {{"force", false}});
+  if (tasks.cluster_new_faces)
+    once(jobs::job::kFacialRecognitionQueueAll, {{"force", false}, {"nightly", true}});
+  return out;
+}
+
 }  // namespace
 
 Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, const EnvMap& env) {
@@ -136,6 +155,10 @@ Status Services::start_background() {
   background_ = true;
   ml_->start();
   if (config_.workers) queue_->start_workers();
+  nightly_ = std::make_unique<jobs::DailySchedule>(*queue_, *db_, "nightlyTasks");
+  nightly_->start(
+      kNightlyPoll, [this] { return settings_->get().nightly_tasks.start_time; },
+      [this] { return nightly_jobs(settings_->get().nightly_tasks); });
   if (auto st = library_->start_watching(); !st) {
     spdlog::warn("Folder watcher not started: {}", st.error().message);
   }
@@ -146,6 +169,7 @@ void Services::stop_background() {
   if (!background_) return;
   background_ = false;
   library_->stop_watching();
+  if (nightly_) nightly_->stop();
   queue_->stop_workers();
   ml_->stop();
 }

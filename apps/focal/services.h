@@ -10,6 +10,7 @@
 #include "config/focal_config.h"
 #include "core/error.h"
 #include "duplicates/duplicates.h"
+#include "jobs/daily.h"
 #include "jobs/jobs.h"
 #include "library/library.h"
 #include "ml_client/ml_client.h"
@@ -31,7 +32,7 @@ class Services {
   Services(const Services&) = delete;
   Services& operator=(const Services&) = delete;
 
-  // `focal serve`: job workers (unless FOCAL_WORKERS=false), folder watcher, ML health checks.
+  // `focal serve`: job workers (unless FOCAL_WORKERS=false), folder watcher, ML health checks, nightly tasks.
   Status start_background();
   void stop_background();
 
@@ -67,6 +68,7 @@ class Services {
   std::unique_ptr<duplicates::DuplicateService> duplicates_;
   std::unique_ptr<text_search::TextSearchService> text_;
   std::unique_ptr<auth::AuthService> auth_;
+  std::unique_ptr<jobs::DailySchedule> nightly_;
   int settings_listener_ = -1;
   bool background_ = false;
 };

@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
 #include <thread>
 
+#include "jobs/daily.h"
 #include "store/database.h"
 
 namespace focal::jobs {
@@ -497,6 +500,88 @@ TEST_F(JobsTest, BackgroundWorkersProcessJobsAndLiveConcurrency) {
   EXPECT_EQ(done.load(), 12);
   EXPECT_LE(peak.load(), 3);
   EXPECT_EQ(counts(*queue, "smartSearch").completed, 12);
+}
+
+// --- daily schedule (nightly tasks) ---
+
+class DailyScheduleTest : public JobsTest {
+ protected:
+  void SetUp() override {
+    JobsTest::SetUp();
+    setenv("TZ", "UTC", 1);  // local time = UTC for the clock below
+    tzset();
+  }
+  // 2026-03-10 at hh:mm UTC, plus `days`.
+  void at(int hh, int mm, int days = 0) {
+    wall_ = std::chrono::system_clock::time_point(std::chrono::seconds(1773100800)) + std::chrono::hours(hh) +
+            std::chrono::minutes(mm) + std::chrono::hours(24 * days);
+  }
+  DailySchedule::Clock clock() {
+    return [this] { return wall_.load(); };
+  }
+  std::atomic<std::chrono::system_clock::time_point> wall_{};
+};
+
+TEST_F(DailyScheduleTest, ClaimsOncePerDayWithinAnHourOfTheStartTime) {
+  auto queue = make_queue();
+  DailySchedule schedule(*queue, *db_, "nightlyTasks", clock());
+  at(1, 59);
+  EXPECT_FALSE(*schedule.claim_if_due("02:00"));
+  at(2, 0);
+  EXPECT_TRUE(*schedule.claim_if_due("02:00"));
+  EXPECT_FALSE(*schedule.claim_if_due("02:00"));  // once a day
+  at(2, 30);
+  EXPECT_FALSE(*schedule.claim_if_due("02:00"));
+  at(3, 1, 1);  // next day, past the window: a process that was down misses that day, as a cron would
+  EXPECT_FALSE(*schedule.claim_if_due("02:00"));
+  at(2, 59, 2);  // the day after, within the window (started late)
+  EXPECT_TRUE(*schedule.claim_if_due("02:00"));
+  EXPECT_FALSE(*schedule.claim_if_due("nonsense"));
+  // A window across midnight belongs to the day it started on.
+  at(23, 45, 3);
+  EXPECT_TRUE(*schedule.claim_if_due("23:30"));
+  at(0, 10, 4);
+  EXPECT_FALSE(*schedule.claim_if_due("23:30"));  // still the run of day 3
+  at(0, 10, 5);
+  EXPECT_TRUE(*schedule.claim_if_due("23:30"));  // day 4's run, begun after midnight
+}
+
+TEST_F(DailyScheduleTest, TwoProcessesSharingTheDatabaseRunADayOnce) {
+  auto queue_a = make_queue("worker-a");
+  auto queue_b = make_queue("worker-b");
+  DailySchedule a(*queue_a, *db_, "nightlyTasks", clock());
+  DailySchedule b(*queue_b, *db_, "nightlyTasks", clock());
+  at(0, 0);
+  EXPECT_TRUE(*a.claim_if_due("00:00"));
+  EXPECT_FALSE(*b.claim_if_due("00:00"));
+  DailySchedule other(*queue_b, *db_, "otherSchedule", clock());
+  EXPECT_TRUE(*other.claim_if_due("00:00"));  // schedules are independent
+}
+
+TEST_F(DailyScheduleTest, TheThreadQueuesTheDaysJobsOnce) {
+  auto queue = make_queue();
+  DailySchedule schedule(*queue, *db_, "nightlyTasks", clock());
+  at(0, 5);
+  std::atomic<int> asked{0};
+  schedule.start(
+      std::chrono::milliseconds(5), [] { return std::string("00:00"); },
+      [&] {
+        ++asked;
+        return std::vector<JobRequest>{
+            JobRequest(std::string(job::kPersonCleanup)),
+            JobRequest(std::string(job::kFacialRecognitionQueueAll), {{"force", false}, {"nightly", true}})};
+      });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (asked.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // more polls: nothing more
+  schedule.stop();
+  EXPECT_EQ(asked.load(), 1);
+  auto background = queue->status(queue::kBackgroundTask);
+  auto recognition = queue->status(queue::kFacialRecognition);
+  ASSERT_TRUE(background.ok() && recognition.ok());
+  EXPECT_EQ(background->counts.waiting, 1);
+  EXPECT_EQ(recognition->counts.waiting, 1);
 }
 
 }  // namespace

@@ -91,7 +91,8 @@ def test_file_lists(debs):
     ml, server = files(debs["focal-ml"]), files(debs["focal"])
     for path in ("/usr/bin/focal-ml", "/usr/lib/focal/libonnxruntime.so.1", "/usr/lib/systemd/system/focal-ml.service",
                  "/etc/focal/focal-ml.env", "/usr/share/doc/focal-ml/copyright",
-                 "/usr/share/doc/focal-ml/changelog.gz", "/usr/share/doc/focal-ml/configuration.md"):
+                 "/usr/share/doc/focal-ml/changelog.gz", "/usr/share/doc/focal-ml/configuration.md",
+                 "/usr/share/doc/focal-ml/openapi-ml.yaml"):
         assert path in ml, path
     for path in ("/usr/bin/focal", "/usr/lib/systemd/system/focal.service", "/etc/focal/focal.env",
                  "/usr/share/doc/focal/copyright", "/usr/share/doc/focal/openapi.yaml"):
