@@ -2,16 +2,19 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # One-shot set-up on a fresh Debian (bookworm or newer) machine: system packages, ONNX Runtime,
 # the Python tooling venv, and a release build. Idempotent and quick when nothing changed.
-# Usage: scripts/bootstrap.sh [--no-build]
+# Usage: scripts/bootstrap.sh [--no-build | --build-deps]
+#   --no-build    everything but the release build
+#   --build-deps  only what building the binaries and packages needs (no test tools, no venv, no build):
+#                 the container images' build stage (packaging/docker/Dockerfile)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 # Debian packages the build and the tests need (C++ libraries come from here, never vendored).
-packages=(
+mode=${1:-}
+build_packages=(
   build-essential cmake ninja-build pkg-config ccache git unzip curl ca-certificates maven
-  libgtest-dev libgmock-dev
   libboost1.81-dev libboost-url1.81-dev  # HTTP front: Boost.Beast/Asio, Boost.URL
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libvips-dev libturbojpeg0-dev libicu-dev libpcre2-dev
@@ -21,11 +24,18 @@ packages=(
   libhnswlib-dev  # search: HNSW approximate nearest neighbours (header-only)
   libsodium-dev  # auth: Argon2id password hashes, token hashing
   libopencv-imgproc-dev libpolyclipping-dev  # OCR: contours, rectangles, resize (OpenCV), unclip offset (Clipper)
+  dpkg-dev  # packaging: dpkg-shlibdeps computes Depends:
+)
+test_packages=(
+  libgtest-dev libgmock-dev
   python3 python3-venv
   clang-format clang-tidy
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz / ci-asan builds (libFuzzer, sanitizer runtimes)
-  dpkg-dev lintian systemd  # packaging: dpkg-shlibdeps for Depends:, package checks, systemd-analyze verify
+  lintian systemd  # package checks, systemd-analyze verify
+  podman mmdebstrap  # the CPU container image: built from a locally made Debian base (tests/packaging)
 )
+packages=("${build_packages[@]}")
+[[ $mode == --build-deps ]] || packages+=("${test_packages[@]}")
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 # python3/venv may come from elsewhere (pyenv); only insist on the Debian ones when no usable python exists.
@@ -46,6 +56,8 @@ else
   scripts/fetch-onnxruntime.sh
 fi
 
+[[ $mode == --build-deps ]] && exit 0
+
 # Python tooling venv (test-model generation, reference pipelines, integration tests).
 # tools/requirements-nodeps.txt holds packages installed without their declared dependencies (rapidocr would pull
 # opencv-python, which clashes with the headless OpenCV already pinned; what it really imports is pinned instead).
@@ -58,7 +70,7 @@ if [[ ! -x .venv/bin/python ]] ||
   cat tools/requirements.txt tools/requirements-nodeps.txt > .venv/.requirements
 fi
 
-if [[ ${1:-} != --no-build ]]; then
+if [[ $mode != --no-build ]]; then
   cmake --preset release >/dev/null
   cmake --build --preset release
   log "built: build/release/focal-ml"
