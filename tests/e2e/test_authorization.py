@@ -225,9 +225,9 @@ class World:
         if "thumbnail" in row["path"]:
             wait_until(lambda: all(db_rows(self.data_dir, "SELECT 1 FROM asset_file WHERE asset_id = ? AND type "
                                                           "= 'thumbnail'", (a,)) for a in (r["asset"], r["asset2"])),
-                       30, "thumbnails of the owner's assets")
+                       90, "thumbnails of the owner's assets")
             wait_until(lambda: self.alice.get(f"/api/people/{r['person']}/thumbnail", validate=False).status == 200,
-                       30, "the person thumbnail")
+                       90, "the person thumbnail")
         self.db("INSERT INTO duplicate_group_seq DEFAULT VALUES")
         r["dup"] = db_rows(self.data_dir, "SELECT max(id) FROM duplicate_group_seq")[0][0]
         for asset in (r["asset"], r["asset2"]):
