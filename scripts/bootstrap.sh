@@ -24,7 +24,7 @@ build_packages=(
   libhnswlib-dev  # search: HNSW approximate nearest neighbours (header-only)
   libsodium-dev  # auth: Argon2id password hashes, token hashing
   libopencv-imgproc-dev libpolyclipping-dev  # OCR: contours, rectangles, resize (OpenCV), unclip offset (Clipper)
-  dpkg-dev  # packaging: dpkg-shlibdeps computes Depends:
+  dpkg-dev file  # packaging: dpkg-shlibdeps computes Depends: (CPack finds the binaries with file)
 )
 test_packages=(
   libgtest-dev libgmock-dev
