@@ -15,6 +15,7 @@
 #include "search/search.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "support/library_test_helpers.h"
 
 namespace focal::duplicates {
 namespace {
@@ -49,20 +50,6 @@ TEST(PlanGrouping, NewGroupJoinAndMergeAndClear) {
   EXPECT_EQ(own.target, 11);
   EXPECT_EQ(own.merged_groups, std::vector<DuplicateId>{10});
 }
-
-class NoMl final : public ml::MlClient {
- public:
-  Expected<std::vector<float>> clip_image(std::string_view, std::string_view) override {
-    return Error{ErrorKind::kUnavailable, "off"};
-  }
-  Expected<std::vector<float>> clip_text(std::string_view, std::string_view, std::string_view) override {
-    return Error{ErrorKind::kUnavailable, "off"};
-  }
-  Expected<ml::FaceDetection> detect_faces(std::string_view, std::string_view, double,
-                                           std::string_view) override {
-    return Error{ErrorKind::kUnavailable, "off"};
-  }
-};
 
 class DuplicateServiceTest : public ::testing::Test {
  protected:
@@ -152,7 +139,7 @@ class DuplicateServiceTest : public ::testing::Test {
   std::mt19937_64 rng_{5};
   int made_ = 0;
   fs::path dir_;
-  NoMl ml_;
+  test_support::UnavailableMl ml_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<jobs::JobQueue> queue_;
   std::unique_ptr<settings::SettingsStore> settings_;

@@ -20,6 +20,7 @@
 #include "server/routes.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "support/library_test_helpers.h"
 #include "synthetic_faces.h"
 
 namespace focal::people {
@@ -29,14 +30,8 @@ constexpr std::int64_t kOwner = 1;  // the user whose library these tests build
 
 namespace fs = std::filesystem;
 
-class FakeMl final : public ml::MlClient {
+class FakeMl final : public test_support::UnavailableMl {
  public:
-  Expected<std::vector<float>> clip_image(std::string_view, std::string_view) override {
-    return Error{ErrorKind::kUnavailable, "no clip"};
-  }
-  Expected<std::vector<float>> clip_text(std::string_view, std::string_view, std::string_view) override {
-    return Error{ErrorKind::kUnavailable, "no clip"};
-  }
   Expected<ml::FaceDetection> detect_faces(std::string_view, std::string_view, double min_score,
                                            std::string_view image) override {
     ++calls;
@@ -145,13 +140,7 @@ class PeopleServiceTest : public ::testing::Test {
   }
 
   std::int64_t count(const std::string& sql) {
-    auto n = db_->read([&](store::Connection& c) -> Expected<std::int64_t> {
-      auto s = c.prepare(sql);
-      if (!s) return s.error();
-      auto row = s->step();
-      if (!row) return row.error();
-      return s->int64(0);
-    });
+    auto n = test_support::query_number(*db_, sql);
     EXPECT_TRUE(n);
     return n ? *n : -1;
   }

@@ -16,6 +16,7 @@
 #include "ml_client/ml_client.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "support/library_test_helpers.h"
 
 namespace focal::search {
 namespace {
@@ -33,7 +34,7 @@ std::vector<float> axis_vector(std::string_view spec) {
   return v;
 }
 
-class FakeMl final : public ml::MlClient {
+class FakeMl final : public test_support::UnavailableMl {
  public:
   Expected<std::vector<float>> clip_image(std::string_view model, std::string_view bytes) override {
     ++image_calls;
@@ -49,10 +50,6 @@ class FakeMl final : public ml::MlClient {
     last_language = language;
     if (down) return Error{ErrorKind::kUnavailable, "Machine learning request '...' failed for all URLs"};
     return axis_vector(text);
-  }
-  Expected<ml::FaceDetection> detect_faces(std::string_view, std::string_view, double,
-                                           std::string_view) override {
-    return internal_error("not used");
   }
   std::atomic<int> image_calls{0};
   std::atomic<int> text_calls{0};
@@ -160,13 +157,7 @@ class SearchTest : public ::testing::Test {
   }
 
   std::int64_t count(const std::string& sql) {
-    auto n = db_->read([&](store::Connection& c) -> Expected<std::int64_t> {
-      auto s = c.prepare(sql);
-      if (!s) return s.error();
-      auto row = s->step();
-      if (!row) return row.error();
-      return s->int64(0);
-    });
+    auto n = test_support::query_number(*db_, sql);
     return n.ok() ? *n : -1;
   }
 

@@ -14,24 +14,15 @@
 #include "ml_client/ml_client.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "support/library_test_helpers.h"
 
 namespace focal::text_search {
 namespace {
 
 namespace fs = std::filesystem;
 
-class FakeMl final : public ml::MlClient {
+class FakeMl final : public test_support::UnavailableMl {
  public:
-  Expected<std::vector<float>> clip_image(std::string_view, std::string_view) override {
-    return Error{ErrorKind::kUnavailable, "no clip"};
-  }
-  Expected<std::vector<float>> clip_text(std::string_view, std::string_view, std::string_view) override {
-    return Error{ErrorKind::kUnavailable, "no clip"};
-  }
-  Expected<ml::FaceDetection> detect_faces(std::string_view, std::string_view, double,
-                                           std::string_view) override {
-    return Error{ErrorKind::kUnavailable, "no faces"};
-  }
   Expected<std::vector<ml::TextLine>> ocr(std::string_view model, const ml::OcrOptions& options,
                                           std::string_view image) override {
     ++calls;
@@ -121,13 +112,7 @@ class TextSearchTest : public ::testing::Test {
   }
 
   std::int64_t count(const std::string& sql) {
-    auto n = db_->read([&](store::Connection& c) -> Expected<std::int64_t> {
-      auto s = c.prepare(sql);
-      if (!s) return s.error();
-      auto row = s->step();
-      if (!row) return row.error();
-      return s->int64(0);
-    });
+    auto n = test_support::query_number(*db_, sql);
     return n ? *n : -1;
   }
 
