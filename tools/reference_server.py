@@ -8,7 +8,7 @@ end-to-end benchmarks (bench/run_e2e.sh). Not a product: clip.visual, clip.textu
 
 Like Immich's ML service: multipart /predict with `entries` plus `image` or `text`, Pillow decoding, numpy
 pre/post-processing, onnxruntime sessions with 1 inter-op and 2 intra-op threads (tools/reference), responses
-as in spec §1.4 (embeddings as JSON strings). Requests are handled on a pool of `--threads` worker threads
+in Immich's shapes (embeddings as JSON strings). Requests are handled on a pool of `--threads` worker threads
 (Immich's MACHINE_LEARNING_REQUEST_THREADS); models load on first use.
 """
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The CLIP files next to the ONNX graphs (spec §3.3, §3.7): config.json at the model root,
-// visual/preprocess_cfg.json, textual/tokenizer_config.json.
+// The CLIP files next to the ONNX graphs, which decide the model family's behaviour: config.json at the
+// model root, visual/preprocess_cfg.json, textual/tokenizer_config.json.
 #pragma once
 
 #include <array>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// CLIP text tower (spec §6.3): clean the text (whitespace collapse; canonicalize for SigLIP-family configs),
-// optional NLLB language prefix, tokenise to exactly the context length, run, output row 0.
+// CLIP text tower, as Immich runs it: clean the text (whitespace collapse; canonicalize for SigLIP-family
+// configs), optional NLLB language prefix, tokenise to exactly the context length, run, output row 0.
 #pragma once
 
 #include <filesystem>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// CLIP image tower (spec §6.2): shortest side to S with Pillow BICUBIC, centre crop S x S, (x/255 - mean) /
-// std, NCHW float32, output row 0 (already L2-normalised by the graph).
+// CLIP image tower, as Immich preprocesses: shortest side to S with Pillow BICUBIC, centre crop S x S,
+// (x/255 - mean) / std, NCHW float32, output row 0 (already L2-normalised by the graph).
 #pragma once
 
 #include <filesystem>

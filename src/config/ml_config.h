@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// focal-ml configuration: every MACHINE_LEARNING_* variable of Immich's ML service (spec §4) with Immich's
+// focal-ml configuration: every MACHINE_LEARNING_* variable of Immich's ML service with Immich's
 // defaults and parsing rules, plus focal's own FOCAL_ML_* settings. Parsed once at start-up.
 #pragma once
 

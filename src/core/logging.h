@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Process logging set-up. Levels follow IMMICH_LOG_LEVEL's mapping (spec §4):
+// Process logging set-up. Levels follow Immich's IMMICH_LOG_LEVEL mapping:
 // critical/error -> error, warning/warn -> warn, info/log -> info, debug/verbose -> debug.
 #pragma once
 

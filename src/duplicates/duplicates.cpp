@@ -333,7 +333,7 @@ struct DuplicateService::Impl {
         auto shown = members(c, owner, id);
         if (!shown) return std::move(shown).error();
         if (shown->size() < 2) {
-          // A singleton group is dissolved (spec §6.3).
+          // A singleton group is dissolved (as Immich's GET /duplicates does).
           Status s = exec(c, "DELETE FROM asset_duplicate WHERE duplicate_id = ?",
                           [&](store::Statement& st) { st.bind(1, id); });
           if (!s) return s.error();
@@ -424,7 +424,7 @@ struct DuplicateService::Impl {
                              if (!queued) return queued.error();
                              return jobs::JobOutcome::kSuccess;
                            });
-    // The SmartSearch -> AssetDetectDuplicates follow-up for uploads (spec §1.3 step 5) is declared by
+    // The SmartSearch -> AssetDetectDuplicates follow-up for uploads is declared by
     // search.
   }
 };

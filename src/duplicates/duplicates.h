@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Duplicate detection (spec §6): assets whose CLIP embeddings are within duplicateDetection.maxDistance are
-// put in one group; users list groups, resolve them (keep some, trash the rest) or dismiss them.
+// Duplicate detection, as in Immich: assets whose CLIP embeddings are within duplicateDetection.maxDistance
+// are put in one group; users list groups, resolve them (keep some, trash the rest) or dismiss them.
 //
 // Schema of component "duplicates" (only this component writes it; others may read it):
 //   asset_duplicate(asset_id INTEGER PRIMARY KEY REFERENCES asset ON DELETE CASCADE,
@@ -42,7 +42,7 @@ using DuplicateId = std::int64_t;
 // Migrations of component "duplicates" (after "library").
 Status migrate(store::Database& db);
 
-// --- the grouping rule (spec §6.2 step 3/4), pure ---
+// --- the grouping rule (Immich's transitive group merge), pure ---
 struct Candidate {
   AssetId asset = 0;
   std::optional<DuplicateId> duplicate_id;
@@ -83,7 +83,7 @@ enum class DetectOutcome { kSkipped, kGrouped, kNone, kFailed };
 class DuplicateService {
  public:
   // Registers AssetDetectDuplicates(+QueueAll) on `queue` (the SmartSearch → AssetDetectDuplicates follow-up
-  // for uploads, spec §1.3 step 5, is declared by search). Every argument outlives the service.
+  // for uploads is declared by search). Every argument outlives the service.
   static Expected<std::unique_ptr<DuplicateService>> create(store::Database& db, jobs::JobQueue& queue,
                                                             settings::SettingsStore& settings,
                                                             search::SmartSearchService& smart_search,
@@ -92,7 +92,7 @@ class DuplicateService {
   DuplicateService(const DuplicateService&) = delete;
   DuplicateService& operator=(const DuplicateService&) = delete;
 
-  // AssetDetectDuplicates body (spec §6.2).
+  // AssetDetectDuplicates body (Immich's guards, candidate search and grouping).
   Expected<DetectOutcome> detect(AssetId asset);
   // AssetDetectDuplicatesQueueAll{force}: returns how many were queued.
   Expected<std::int64_t> queue_all(bool force);

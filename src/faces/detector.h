@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// SCRFD face detector (spec §6.4): letterbox to the graph's input size (640x640 when H/W are dynamic), one
-// ORT Run, decode of the 6/9/10/15-output layouts, minScore threshold per call, NMS, rounded boxes.
+// SCRFD face detector, as in Immich: letterbox to the graph's input size (640x640 when H/W are dynamic),
+// one ORT Run, decode of the 6/9/10/15-output layouts, minScore threshold per call, NMS, rounded boxes.
 #pragma once
 
 #include <filesystem>

@@ -8,7 +8,7 @@
 namespace focal {
 namespace {
 
-constexpr float kDefaultMinScore = 0.7F;  // the ML service's and the server's default (spec §1.3)
+constexpr float kDefaultMinScore = 0.7F;  // Immich's default, in its ML service and its server
 
 }  // namespace
 

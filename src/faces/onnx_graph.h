@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // Reads the first node names of an ONNX graph straight from the protobuf wire format. ORT does not expose
-// node names, and the ArcFace normalisation depends on them (spec §6.5): a recognizer converted from MXNet
-// starts with Sub/_minus and Mul/_mul nodes and takes raw pixels.
+// node names, and the ArcFace normalisation depends on them (InsightFace's rule): a recognizer converted
+// from MXNet starts with Sub/_minus and Mul/_mul nodes and takes raw pixels.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The numerics of the reference face pipeline (spec §6.4, §6.5), written to reproduce what it gets from
-// OpenCV and numpy, bit for bit where the reference is integer arithmetic:
+// The numerics of the reference face pipeline (Immich's InsightFace SCRFD and ArcFace), written to reproduce
+// what it gets from OpenCV and numpy, bit for bit where the reference is integer arithmetic:
 // - cv::resize(INTER_LINEAR) and cv::warpAffine(INTER_LINEAR, BORDER_CONSTANT 0) on 8-bit images: OpenCV's
 //   fixed-point coefficients, edge handling and rounding (checked against opencv-python by the fidelity
 //   tests);
@@ -30,7 +30,7 @@ namespace focal::faces {
 std::vector<std::uint8_t> resize_linear(std::span<const std::uint8_t> pixels, int width, int height,
                                         int channels, int out_width, int out_height);
 
-// Where the image lands on the detector canvas (spec §6.4 step 1 and 5).
+// Where the image lands on the detector canvas (resized size, pasted top-left) and the box scale.
 struct LetterboxGeometry {
   int new_width = 0;
   int new_height = 0;
@@ -47,7 +47,7 @@ std::vector<std::uint8_t> letterbox_pixels(const RgbImage& image, int input_widt
 std::vector<float> detector_tensor(const RgbImage& image, int input_width, int input_height,
                                    LetterboxGeometry* geometry = nullptr);
 
-// The SCRFD output layout, from the number of outputs (spec §6.4): 6/9 = strides 8,16,32 with 2 anchors,
+// The SCRFD output layout, from the number of outputs: 6/9 = strides 8,16,32 with 2 anchors,
 // 10/15 = strides 8..128 with 1 anchor; 9 and 15 carry keypoints.
 struct ScrfdLayout {
   std::vector<int> strides;

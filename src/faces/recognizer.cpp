@@ -41,7 +41,7 @@ Expected<std::unique_ptr<FaceRecognizer>> FaceRecognizer::load(OrtRuntime& runti
   if (s.outputs().empty() || s.outputs()[0].type != ElementType::kFloat32) {
     return fail("output 0 must be float32");
   }
-  // The normalisation rule reads the graph's first node names from the ONNX file itself (spec §6.5).
+  // The normalisation rule reads the graph's first node names from the ONNX file itself, as InsightFace does.
   auto names = faces::onnx_first_node_names(model_file, 8);
   if (!names) return std::move(names).error();
 

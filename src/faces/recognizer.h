@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// ArcFace face recognizer (spec §6.5): each face aligned to the 112x112 template from its five landmarks,
-// normalised (127.5/127.5, or raw pixels for MXNet-converted graphs), embedded in batched Runs. The model
-// file is used as is: a dynamic first dimension (any dim_param, e.g. "None") takes [N,3,112,112] directly, a
-// fixed batch is looped over.
+// ArcFace face recognizer, as Immich runs it (InsightFace): each face aligned to the 112x112 template from
+// its five landmarks, normalised (127.5/127.5, or raw pixels for MXNet-converted graphs), embedded in
+// batched Runs. The model file is used as is: a dynamic first dimension (any dim_param, e.g. "None") takes
+// [N,3,112,112] directly, a fixed batch is looped over.
 #pragma once
 
 #include <filesystem>

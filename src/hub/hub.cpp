@@ -164,7 +164,7 @@ bool ends_with_ci(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && lower(std::string(s.substr(s.size() - suffix.size()))) == suffix;
 }
 
-// Immich's ignore patterns for the ONNX format (spec §3.3): ARM NN and RKNN files are not fetched.
+// Immich's ignore patterns for the ONNX format: ARM NN and RKNN files are not fetched.
 bool wanted_for_onnx(std::string_view path) {
   return !ends_with_ci(path, ".armnn") && !ends_with_ci(path, ".rknn");
 }

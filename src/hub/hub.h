@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Model download from the Hugging Face hub into Immich's model cache (spec §3.3, §3.4); OCR models from
+// Model download from the Hugging Face hub into Immich's model cache; OCR models from
 // RapidOCR's model table (hub/ocr_models.h).
 //
 // A model is "cached" iff its model file exists; then nothing touches the network. Otherwise the whole repo
@@ -30,7 +30,7 @@ struct HubConfig {
   std::string organisation = "immich-app";
   bool offline = false;          // HF_HUB_OFFLINE: never make a request
   std::string token;             // HF_TOKEN: sent as a bearer token to the endpoint (not to redirect targets)
-  bool allow_any_model = false;  // FOCAL_ML_ALLOW_ANY_MODEL: download names outside spec §3.2 too
+  bool allow_any_model = false;  // FOCAL_ML_ALLOW_ANY_MODEL: download names outside Immich's model lists too
   int attempts_per_request = 4;  // each HTTP request, with exponential backoff between attempts
   std::chrono::milliseconds request_backoff{500};
   // After a failed download, requests for that model answer 503 at once until this has passed; it doubles

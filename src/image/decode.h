@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Image decoding for all image tasks (spec §6.1): bytes -> 8-bit RGB, no EXIF rotation, ICC ignored.
+// Image decoding for all image tasks (Immich's rules): bytes -> 8-bit RGB, no EXIF rotation, ICC ignored.
 // Every input is hostile: the format is sniffed from magic bytes and only the matching loader runs, the pixel
 // count is checked from the header before decoding, and truncated or corrupt data is an error, not a crash.
 #pragma once

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Execution-provider selection and options, following Immich's rules (spec §5). Pure functions, so the
+// Execution-provider selection and options, following Immich's rules. Pure functions, so the
 // selection, fallback and option logic is tested on machines without any accelerator.
 #pragma once
 
@@ -48,7 +48,7 @@ struct DeviceSettings {
 
 using ProviderOptions = std::map<std::string, std::string>;
 
-// Provider options exactly as spec §5's table; `model_dir` hosts the per-EP compile caches.
+// Provider options exactly as Immich sets them; `model_dir` hosts the per-EP compile caches.
 ProviderOptions provider_options(ExecutionProvider provider, const DeviceSettings& device,
                                  const std::filesystem::path& model_dir);
 

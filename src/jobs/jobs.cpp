@@ -180,7 +180,7 @@ struct JobQueue::Impl {
     const std::string queue_name = resolve_queue(request.name);
     if (queue_name.empty()) return bad_request(fmt::format("Unknown job name '{}'", request.name));
     std::optional<std::string> dedupe = request.dedupe_key;
-    // Immich deduplicates FacialRecognitionQueueAll by its own name: at most one pending (spec §1.1).
+    // Immich deduplicates FacialRecognitionQueueAll by its own name: at most one pending.
     if (!dedupe && request.name == job::kFacialRecognitionQueueAll) dedupe = std::string(request.name);
     const std::int64_t at = now();
     const bool delayed = request.delay.count() > 0;

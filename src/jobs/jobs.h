@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The durable job queue of the library server (spec §1), stored in SQLite (component "jobs").
+// The library server's durable job queue (Immich's queues and jobs), stored in SQLite (component "jobs").
 //
 // Immich runs its jobs on BullMQ/Redis with no retries and drops a job whose handler throws. focal keeps
 // every job in the database instead:
@@ -68,7 +68,7 @@ inline constexpr std::string_view kPersonGenerateThumbnail = "PersonGenerateThum
 
 struct QueueInfo {
   std::string_view name;
-  int default_concurrency;         // spec §1.2
+  int default_concurrency;         // Immich's default
   bool fixed_concurrency;          // facialRecognition and duplicateDetection always run one at a time
   std::string_view queue_all_job;  // what `start` enqueues (empty: the queue has no start command)
 };
@@ -111,8 +111,8 @@ struct JobRequest {
   std::chrono::milliseconds delay{0};  // > 0: enqueued as delayed
 };
 
-// Follow-ups of a finished job (spec §1.3 chain): called after `success` or `skipped` and their requests are
-// enqueued in the same transaction that completes the job.
+// Follow-ups of a finished job (Immich's job chain, e.g. metadata → thumbnails → CLIP/faces): called after
+// `success` or `skipped` and their requests are enqueued in the same transaction that completes the job.
 using DoneHook = std::function<std::vector<JobRequest>(const Job& job, JobOutcome outcome)>;
 
 struct QueueCounts {
@@ -207,7 +207,7 @@ class JobQueue {
   // together.
   Expected<std::int64_t> enqueue(store::Connection& connection, const JobRequest& request);
 
-  // Commands (spec §1.4/§1.5). start: kBadRequest "Job is already running" when the queue has an active job,
+  // Commands, as in Immich. start: kBadRequest "Job is already running" when the queue has an active job,
   // kBadRequest for a queue without a queue-all job; otherwise enqueues the queue's queue-all job {force}.
   Status start(std::string_view queue, std::optional<bool> force);
   Status pause(std::string_view queue);
@@ -217,12 +217,13 @@ class JobQueue {
 
   Expected<QueueStatus> status(std::string_view queue);
   Expected<std::vector<QueueStatus>> status_all();
-  // The FacialRecognitionQueueAll barrier (spec §1.3 step 6): does `queue` have an active job (any process)?
+  // Does `queue` have an active job (any process)? The FacialRecognitionQueueAll barrier waits until the
+  // detection queues have none.
   Expected<bool> has_active(std::string_view queue);
   // Up to `limit` jobs of `queue` in `state` (oldest first).
   Expected<std::vector<JobInfo>> list(std::string_view queue, JobState state, int limit = 1000);
 
-  // Live-changeable worker count of a queue (fixed queues stay at 1). Defaults: spec §1.2.
+  // Live-changeable worker count of a queue (fixed queues stay at 1). Defaults: Immich's.
   void set_concurrency(std::string_view queue, int concurrency);
   int concurrency(std::string_view queue) const;
 

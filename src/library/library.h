@@ -3,7 +3,7 @@
 //
 // Import = scan a folder recursively; each new file is hashed (SHA-256) and becomes an asset row (a file
 // whose content is already known is recorded as a duplicate path, not imported twice), then
-// AssetExtractMetadata{id, source:"upload"} is queued. The chain (spec §1.3, storage template step omitted):
+// AssetExtractMetadata{id, source:"upload"} is queued. Immich's job chain (storage template step omitted):
 // AssetExtractMetadata → AssetGenerateThumbnails → SmartSearch + AssetDetectFaces (source upload, or notify).
 // Previews (longest side ≤ 1440, JPEG, EXIF orientation applied) are what focal-ml sees; thumbnails are for
 // the UI. Corrupt or unsupported files never abort an import: they are recorded with a reason.
@@ -149,7 +149,7 @@ struct UploadResult {
   bool duplicate = false;  // the content was already in the library: `asset` is the existing one
 };
 
-// asset_job_status columns other components maintain (spec §8.1).
+// asset_job_status columns other components maintain (Immich's per-asset "done" markers).
 enum class JobStatusColumn { kFacesRecognized, kDuplicatesDetected, kOcr };
 // Upserts asset_job_status.<column> = at_ms (nullopt clears it) inside the caller's write transaction
 // (db.write), so the component's data and the marker commit together.
@@ -186,7 +186,7 @@ class AssetRepository {
 class LibraryService {
  public:
   // `db` must be migrated (library::migrate, jobs::migrate); `db` and `queue` outlive the service. Registers
-  // the AssetExtractMetadata/AssetGenerateThumbnails(+QueueAll) handlers and the §1.3 chain on `queue`.
+  // the AssetExtractMetadata/AssetGenerateThumbnails(+QueueAll) handlers and the upload job chain on `queue`.
   static Expected<std::unique_ptr<LibraryService>> create(store::Database& db, jobs::JobQueue& queue,
                                                           LibraryOptions options);
   ~LibraryService();  // stops the watcher

@@ -31,7 +31,7 @@
 //   asset_job_status(asset_id INTEGER PRIMARY KEY REFERENCES asset ON DELETE CASCADE,
 //                    metadata_extracted_at INTEGER NULL, faces_recognized_at INTEGER NULL,
 //                    duplicates_detected_at INTEGER NULL, ocr_at INTEGER NULL)
-//        -- created by metadata extraction ("missing" scans require it, spec §8.1); faces_recognized_at,
+//        -- created by metadata extraction ("missing" scans require it, as in Immich); faces_recognized_at,
 //        -- duplicates_detected_at and ocr_at are set by their components through library::set_job_status()
 //   asset_duplicate_path(path TEXT PRIMARY KEY, asset_id REFERENCES asset ON DELETE CASCADE, seen_at)
 //        -- files whose content equals an imported asset's (not imported twice)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// LibraryService: import, upload, metadata and preview jobs, the §1.3 chain, the watcher.
+// LibraryService: import, upload, metadata and preview jobs, the upload job chain, the watcher.
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -506,7 +506,7 @@ struct LibraryService::Impl {
                                  "AND (SELECT count(*) FROM asset_file f WHERE f.asset_id = asset.id) < 2");
                            });
 
-    // Spec §1.3 step 3 (storage template step omitted: it always "succeeds"): uploads and copies go on to
+    // As in Immich (storage template step omitted: it always "succeeds"): uploads and copies go on to
     // thumbnails with the same payload.
     queue.on_done(jobs::job::kAssetExtractMetadata, [](const Job& job, JobOutcome) {
       const std::string source = payload_source(job.data);

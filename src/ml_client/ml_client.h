@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Client for Immich-compatible machine-learning services (focal-ml or Immich's own), spec §7.2/§7.3.
+// Client for Immich-compatible machine-learning services (focal-ml or Immich's own), with Immich's health
+// checks, URL fallback and `entries` formats.
 //
 // Several URLs in configured order: a background thread pings `ping` (relative to each URL) every
 // availabilityChecks.interval ms with availabilityChecks.timeout; requests go to healthy URLs first (in

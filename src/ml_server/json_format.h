@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// JSON text helpers for response bodies. Numbers follow orjson (spec §1.5): the shortest decimal that
+// JSON text helpers for response bodies. Numbers follow orjson (as in Immich): the shortest decimal that
 // round-trips in the value's own precision, integral values keep ".0", no spaces, compact exponents.
 #pragma once
 

@@ -33,7 +33,7 @@ Reply predict(const PredictForm& form, const TaskRegistry& registry, const Predi
   auto entries = parse_entries(*form.entries, limits.entries);
   if (!entries) return error_reply(entries.error());
 
-  // Image wins when both are present (spec §1.3).
+  // Image wins when both are present (text is ignored), as in Immich.
   std::optional<RgbImage> image;
   if (form.image) {
     const auto* data = reinterpret_cast<const std::uint8_t*>(form.image->data());

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Typed /predict requests: the `entries` JSON parsed with Immich's rules (spec §1.3, §1.6).
+// Typed /predict requests: the `entries` JSON parsed with Immich's rules and status codes.
 #pragma once
 
 #include <string_view>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The one JSON rendering of the typed task results (tasks/output.h, spec §1.4): nothing below the HTTP layer
-// builds JSON.
+// The one JSON rendering of the typed task results (tasks/output.h) in Immich's shapes: nothing below the
+// HTTP layer builds JSON.
 #pragma once
 
 #include <optional>

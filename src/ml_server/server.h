@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// focal-ml's routes (spec §1.2) on the shared HTTP front (http/server.h): `/`, `/ping` (answered on the I/O
+// focal-ml's routes (Immich's) on the shared HTTP front (http/server.h): `/`, `/ping` (answered on the I/O
 // thread, so they stay fast however busy the workers are), `/predict`, `/metrics`, FastAPI-style
 // {"detail": ...} errors. HTTP workers parse forms, decode and format; handlers see typed requests only.
 #pragma once

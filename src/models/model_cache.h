@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Immich's on-disk model cache layout (spec §3.3):
+// Immich's on-disk model cache layout:
 //   <cache folder>/<task>/<clean name>/<type>/model.onnx
 // except OCR detectors, which every language shares: ocr/<clean name without "LANG__">/detection/model.onnx.
 #pragma once

@@ -7,7 +7,7 @@
 namespace focal {
 namespace {
 
-// v3.1.0 constants.py (spec §3.2).
+// Immich v3.1.0's supported models (machine-learning/immich_ml/models/constants.py).
 constexpr std::array kInsightFace = {std::string_view("antelopev2"), std::string_view("buffalo_s"),
                                      std::string_view("buffalo_m"), std::string_view("buffalo_l")};
 constexpr std::array kMClip = {
@@ -69,7 +69,7 @@ constexpr auto kOpenClip = std::to_array<std::string_view>({
     "nllb-clip-large-siglip__mrl",
     "nllb-clip-large-siglip__v1",
 });
-static_assert(kOpenClip.size() == 54, "spec §3.2 lists 54 OpenCLIP names");
+static_assert(kOpenClip.size() == 54, "Immich v3.1.0 lists 54 OpenCLIP names");
 constexpr std::array kPaddle = {
     std::string_view("PP-OCRv5_server"),        std::string_view("PP-OCRv5_mobile"),
     std::string_view("CH__PP-OCRv5_server"),    std::string_view("CH__PP-OCRv5_mobile"),

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Model identity: tasks, types, name cleaning and source detection (spec §1.3, §3.1, §3.2).
+// Model identity: tasks, types, name cleaning and source detection, with Immich's rules and model lists.
 #pragma once
 
 #include <optional>

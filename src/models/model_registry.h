@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The model lifecycle of focal-ml (spec §3.6, issue #5): models load lazily on first use, one session per
+// The model lifecycle of focal-ml (issue #5): models load lazily on first use, one session per
 // (model, device), with a lock per (model, device) so a loading model never blocks requests for any other.
 // Requests go to the device with the least outstanding work. Models idle for longer than the TTL are unloaded
 // in process (their sessions and ORT arenas are destroyed once the last in-flight request lets go); preloaded

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Face detection reconciliation (spec §3.3 step 3, with §10.2 and §10.3 fixed): what to insert, update and
-// delete when an asset's detection result arrives, given the faces already stored for it. Pure, so re-runs
-// ("Refresh") are tested without a database.
+// Face detection reconciliation (Immich's IoU > 0.5 matching, two upstream bugs fixed, see reconcile_faces):
+// what to insert, update and delete when an asset's detection result arrives, given the faces already stored
+// for it. Pure, so re-runs ("Refresh") are tested without a database.
 #pragma once
 
 #include <optional>
@@ -47,7 +47,7 @@ struct ReconcilePlan {
 // Boxes are compared in the target space (the asset's displayed size; the detection's size when that is
 // unknown): each stored face is scaled from its own image size and each detected face from the preview's, so
 // the comparison is right whatever size the preview had when the stored face was made (upstream multiplies by
-// the first face's ratio instead, §10.2). A stored face matches at most one detection (§10.3: upstream could
+// the first face's ratio instead). A stored face matches at most one detection (upstream could
 // insert a second embedding for one face and abort the job).
 ReconcilePlan reconcile_faces(std::span<const StoredFace> existing, std::span<const DetectedFace> detected,
                               int detection_width, int detection_height, int target_width, int target_height);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Internal: the face k-NN (spec §4.2) on top of search::VectorIndex, with the SQL filters applied to the
-// candidates, and the RecognitionStore the clustering job runs on.
+// Internal: the face k-NN (Immich's searchFaces) on top of search::VectorIndex, with the SQL filters applied
+// to the candidates, and the RecognitionStore the clustering job runs on.
 #pragma once
 
 #include <memory>
@@ -30,10 +30,10 @@ class FaceIndex {
   void remove(FaceId id);
   std::size_t size() const;
 
-  // The faces of `model` nearest to `embedding` (spec §4.2 with §10.5 fixed): only non-deleted, visible faces
-  // on non-deleted timeline/archive assets; `has_person` and the birth-date filter as upstream. Candidates are
-  // taken from the index in growing windows until k pass the filters or the window passes max_distance.
-  // kBadRequest when the query's size is not the model's embedding size.
+  // The faces of `model` nearest to `embedding` (Immich's searchFaces plus the filters it lacks): only
+  // non-deleted, visible faces on non-deleted timeline/archive assets; `has_person` and the birth-date
+  // filter as upstream. Candidates are taken from the index in growing windows until k pass the filters or
+  // the window passes max_distance. kBadRequest when the query's size is not the model's embedding size.
   Expected<std::vector<FaceMatch>> search(const std::string& model, const FaceQuery& query);
 
  private:

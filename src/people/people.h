@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// People: faces detected in photos (spec §3), clustered into people (spec §4, people/recognition.h) that
-// users name, merge, hide and search by (spec §5).
+// People, as in Immich: faces detected in photos, clustered into people (people/recognition.h) that users
+// name, merge, hide and search by.
 //
 // Schema of component "people" (only this component writes these tables; others may read them). Timestamps
 // are ms since the Unix epoch; boxes are integer pixels of the image (image_width x image_height) they refer
-// to — for machine-learning faces the asset's displayed size (spec §10.2: the preview's boxes are scaled up
+// to — for machine-learning faces the asset's displayed size (the preview's boxes are scaled up
 // to it).
 // Every person belongs to one user (owner_id, the owner of its faces' assets); the people operations take the
 // caller's id and treat other users' people and faces as unknown (404), and faces only cluster with faces of
@@ -95,7 +95,7 @@ struct Person {
   std::int64_t updated_at_ms = 0;
 };
 
-// GET /people (spec §5.2).
+// GET /people, with Immich's filters and order.
 struct PeopleQuery {
   bool with_hidden = false;
   int min_faces = 3;  // unnamed people with fewer faces are left out (people.minimumFaces)
@@ -156,7 +156,7 @@ class PeopleService {
   PeopleService(const PeopleService&) = delete;
   PeopleService& operator=(const PeopleService&) = delete;
 
-  // --- people (spec §5) ---
+  // --- people ---
   // Every operation below acts on `owner`'s people and faces only.
   Expected<PeoplePage> list(OwnerId owner, const PeopleQuery& query) const;
   Expected<Person> get(OwnerId owner, PersonId id) const;
@@ -182,14 +182,14 @@ class PeopleService {
   // Faces without a person (non-deleted, visible, on non-deleted assets), newest first.
   Expected<std::vector<Face>> unassigned_faces(OwnerId owner, int limit) const;
   Expected<Face> face(OwnerId owner, FaceId id) const;
-  // Assigns one face to `person` (PUT /faces/:personId {id}); feature faces follow spec §5.4.
+  // Assigns one face to `person` (PUT /faces/:personId {id}); feature faces follow Immich's rules.
   Expected<Face> reassign_face(OwnerId owner, FaceId face, PersonId person);
   // Creates a new person for the face and assigns it.
   Expected<Person> reassign_face_to_new_person(OwnerId owner, FaceId face);
   // PUT /people/:id/reassign: moves `(person, asset)` pairs' faces to `target`; returns the affected people.
   Expected<std::vector<PersonId>> reassign(OwnerId owner, PersonId target,
                                            std::span<const std::pair<PersonId, AssetId>> person_assets);
-  // Assets that contain ALL the given people (search filters; spec §5.7). kNotFound for an unknown person
+  // Assets that contain ALL the given people (the personIds search filter). kNotFound for an unknown person
   // (or, with an owner, one of another user).
   Expected<std::unordered_set<AssetId>> assets_with_people(std::optional<OwnerId> owner,
                                                            std::span<const PersonId> people) const;
@@ -201,12 +201,13 @@ class PeopleService {
   // AssetDetectFaces: 0 = skipped (feature off / hidden), otherwise the number of new faces; kFailed-like
   // outcomes are errors of kind kNotFound (asset or preview missing); kUnavailable when no ML node answered.
   Expected<int> detect_faces(AssetId asset);
-  // AssetDetectFacesQueueAll{force}: true = Reset, nullopt = Refresh, false = Missing (spec §1.4).
+  // AssetDetectFacesQueueAll{force}: true = Reset, nullopt = Refresh, false = Missing (Immich's buttons).
   Expected<QueueAllReport> queue_detect_faces(std::optional<bool> force);
   Expected<RecognitionResult> recognize_face(FaceId face, bool deferred);
-  // FacialRecognitionQueueAll{force, nightly} (spec §4.4), including the wait for detection to drain.
+  // FacialRecognitionQueueAll{force, nightly}, including the wait for detection to drain.
   Expected<QueueAllReport> queue_recognition(bool force, bool nightly);
-  // PersonCleanup: deletes people without any non-deleted, visible face (spec §10.1 fixed). Returns how many.
+  // PersonCleanup: deletes people without any non-deleted, visible face (also those with no face rows, which
+  // Immich misses). Returns how many.
   Expected<std::int64_t> cleanup();
   Status generate_thumbnail(PersonId person);
 
@@ -216,7 +217,7 @@ class PeopleService {
   std::unique_ptr<Impl> impl_;
 };
 
-// The square crop of a person thumbnail (spec §5.4): the face box (in a box_width x box_height image)
+// The square crop of a person thumbnail, as in Immich: the face box (in a box_width x box_height image)
 // clamped, scaled to the decoded image, grown 10% around its centre and shrunk until the square fits. nullopt
 // for an empty box or image.
 struct CropRect {

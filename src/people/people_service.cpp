@@ -46,7 +46,7 @@ constexpr std::string_view kFaceColumns =
 constexpr std::string_view kPersonColumns =
     "p.id, p.name, p.birth_date, p.is_hidden, p.is_favorite, p.color, p.thumbnail_path, p.feature_face_id, "
     "p.created_at, p.updated_at";
-// Faces that count for people (spec §5.2): non-deleted, visible, on non-deleted timeline assets.
+// Faces that count for people, as in Immich: non-deleted, visible, on non-deleted timeline assets.
 constexpr std::string_view kCountedFaces =
     "SELECT f.person_id AS person_id, count(*) AS faces FROM asset_face f JOIN asset a ON a.id = f.asset_id "
     "WHERE f.person_id IS NOT NULL AND f.deleted_at IS NULL AND f.is_visible = 1 AND a.deleted_at IS NULL "
@@ -200,7 +200,7 @@ struct PeopleService::Impl {
     return out;
   }
 
-  // --- feature faces (spec §5.4 createNewFeaturePhoto) ---
+  // --- feature faces (Immich's createNewFeaturePhoto) ---
   // Gives `person` a feature face (any visible, non-deleted face; the lowest id for determinism) and queues
   // its thumbnail; clears it when the person has no face left.
   Status refresh_feature_face(store::Connection& c, PersonId person) {
@@ -289,7 +289,7 @@ struct PeopleService::Impl {
   Expected<std::int64_t> cleanup() {
     return db.write([&](store::Connection& c) -> Expected<std::int64_t> {
       std::vector<PersonId> empty;
-      // §10.1 fixed: NOT EXISTS, so people with no face rows at all are deleted too.
+      // NOT EXISTS, so people with no face rows at all go too (Immich's LEFT JOIN query misses them).
       Status status = query(
           c,
           "SELECT p.id FROM person p WHERE NOT EXISTS (SELECT 1 FROM asset_face f WHERE f.person_id = p.id "
@@ -306,7 +306,7 @@ struct PeopleService::Impl {
     });
   }
 
-  // --- face detection (spec §3.3) ---
+  // --- face detection (Immich's AssetDetectFaces) ---
   // One face model's embeddings all have one size; a model whose output size changed (its files were
   // replaced) is refused rather than mixed in, since clustering could not compare them.
   static Status check_embedding_size(store::Connection& c, const std::string& model, std::size_t size) {
@@ -321,7 +321,7 @@ struct PeopleService::Impl {
     return {};
   }
 
-  // The face's embedding from `model`, replacing one from another model (§10.3 fixed: never a second
+  // The face's embedding from `model`, replacing one from another model (never a second
   // embedding row for one face). The replacement is a new row, so other processes' indexes see it.
   static Status store_embedding(store::Connection& c, FaceId face, const std::string& model,
                                 std::span<const float> embedding) {
@@ -413,7 +413,7 @@ struct PeopleService::Impl {
         if (status = store_embedding(c, id, fr.model_name, embedding); !status) return status;
       }
       if (!inserted_ids.empty()) {
-        // The barrier first (deduplicated), then one recognition job per new face (spec §1.3 step 6).
+        // The barrier first (deduplicated), then one recognition job per new face, as in Immich.
         jobs::JobRequest barrier = make_request(jobs::job::kFacialRecognitionQueueAll, {{"force", false}});
         barrier.dedupe_key = std::string(jobs::job::kFacialRecognitionQueueAll);
         auto queued = queue.enqueue(c, barrier);
@@ -485,7 +485,7 @@ struct PeopleService::Impl {
     return {};
   }
 
-  // --- recognition (spec §4.3/§4.4) ---
+  // --- recognition (FacialRecognition and FacialRecognitionQueueAll) ---
   Expected<RecognitionResult> recognize(FaceId face, bool deferred) {
     detail::SqlRecognitionStore store(db, index,
                                       settings.get().machine_learning.facial_recognition.model_name);
@@ -725,7 +725,7 @@ Status PeopleService::generate_thumbnail(PersonId person) { return impl_->genera
 
 }  // namespace focal::people
 
-// --- people operations (spec §5) ---
+// --- people operations ---
 namespace focal::people {
 namespace {
 

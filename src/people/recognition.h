@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Facial recognition: the incremental, DBSCAN-like clustering of face embeddings into people (spec §4.3).
+// Facial recognition: Immich's incremental, DBSCAN-like clustering of face embeddings into people.
 //
 // The algorithm runs one face at a time (the facialRecognition queue has concurrency 1, so there are no races
 // creating duplicate people) against a RecognitionStore: the face's k nearest neighbours within maxDistance
@@ -30,7 +30,7 @@ enum class FaceSource { kMachineLearning, kExif, kManual };
 std::string_view to_string(FaceSource source);
 std::optional<FaceSource> face_source_from_string(std::string_view text);
 
-// machineLearning.facialRecognition.{enabled, minFaces, maxDistance} (spec §4.1).
+// machineLearning.facialRecognition.{enabled, minFaces, maxDistance}.
 struct RecognitionSettings {
   bool enabled = true;
   int min_faces = 3;
@@ -44,7 +44,7 @@ struct FaceForRecognition {
   FaceSource source = FaceSource::kMachineLearning;
   std::optional<PersonId> person_id;
   std::vector<float> embedding;    // empty: no face_search row
-  bool asset_on_timeline = false;  // visibility == timeline: only those seed people (spec §4.3 step 4)
+  bool asset_on_timeline = false;  // visibility == timeline: only those seed people
   std::string asset_date;          // 'YYYY-MM-DD' the photo was taken (fileCreatedAt); "" when unknown
   std::int64_t owner_id = 0;       // the asset's owner: faces only ever cluster with the same owner's faces
 };
@@ -55,8 +55,8 @@ struct FaceMatch {
   double distance = 0;  // cosine distance, 1 - cos
 };
 
-// One face k-NN query (spec §4.2, with the §10.5 filters fixed: the store only ever returns non-deleted,
-// visible faces on non-deleted assets that are not hidden or locked).
+// One face k-NN query (Immich's searchFaces plus the filters it lacks: the store only ever returns
+// non-deleted, visible faces on non-deleted assets that are not hidden or locked).
 struct FaceQuery {
   std::span<const float> embedding;
   int k = 1;
@@ -96,12 +96,12 @@ struct RecognitionResult {
   std::optional<PersonId> person_id;  // set for kJoinedPerson and kCreatedPerson
 };
 
-// The FacialRecognition{id, deferred} job body (spec §4.3). Errors: kNotFound (face or asset missing),
+// The FacialRecognition{id, deferred} job body. Errors: kNotFound (face or asset missing),
 // kUnprocessable (no embedding), or whatever the store returns.
 Expected<RecognitionResult> recognize_face(RecognitionStore& store, const RecognitionSettings& settings,
                                            FaceId face_id, bool deferred);
 
-// Cosine distance 1 - a·b / (|a||b|) (ArcFace embeddings are not normalised; spec §3.1). 1 when either is
+// Cosine distance 1 - a·b / (|a||b|) (ArcFace embeddings are not normalised). 1 when either is
 // zero.
 double cosine_distance(std::span<const float> a, std::span<const float> b);
 

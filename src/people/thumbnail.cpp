@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Person thumbnails (spec §5.4): a square crop around the feature face, 250 px JPEG, made with libvips.
+// Person thumbnails, as in Immich: a square crop around the feature face, 250 px JPEG, made with libvips.
 #include "people/thumbnail.h"
 
 #include <algorithm>

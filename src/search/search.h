@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Smart search (CLIP embeddings, spec §2) and keyword search (SQLite FTS5) for the library server.
+// Smart search (CLIP embeddings) and keyword search (SQLite FTS5) for the library server.
 //
 // Schema of component "search" (only this component writes these tables; others may read them):
 //   smart_search(asset_id INTEGER PRIMARY KEY REFERENCES asset(id) ON DELETE CASCADE,
@@ -9,7 +9,7 @@
 //   keyword_search: FTS5(filename, description, camera, dates, ocr; rowid = asset id) with tokenizer
 //                   `unicode61 remove_diacritics 2` (case- and accent-insensitive), one row per asset.
 //
-// Model changes (spec §2.2): rows carry their model; only rows of the active clip.modelName are searched, and
+// Model changes: rows carry their model; only rows of the active clip.modelName are searched, and
 // "missing" (SmartSearchQueueAll{force:false}) re-queues assets without a row for the active model. Unlike
 // Immich, switching models keeps the old embeddings (switching back needs no re-encoding); "All" (force)
 // deletes all rows.
@@ -50,7 +50,7 @@ namespace focal::search {
 // Migrations of component "search" (after "library": smart_search references asset).
 Status migrate(store::Database& db);
 
-// Filters shared by smart and keyword search (spec §2.4 semantics: equality on exif fields, inclusive dates).
+// Filters shared by smart and keyword search (Immich's semantics: equality on exif fields, inclusive dates).
 struct AssetFilter {
   std::optional<std::int64_t> owner_id;         // only this user's assets (every user-facing search sets it)
   std::optional<std::int64_t> taken_after_ms;   // inclusive, ms since epoch
@@ -120,7 +120,7 @@ class SmartSearchService {
                                                             ml::MlClient& ml,
                                                             const library::AssetRepository& assets,
                                                             SmartSearchOptions options = {});
-  // Registers SmartSearch and SmartSearchQueueAll (queue smartSearch) and the spec §1.3 follow-up:
+  // Registers SmartSearch and SmartSearchQueueAll (queue smartSearch) and Immich's follow-up:
   // SmartSearch done (success or skipped) with source "upload" → AssetDetectDuplicates{id, source} (handled
   // by duplicates).
   void register_jobs(jobs::JobQueue& queue);
@@ -138,8 +138,8 @@ class SmartSearchService {
   // The stored embedding of an asset for the active model (nullopt when none).
   Expected<std::optional<std::vector<float>>> embedding(std::int64_t asset_id) const;
 
-  // The SmartSearch job body (spec §2.1): skipped when the feature is off or the asset is hidden; failed when
-  // the asset or its preview is missing; kUnavailable when no ML node answered (the job is retried).
+  // The SmartSearch job body, as Immich's: skipped when the feature is off or the asset is hidden; failed
+  // when the asset or its preview is missing; kUnavailable when no ML node answered (the job is retried).
   Expected<IndexOutcome> index_asset(std::int64_t asset_id);
   // SmartSearchQueueAll: force deletes every embedding first; returns the asset ids to queue (assets with a
   // preview, not hidden, not deleted; without force only those lacking an embedding of the active model).

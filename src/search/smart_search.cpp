@@ -197,8 +197,8 @@ Expected<std::unique_ptr<SmartSearchService>> SmartSearchService::open(store::Da
         const auto& new_model = after.machine_learning.clip.model_name;
         if (settings::normalize_clip_model_name(old_model) == settings::normalize_clip_model_name(new_model))
           return;
-        // spec §2.2: embeddings of another model are invalid; focal keeps the rows (re-encoding replaces
-        // them) but only searches the active model's.
+        // Embeddings of another model are invalid (Immich deletes them); focal keeps the rows (re-encoding
+        // replaces them) but only searches the active model's.
         spdlog::info("CLIP model changed from {} to {}: run Smart Search \"Missing\" to encode the library",
                      old_model, new_model);
         if (Status loaded = raw->load(new_model); !loaded)
@@ -249,7 +249,7 @@ Expected<std::vector<Neighbor>> SmartSearchService::nearest(std::span<const floa
 }
 
 Expected<SearchPage> SmartSearchService::search(const SmartSearchRequest& request) {
-  // The endpoint reads the config fresh (spec §7.1); another process may have changed it.
+  // The endpoint reads the config fresh, as Immich's does; another process may have changed it.
   auto config = impl_->settings.reload();
   if (!config) return config.error();
   if (!settings::smart_search_enabled(*config)) return bad_request("Smart search is not enabled");
@@ -362,7 +362,7 @@ Expected<IndexOutcome> SmartSearchService::index_asset(std::int64_t asset_id) {
   if (!dimension || embedding->size() != static_cast<std::size_t>(*dimension))
     return internal_error("CLIP model " + model + " returned " + std::to_string(embedding->size()) +
                           " values, expected " + std::to_string(dimension.value_or(0)));
-  // spec §2.1 step 3: the model may have changed while ML was busy; drop the stale vector.
+  // As in Immich: the model may have changed while ML was busy; drop the stale vector.
   if (settings::normalize_clip_model_name(impl_->settings.get().machine_learning.clip.model_name) != model)
     return IndexOutcome::kSkipped;
   if (Status stored = impl_->upsert(asset_id, model, *embedding); !stored) return stored.error();
@@ -423,7 +423,7 @@ void SmartSearchService::register_jobs(jobs::JobQueue& queue) {
   queue.register_handler(jobs::job::kSmartSearchQueueAll, jobs::queue::kSmartSearch,
                          [this, &queue](const jobs::Job& job) -> Expected<jobs::JobOutcome> {
                            auto config =
-                               impl_->settings.reload();  // queue-all jobs read the config fresh (spec §7.1)
+                               impl_->settings.reload();  // queue-all jobs read the config fresh, as Immich's
                            if (!config) return config.error();
                            if (!settings::smart_search_enabled(*config)) return jobs::JobOutcome::kSkipped;
                            const bool force = job.data.value("force", false);
@@ -442,7 +442,7 @@ void SmartSearchService::register_jobs(jobs::JobQueue& queue) {
                            }
                            return jobs::JobOutcome::kSuccess;
                          });
-  // spec §1.3 step 5: duplicate detection follows smart search for uploads, even when it was skipped.
+  // As in Immich, duplicate detection follows smart search for uploads, even when it was skipped.
   queue.on_done(jobs::job::kSmartSearch, [](const jobs::Job& job, jobs::JobOutcome) {
     std::vector<jobs::JobRequest> next;
     if (job.data.value("source", std::string()) == "upload") {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Duplicates (spec §6.3): /api/duplicates*.
+// Duplicate review and resolution, as in Immich: /api/duplicates*.
 #include "duplicates/duplicates.h"
 #include "server/routes.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Queues and jobs (spec §1.4/§1.5): Immich's new /queues API and the legacy /jobs commands.
+// Queues and jobs (start, pause, resume, empty, counters): Immich's /queues API and legacy /jobs commands.
 #include "jobs/jobs.h"
 #include "server/routes.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// People and faces (spec §5): /api/people*, /api/faces*, /api/search/person.
+// People and faces, as Immich exposes them: /api/people*, /api/faces*, /api/search/person.
 #include "people/people.h"
 #include "server/routes.h"
 
@@ -95,7 +95,7 @@ void register_people_routes(Api& api, people::PeopleService& people) {
             auto closest_person = req.query_int("closestPersonId", 1, max_id);
             if (!closest_person) return closest_person.error();
             query.closest_person = *closest_person;
-            // Immich compares closestAssetId as a face id (spec §5.2); focal names it for what it is and accepts
+            // Immich compares closestAssetId as a face id; focal names it for what it is and accepts
             // both.
             auto closest_face = req.query_int("closestFaceId", 1, max_id);
             if (!closest_face) return closest_face.error();

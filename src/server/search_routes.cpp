@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// POST /api/search/smart (CLIP, spec §2.3) and POST /api/search/metadata (keyword search, spec §2.4).
+// POST /api/search/smart (CLIP) and POST /api/search/metadata (keyword search), Immich's DTOs.
 #include "library/library.h"
 #include "search/search.h"
 #include "server/asset_json.h"
@@ -19,8 +19,8 @@ Expected<std::optional<std::int64_t>> optional_date(const json& body, std::strin
   return std::optional<std::int64_t>{*ms};
 }
 
-// The filters both searches share (spec §2.3 list, the subset focal stores), always within the caller's
-// own assets.
+// The filters both searches share (Immich's search filters, the subset focal stores), always within the
+// caller's own assets.
 Expected<search::AssetFilter> parse_filter(const json& body, const Caller& caller) {
   search::AssetFilter filter;
   filter.owner_id = caller.user_id;
@@ -46,7 +46,7 @@ Expected<search::AssetFilter> parse_filter(const json& body, const Caller& calle
     }
     filter.type = **type;
   }
-  auto ocr = optional_string(body, "ocr");  // words read in the photo (spec §2.4)
+  auto ocr = optional_string(body, "ocr");  // words read in the photo (OCR)
   if (!ocr) return ocr.error();
   if (*ocr && (*ocr)->find_first_not_of(" \t\r\n") != std::string::npos) filter.ocr_text = **ocr;
   auto people = optional_ids(body, "personIds");

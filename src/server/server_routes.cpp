@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Server information (ping, version, feature flags from the system config, spec §7.1) and the system config.
+// Server information (ping, version, Immich's feature flags from the system config) and the system config.
 #include <charconv>
 
 #include "server/routes.h"

@@ -20,7 +20,7 @@ using nlohmann::json;
 
 constexpr std::string_view kConfigKey = "system-config";
 
-// Spec §1.2: configurable queues and their default concurrency. facialRecognition and duplicateDetection are
+// Immich's configurable queues and their default concurrency. facialRecognition and duplicateDetection are
 // fixed at 1 and deliberately absent (as in Immich's `job` config).
 constexpr std::array<std::pair<std::string_view, int>, 15> kQueueDefaults{{
     {"thumbnailGeneration", 3},
@@ -40,7 +40,7 @@ constexpr std::array<std::pair<std::string_view, int>, 15> kQueueDefaults{{
     {"editor", 2},
 }};
 
-// Spec §8.4 (CLIP_MODEL_INFO).
+// Embedding dimension of each CLIP model (Immich's CLIP_MODEL_INFO).
 struct ClipModel {
   std::string_view name;
   int dimension;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The library server's system configuration (Immich's SystemConfig subset that focal uses, spec §7.1 and
-// §1.2).
+// The library server's system configuration (Immich's SystemConfig subset that focal uses:
+// machineLearning.*, job concurrency, nightly tasks).
 //
 // Key names, defaults and validation ranges are Immich's; JSON uses Immich's camelCase names
 // (`machineLearning.clip.modelName`, `job.smartSearch.concurrency`, `nightlyTasks.startTime`). Only values
@@ -88,7 +88,7 @@ struct NightlyTasks {
 
 struct SystemConfig {
   MachineLearningSettings machine_learning;
-  // job.<queue>.concurrency for the configurable queues (spec §1.2 defaults); facialRecognition and
+  // job.<queue>.concurrency for the configurable queues (Immich's defaults); facialRecognition and
   // duplicateDetection are fixed at 1 and absent, as in Immich.
   std::map<std::string, int, std::less<>> job_concurrency;
   NightlyTasks nightly_tasks;
@@ -105,16 +105,16 @@ struct SystemConfig {
 SystemConfig default_config(const EnvMap& env);
 
 // Concurrency for a queue: the configured value, 1 for the fixed queues (facialRecognition,
-// duplicateDetection), and the §1.2 default (or 1) for a queue the config does not know.
+// duplicateDetection), and Immich's default (or 1) for a queue the config does not know.
 int queue_concurrency(const SystemConfig& config, std::string_view queue);
 
-// Feature predicates (server feature flags, spec §7.1).
+// Feature predicates (Immich's server feature flags).
 bool smart_search_enabled(const SystemConfig& config);         // enabled ∧ clip.enabled
 bool facial_recognition_enabled(const SystemConfig& config);   // enabled ∧ facialRecognition.enabled
 bool duplicate_detection_enabled(const SystemConfig& config);  // smartSearch ∧ duplicateDetection.enabled
 bool ocr_enabled(const SystemConfig& config);                  // enabled ∧ ocr.enabled
 
-// CLIP model names (spec §2.2/§8.4): keeps the segment after the last '/', then ':' → '_'.
+// CLIP model names, normalized as Immich's server does: keeps the segment after the last '/', then ':' → '_'.
 std::string normalize_clip_model_name(std::string_view name);
 // Embedding dimension of a (normalized or raw) CLIP model name; nullopt for an unknown model.
 std::optional<int> clip_model_dimension(std::string_view name);

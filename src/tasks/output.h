@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Typed task results (spec §1.4). Model code produces these values; ml_server renders them as JSON.
+// Typed task results (Immich's /predict outputs). Model code produces these; ml_server renders them as JSON.
 #pragma once
 
 #include <array>

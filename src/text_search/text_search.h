@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Text in photos for the library server (spec immich-server-ml §7.4, §2.4): the OCR job stores each line an ML
-// node reads in a photo's preview, and search finds photos by those words, accent- and case-insensitive and
-// tolerant of OCR noise (Immich's pg_trgm strict word similarity >= 0.5).
+// Text in photos for the library server (Immich's Ocr job and `ocr` search filter): the OCR job stores each
+// line an ML node reads in a photo's preview, and search finds photos by those words, accent- and
+// case-insensitive and tolerant of OCR noise (Immich's pg_trgm strict word similarity >= 0.5).
 //
 // Schema of component "ocr" (only this component writes it; others may read it):
 //   asset_ocr(id INTEGER PRIMARY KEY, asset_id INTEGER NOT NULL REFERENCES asset ON DELETE CASCADE,

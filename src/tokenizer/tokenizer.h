@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // CLIP text tokenization: a C++ implementation of the Hugging Face `tokenizers` tokenizer.json pipeline,
-// configured as Immich's CLIP textual encoders use it (spec §6.3): fixed-length truncation and padding.
+// configured as Immich's CLIP textual encoders use it: fixed-length truncation and padding.
 // Token ids are identical to the Python `tokenizers` 0.21 output; tests/tokenizer/parity_test.cpp checks
 // this on every supported family.
 //

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""Routing: GET /, GET /ping, 404 and 405 with FastAPI's JSON bodies (spec §1.2)."""
+"""Routing: GET /, GET /ping, 404 and 405 with FastAPI's JSON bodies, as Immich's ML service answers."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""Image decoding through POST /predict (spec §1.6, §6.1).
+"""Image decoding through POST /predict (Pillow-compatible decoding, Immich's status codes).
 
 A decodable image with a valid clip.visual entry reaches the model layer (503: the test cache is empty);
 decoding errors would be 4xx.

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""POST /predict request validation, data-driven (spec §1.3 and §1.6, plus focal-ml's hardening).
+"""POST /predict request validation, data-driven (Immich's parsing rules and status codes, plus focal-ml's hardening).
 
 Each case is (id, request spec, expected status, detail predicate). Every error answer must be a JSON object
 with a `detail` key; the predicate then checks the detail. No model is installed, so a request that passes

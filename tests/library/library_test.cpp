@@ -235,7 +235,7 @@ TEST_F(LibraryTest, MetadataPreviewsAndChain) {
   EXPECT_EQ(asset_named("format-jpeg-named-heic.heic").file_type, "jpeg");
   EXPECT_EQ(asset_named("format-small.heif").file_type, "heif");
 
-  // Spec §1.3: metadata → thumbnails → smart search + face detection for uploads.
+  // Immich's job chain: metadata → thumbnails → smart search + face detection for uploads.
   const auto n = static_cast<std::int64_t>(names.size());
   EXPECT_EQ(counts(jobs::queue::kMetadataExtraction).completed, n);
   EXPECT_EQ(counts(jobs::queue::kThumbnailGeneration).completed, n);

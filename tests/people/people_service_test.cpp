@@ -471,7 +471,7 @@ TEST_F(PeopleServiceTest, ReassignUnassignedCleanupAndReset) {
   ASSERT_TRUE(stats);
   EXPECT_EQ(*stats, 2);  // its own photo and the moved one
 
-  // A person without faces is cleaned up (even one with no face rows at all: spec §10.1).
+  // A person without faces is cleaned up (even one with no face rows at all, which Immich misses).
   auto empty = people_->create_person(kOwner, PersonUpdate{});
   ASSERT_TRUE(empty);
   auto removed = people_->cleanup();

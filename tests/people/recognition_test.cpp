@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The clustering algorithm (spec §4.3) on synthetic 512-d embeddings with known identities.
+// Immich's clustering algorithm on synthetic 512-d embeddings with known identities.
 #include "people/recognition.h"
 
 #include <gtest/gtest.h>
@@ -349,7 +349,7 @@ TEST(Recognition, ResetReclustersFromScratchAndDropsNamedPeopleWithoutFaces) {
   const PersonId named = run.store.people.begin()->first;
   run.store.people[named].name = "Ada";
   run.store.reset();
-  EXPECT_TRUE(run.store.people.empty());  // named people go too (spec §4.4: only manual/exif faces keep them)
+  EXPECT_TRUE(run.store.people.empty());  // named people go too (Immich: only manual/exif faces keep them)
   std::deque<Job> queue;
   for (const auto& [id, f] : run.store.faces) queue.push_back({id, false});  // force: every face
   drain(run.store, settings, queue);

@@ -128,7 +128,7 @@ class MemoryStore : public RecognitionStore {
     return {};
   }
 
-  // Face Reset (spec §4.4 force): unassign ML faces, then delete people left without faces.
+  // Face Reset (FacialRecognitionQueueAll{force}): unassign ML faces, then delete people left without faces.
   void reset() {
     for (auto& [id, f] : faces) {
       if (f.source == FaceSource::kMachineLearning) f.person.reset();

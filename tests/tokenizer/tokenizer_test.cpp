@@ -23,7 +23,7 @@ std::string minimal_json(const std::string& normalizer = "null", const std::stri
 }
 
 TEST(CleanText, CollapsesWhitespace) {
-  EXPECT_EQ(clean_text("test   search query", false), "test search query");  // spec §6.3
+  EXPECT_EQ(clean_text("test   search query", false), "test search query");  // Immich's test case
   EXPECT_EQ(clean_text(" \t a\u00a0\u3000b\n\x1c c \u2028", false),
             "a b c");                                                // Python str.split() whitespace
   EXPECT_EQ(clean_text("a\u200bb\u180e", false), "a\u200bb\u180e");  // not whitespace for Python
@@ -33,7 +33,7 @@ TEST(CleanText, CollapsesWhitespace) {
 }
 
 TEST(CleanText, Canonicalize) {
-  EXPECT_EQ(clean_text("Test   Search Query!", true), "test search query");  // spec §6.3
+  EXPECT_EQ(clean_text("Test   Search Query!", true), "test search query");  // Immich's test case
   EXPECT_EQ(clean_text("a - b", true), "a  b");  // spaces are not collapsed again after the punctuation goes
   EXPECT_EQ(clean_text(R"(!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~)", true), "");
   EXPECT_EQ(clean_text("¿Qué? «Ça»", true), "¿qué «ça»");  // only ASCII punctuation is removed

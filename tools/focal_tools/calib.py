@@ -55,7 +55,7 @@ def face_crop(rng: np.random.Generator, size: int = 112) -> np.ndarray:
 
 
 def letterbox_blob(img: np.ndarray, size: int = 640) -> np.ndarray:
-    """InsightFace detector preprocessing (spec 6.4): fit, paste top-left on black, (x - 127.5) / 128, NCHW."""
+    """InsightFace detector preprocessing, as Immich runs it: fit, paste top-left on black, (x - 127.5) / 128, NCHW."""
     h, w = img.shape[:2]
     if h / w > 1:
         nh, nw = size, int(size / (h / w))

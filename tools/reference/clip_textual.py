@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""CLIP text tower exactly as the reference pipeline does it (spec §6.3), with the Python `tokenizers` package.
+"""CLIP text tower exactly as the reference pipeline does it, with the Python `tokenizers` package.
 
 Text cleaning (whitespace collapse; canonicalize for configs that ask), the NLLB language prefix (the intended
 behaviour: the prefix reaches the tokenizer), fixed-length truncation and padding, first output row 0.
@@ -17,7 +17,7 @@ import onnxruntime as ort
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tokenizer_reference import clean_text, immich_tokenizer  # noqa: E402
 
-# Weblate locale -> FLORES-200 (spec §6.3).
+# Weblate locale -> FLORES-200, Immich's table.
 FLORES = {
     "af": "afr_Latn", "ar": "arb_Arab", "az": "azj_Latn", "be": "bel_Cyrl", "bg": "bul_Cyrl", "ca": "cat_Latn",
     "cs": "ces_Latn", "da": "dan_Latn", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn", "es": "spa_Latn",

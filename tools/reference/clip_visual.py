@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""CLIP image tower exactly as the reference pipeline does it (spec §6.1, §6.2).
+"""CLIP image tower exactly as the reference pipeline does it.
 
 Decode with Pillow (no EXIF rotation, ICC ignored, non-RGB modes converted by Pillow), shortest side to S with
 Pillow BICUBIC, centre crop, float32 (x / 255 - mean) / std, NCHW, first output row 0.

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
-"""Face detection (SCRFD) and recognition (ArcFace) the way the reference pipeline does it (spec §6.1, §6.4, §6.5).
+"""Face detection (SCRFD) and recognition (ArcFace) the way the reference pipeline does it.
 
-Written from the spec with OpenCV (resize, warpAffine, blobFromImage), numpy and onnxruntime:
+Written with OpenCV (resize, warpAffine, blobFromImage), numpy and onnxruntime:
 
 - decode with Pillow (no EXIF rotation), convert to RGB, then to BGR for the OpenCV steps;
 - detection: letterbox to the detector's input size (640x640 unless the graph is static), cv2 INTER_LINEAR resize
@@ -38,7 +38,7 @@ DEFAULT_INPUT_SIZE = (640, 640)  # (width, height) used when the graph's H and W
 
 
 def decode_bgr(path: Path) -> np.ndarray:
-    """Pillow decode, RGB conversion (no EXIF rotation), then BGR for the OpenCV steps (spec §6.1)."""
+    """Pillow decode, RGB conversion (no EXIF rotation), then BGR for the OpenCV steps, as Immich does."""
     img = Image.open(path)
     img.load()
     if img.mode != "RGB":
@@ -73,9 +73,9 @@ def letterbox(img: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray,
 
 def descending(scores: np.ndarray) -> np.ndarray:
     """Indices by descending score. Equal scores keep anchor order (stride by stride, row-major, anchor by anchor).
-    The spec only says "sort by score descending"; upstream's numpy argsort()[::-1] is an unstable sort whose tie
-    order depends on the CPU's SIMD sort, so a deterministic rule is the only reproducible one. Ties matter when
-    identical scores overlap, e.g. flat image regions with a low minScore."""
+    Upstream sorts with numpy argsort()[::-1], an unstable sort whose tie order depends on the CPU's SIMD sort, so
+    a deterministic rule is the only reproducible one. Ties matter when identical scores overlap, e.g. flat image
+    regions with a low minScore."""
     return np.argsort(-scores, kind="stable")
 
 
@@ -209,7 +209,7 @@ def align(img: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 
 
 def looks_mxnet(model_path: Path) -> bool:
-    """Spec §6.5: among the first 8 graph nodes one name starts with Sub/_minus and one with Mul/_mul."""
+    """InsightFace's MXNet test: among the first 8 graph nodes one name starts with Sub/_minus and one with Mul/_mul."""
     nodes = onnx.load(str(model_path), load_external_data=False).graph.node[:8]
     sub = any(n.name.startswith(("Sub", "_minus")) for n in nodes)
     mul = any(n.name.startswith(("Mul", "_mul")) for n in nodes)
@@ -248,7 +248,7 @@ class Recognizer:
 
 
 def recognize(detector: Detector, recognizer: Recognizer, img: np.ndarray, min_score: float = 0.7) -> list[dict]:
-    """The facial-recognition response entries (spec §1.4), ordered by descending score."""
+    """The facial-recognition response entries, ordered by descending score."""
     faces = detector.detect(img, min_score)
     if faces["boxes"].shape[0] == 0:
         return []
