@@ -2,7 +2,13 @@
 # Provides the imported target onnxruntime::onnxruntime.
 # Order: a system ONNX Runtime (CMake config, then pkg-config), then the pinned prefix that
 # scripts/fetch-onnxruntime.sh fills (FOCAL_ORT_ROOT, default .deps/onnxruntime).
-set(FOCAL_ORT_ROOT "${PROJECT_SOURCE_DIR}/.deps/onnxruntime" CACHE PATH "Prefix of the fetched ONNX Runtime")
+# The environment variable of the same name (scripts/bootstrap.sh, the accelerator images) gives the default.
+if(DEFINED ENV{FOCAL_ORT_ROOT})
+  set(focal_ort_root_default "$ENV{FOCAL_ORT_ROOT}")
+else()
+  set(focal_ort_root_default "${PROJECT_SOURCE_DIR}/.deps/onnxruntime")
+endif()
+set(FOCAL_ORT_ROOT "${focal_ort_root_default}" CACHE PATH "Prefix of the fetched or self-built ONNX Runtime")
 set(FOCAL_ORT_BUNDLED OFF)  # ON: the fetched library is installed with focal-ml (cmake/packaging.cmake)
 
 find_package(onnxruntime CONFIG QUIET)

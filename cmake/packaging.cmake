@@ -22,6 +22,42 @@ if(FOCAL_ORT_BUNDLED)
   # The fetched library under its SONAME (the fetch leaves libonnxruntime.so.1 as a link to the real file).
   file(REAL_PATH "${FOCAL_ORT_LIBRARY}" focal_ort_file)
   install(FILES "${focal_ort_file}" DESTINATION ${FOCAL_PRIVATE_LIBDIR} RENAME libonnxruntime.so.1 COMPONENT ml)
+  # A GPU build's provider libraries (scripts/fetch-onnxruntime.sh --gpu cuda), which ORT loads from its own
+  # directory. They are a component of their own, outside the .deb files: the CUDA libraries they need are not
+  # Debian packages, so dpkg-shlibdeps cannot resolve them. `cmake --install` and the CUDA image install them.
+  file(GLOB focal_ort_providers "${FOCAL_ORT_ROOT}/lib/libonnxruntime_providers_*.so")
+  if(focal_ort_providers)
+    install(FILES ${focal_ort_providers} DESTINATION ${FOCAL_PRIVATE_LIBDIR} COMPONENT ml_gpu_providers)
+  endif()
+endif()
+
+# Manual pages, generated from each binary's --help and --version by help2man (a build dependency; without it
+# the install has no man pages and says so), with the sections in packaging/man/*.h2m. Sanitizer builds skip
+# them: they are never packaged, and running an instrumented binary at build time only adds failure modes.
+find_program(FOCAL_HELP2MAN help2man)
+if(FOCAL_HELP2MAN AND NOT FOCAL_SANITIZE AND NOT FOCAL_TSAN)
+  set(focal_man_pages)
+  foreach(program_name IN ITEMS "focal-ml;Immich-compatible machine-learning service"
+                                "focal;self-hosted photo library server")
+    list(GET program_name 0 program)
+    list(GET program_name 1 summary)
+    set(page ${PROJECT_BINARY_DIR}/man/${program}.1)
+    add_custom_command(
+      OUTPUT ${page}.gz
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
+      COMMAND ${FOCAL_HELP2MAN} --no-info --name=${summary} --include=${PROJECT_SOURCE_DIR}/packaging/man/${program}.h2m
+              --output=${page} $<TARGET_FILE:${program}>
+      COMMAND gzip -9nf ${page}
+      DEPENDS ${program} ${PROJECT_SOURCE_DIR}/packaging/man/${program}.h2m
+      COMMENT "Manual page ${program}(1)"
+      VERBATIM)
+    list(APPEND focal_man_pages ${page}.gz)
+  endforeach()
+  add_custom_target(man_pages ALL DEPENDS ${focal_man_pages})
+  install(FILES ${PROJECT_BINARY_DIR}/man/focal-ml.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT ml)
+  install(FILES ${PROJECT_BINARY_DIR}/man/focal.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT server)
+elseif(NOT FOCAL_HELP2MAN)
+  message(STATUS "help2man not found: no manual pages (scripts/bootstrap.sh installs it)")
 endif()
 
 # Debian wants the changelog gzipped in each package's doc folder.

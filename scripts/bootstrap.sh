@@ -14,7 +14,7 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 # Debian packages the build and the tests need (C++ libraries come from here, never vendored).
 mode=${1:-}
 build_packages=(
-  build-essential cmake ninja-build pkg-config ccache git unzip curl ca-certificates maven
+  build-essential cmake ninja-build pkg-config ccache git unzip curl ca-certificates
   libboost1.81-dev libboost-url1.81-dev  # HTTP front: Boost.Beast/Asio, Boost.URL
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libvips-dev libturbojpeg0-dev libicu-dev libpcre2-dev
@@ -25,6 +25,7 @@ build_packages=(
   libsodium-dev  # auth: Argon2id password hashes, token hashing
   libopencv-imgproc-dev libpolyclipping-dev  # OCR: contours, rectangles, resize (OpenCV), unclip offset (Clipper)
   dpkg-dev file  # packaging: dpkg-shlibdeps computes Depends: (CPack finds the binaries with file)
+  help2man  # packaging: manual pages from --help
 )
 test_packages=(
   libgtest-dev libgmock-dev
@@ -49,8 +50,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# ONNX Runtime: a system installation wins; otherwise the pinned official artifacts (docs/onnxruntime.md).
-if pkg-config --exists libonnxruntime 2>/dev/null || [[ -n ${onnxruntime_DIR:-} ]]; then
+# ONNX Runtime: one the user provides (FOCAL_ORT_ROOT, e.g. a source build with another provider) or a system
+# installation wins; otherwise the pinned official artifacts, CPU or (FOCAL_ORT_GPU=cuda) CUDA (docs/onnxruntime.md).
+if [[ -n ${FOCAL_ORT_ROOT:-} ]]; then
+  log "using the ONNX Runtime in $FOCAL_ORT_ROOT"
+elif pkg-config --exists libonnxruntime 2>/dev/null || [[ -n ${onnxruntime_DIR:-} ]]; then
   log "using the system ONNX Runtime"
 else
   scripts/fetch-onnxruntime.sh

@@ -92,10 +92,11 @@ def test_file_lists(debs):
     for path in ("/usr/bin/focal-ml", "/usr/lib/focal/libonnxruntime.so.1", "/usr/lib/systemd/system/focal-ml.service",
                  "/etc/focal/focal-ml.env", "/usr/share/doc/focal-ml/copyright",
                  "/usr/share/doc/focal-ml/changelog.gz", "/usr/share/doc/focal-ml/configuration.md",
-                 "/usr/share/doc/focal-ml/openapi-ml.yaml"):
+                 "/usr/share/doc/focal-ml/openapi-ml.yaml", "/usr/share/man/man1/focal-ml.1.gz"):
         assert path in ml, path
     for path in ("/usr/bin/focal", "/usr/lib/systemd/system/focal.service", "/etc/focal/focal.env",
-                 "/usr/share/doc/focal/copyright", "/usr/share/doc/focal/openapi.yaml"):
+                 "/usr/share/doc/focal/copyright", "/usr/share/doc/focal/openapi.yaml",
+                 "/usr/share/man/man1/focal.1.gz"):
         assert path in server, path
     assert not ml & server, ml & server  # the two packages can be installed together
     for path in ml | server:
