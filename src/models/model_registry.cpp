@@ -214,9 +214,11 @@ std::size_t ModelRegistry::unload_idle() {
       if (impl_->now() - slot->last_used.load() <= ttl) continue;
       spdlog::info("Unloading {} on device {} after {} s idle", describe(e->key), slot->device,
                    impl_->options.ttl.count());
+      // Counted before the slot reads as unloaded, so a metrics scrape never sees the model gone without its
+      // unload (freeing the session below takes a while).
+      impl_->unloads.fetch_add(1);
       slot->loaded.store(false);
       slot->model = {};  // in-flight leases, if any raced in, keep their copy alive
-      impl_->unloads.fetch_add(1);
       ++dropped;
     }
   }
