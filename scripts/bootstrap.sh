@@ -34,6 +34,7 @@ test_packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz / ci-asan builds (libFuzzer, sanitizer runtimes)
   lintian systemd  # package checks, systemd-analyze verify
   podman mmdebstrap  # the CPU container image: built from a locally made Debian base (tests/packaging)
+  chromium fonts-dejavu-core  # the web UI's browser suite (tests/web, Playwright drives Debian's Chromium)
 )
 packages=("${build_packages[@]}")
 [[ $mode == --build-deps ]] || packages+=("${test_packages[@]}")
@@ -58,6 +59,22 @@ elif pkg-config --exists libonnxruntime 2>/dev/null || [[ -n ${onnxruntime_DIR:-
   log "using the system ONNX Runtime"
 else
   scripts/fetch-onnxruntime.sh
+fi
+
+# The web UI (web/): Node.js >= 20.19 for Vite, and its npm packages exactly as locked (npm ci), refreshed when
+# web/package-lock.json changes. Debian bookworm's nodejs (18) is too old: use NodeSource's, nvm's or a newer
+# Debian's. FOCAL_WEB=OFF skips the web UI (the CMake option of the same name).
+if [[ ${FOCAL_WEB:-ON} != OFF ]]; then
+  node_version=$(node --version 2>/dev/null || true)
+  if ! printf '%s\n' "${node_version#v}" | awk -F. '{ exit !($1 > 20 || ($1 == 20 && $2 >= 19)) }'; then
+    log "the web UI needs Node.js >= 20.19 (found: ${node_version:-none}); install it, or set FOCAL_WEB=OFF"
+    exit 1
+  fi
+  if ! cmp -s web/package-lock.json web/node_modules/.focal-lock 2>/dev/null; then
+    log "installing the web UI's npm packages (npm ci)"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    cp web/package-lock.json web/node_modules/.focal-lock
+  fi
 fi
 
 [[ $mode == --build-deps ]] && exit 0

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # The full test suite, exactly as CI runs it:
 #   set-up (idempotent), the format check and the SPDX licence header of every source file;
-#   ci       gcc release build, warnings as errors: every test (unit, integration, fidelity, end to end, the
-#            Debian packages built from it: inspected, and installed and started when run as root in CI);
+#   ci       gcc release build, warnings as errors, and the web UI: every test (unit, integration, fidelity, end to
+#            end, the web UI's Vitest suite and its browser suite in Chromium, the Debian packages built from
+#            it: inspected, and installed and started when run as root in CI);
 #   ci-asan  clang build with AddressSanitizer + UndefinedBehaviorSanitizer and libFuzzer instrumentation,
 #            warnings as errors: the unit and integration suites (the hostile tables attack the sanitised
 #            binaries), then a fuzz smoke run of every target, then clang-tidy over the sources;

@@ -26,6 +26,7 @@
 #include "progress.h"
 #include "server/http_server.h"
 #include "server/routes.h"
+#include "server/web_app.h"
 #include "services.h"
 
 namespace focal::app {
@@ -213,6 +214,7 @@ int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
   http_cfg.tls = http::tls_from(cfg.http);
   http_cfg.access_log = cfg.http.access_log;
   http_cfg.trust_proxy = cfg.trust_proxy;
+  http_cfg.web_root = cfg.web_dir;
   server::HttpServer http(http_cfg, api, server::make_authenticator(services.auth()));
   auto port = http.front().bind();
   if (!port) return fail(port.error());
@@ -227,6 +229,12 @@ int serve(Services& services, SignalWatcher& signals, const FocalConfig& cfg) {
   auto has_admin = services.auth().has_admin();
   if (has_admin.ok() && !*has_admin) {
     spdlog::info("No admin yet: create one with `focal user create --admin` or POST /api/auth/admin-sign-up");
+  }
+  if (server::WebApp(cfg.web_dir).installed()) {
+    spdlog::info("Web UI from {}", cfg.web_dir.string());
+  } else {
+    spdlog::info("No web UI at {} (no index.html): set FOCAL_WEB_DIR or build web/ (npm ci && npm run build)",
+                 cfg.web_dir.string());
   }
   spdlog::info("focal {} listening on http://{}:{} (data {}, workers {})", build::kVersion, cfg.host, *port,
                cfg.data_dir.string(), cfg.workers ? "on" : "off");

@@ -191,7 +191,17 @@ server::Api build_api(Services& services, const std::string& version) {
   server::register_job_routes(api, services.queue());
   server::register_asset_routes(api, services.library(), services.keyword_search(),
                                 [auth](std::int64_t id) { return auth->user_by_id(id).ok(); });
+  server::register_timeline_routes(api, services.library());
   server::register_search_routes(api, services.smart_search(), services.keyword_search(), services.library());
+  server::register_ml_health_route(api, [ml = &services.ml()](bool refresh) {
+    if (refresh) ml->check_health_now();
+    std::vector<server::MlUrlHealth> out;
+    for (auto& url : ml->urls()) {
+      const bool healthy = ml->is_healthy(url);
+      out.push_back({std::move(url), healthy});
+    }
+    return out;
+  });
   server::register_people_routes(api, services.people());
   server::register_duplicate_routes(api, services.duplicates());
   return api;

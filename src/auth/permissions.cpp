@@ -29,6 +29,7 @@ constexpr std::array<std::pair<Permission, std::string_view>, static_cast<std::s
         {Permission::kPersonReassign, "person.reassign"},
         {Permission::kFaceRead, "face.read"},
         {Permission::kFaceUpdate, "face.update"},
+        {Permission::kFaceDelete, "face.delete"},
         {Permission::kDuplicateRead, "duplicate.read"},
         {Permission::kDuplicateDelete, "duplicate.delete"},
         {Permission::kJobRead, "job.read"},

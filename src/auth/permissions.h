@@ -33,6 +33,7 @@ enum class Permission {
   kPersonReassign,
   kFaceRead,
   kFaceUpdate,
+  kFaceDelete,
   kDuplicateRead,
   kDuplicateDelete,
   kJobRead,

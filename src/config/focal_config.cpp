@@ -7,8 +7,27 @@
 #include "config/ml_config.h"
 #include "core/logging.h"
 
+// Set by CMake: the installed web UI relative to the installed binary; the fallback is the GNU layout.
+#ifndef FOCAL_WEB_FROM_BINDIR
+#define FOCAL_WEB_FROM_BINDIR "../share/focal/web"
+#endif
+
 namespace focal {
 namespace {
+
+// The web UI next to the running binary: installed (<bindir>/../share/focal/web) or, in a build tree, the
+// CMake build's output (<build>/web beside <build>/focal), so `build/release/focal serve` serves it as built.
+std::filesystem::path default_web_dir() {
+  std::error_code ec;
+  const auto exe_dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) return std::filesystem::path("/usr/share/focal/web");
+  auto installed = (exe_dir / FOCAL_WEB_FROM_BINDIR).lexically_normal();
+  auto build_tree = exe_dir / "web";
+  if (!std::filesystem::exists(installed / "index.html", ec) &&
+      std::filesystem::exists(build_tree / "index.html", ec))
+    return build_tree;
+  return installed;
+}
 
 Expected<std::size_t> parse_size(const std::string& name, const std::string& value) {
   std::uint64_t parsed = 0;
@@ -72,6 +91,7 @@ std::string FocalConfig::to_json() const {
                         {"FOCAL_JOB_LEASE_MS", job_lease_ms},
                         {"FOCAL_JOB_RETRY_INITIAL_MS", job_retry_initial_ms},
                         {"FOCAL_JOB_RETRY_MAX_MS", job_retry_max_ms},
+                        {"FOCAL_WEB_DIR", web_dir.string()},
                         {"FOCAL_LOG_LEVEL", log_level},
                         {"NO_COLOR", no_color}}
       .dump(2);
@@ -127,6 +147,8 @@ Expected<FocalConfig> parse_focal_config(const EnvMap& env) {
     if (!parsed) return parsed.error();
     cfg.workers = *parsed;
   }
+  cfg.web_dir = default_web_dir();
+  if (const auto* v = get("FOCAL_WEB_DIR"); v && !v->empty()) cfg.web_dir = *v;
   if (const auto* v = get("FOCAL_LOG_LEVEL"); v && !v->empty()) cfg.log_level = *v;
   if (const auto* v = get("NO_COLOR")) cfg.no_color = !v->empty();
   if (auto st = cfg.validate(); !st) return st.error();

@@ -31,8 +31,11 @@ struct FocalConfig {
   int job_lease_ms = 60'000;
   int job_retry_initial_ms = 5'000;  // FOCAL_JOB_RETRY_INITIAL_MS: first retry delay after an ML outage
   int job_retry_max_ms = 600'000;    // FOCAL_JOB_RETRY_MAX_MS: retry delays double up to this
-  std::string log_level = "info";    // FOCAL_LOG_LEVEL: debug|info|warning|error
-  bool no_color = false;             // NO_COLOR
+  // FOCAL_WEB_DIR: the built web UI (web/'s Vite output) that `focal serve` serves outside /api/; default
+  // <bindir>/../share/focal/web beside the binary, or <build>/web when run from a build tree.
+  std::filesystem::path web_dir;
+  std::string log_level = "info";  // FOCAL_LOG_LEVEL: debug|info|warning|error
+  bool no_color = false;           // NO_COLOR
 
   std::filesystem::path database_path() const { return data_dir / "focal.db"; }
 

@@ -119,6 +119,15 @@ struct AssetFilter {
   std::optional<AssetStatus> status;
 };
 
+// One calendar month (UTC) of the timeline.
+struct TimeBucket {
+  std::int64_t start_ms = 0;  // the month's first instant (UTC)
+  std::int64_t count = 0;
+};
+
+// EXIF fields offered as search suggestions.
+enum class ExifField { kMake, kModel };
+
 struct Library {
   std::int64_t id = 0;
   std::int64_t owner_id = 0;  // its assets belong to this user
@@ -173,6 +182,16 @@ class AssetRepository {
   Expected<std::vector<std::int64_t>> page_ids(std::int64_t after_id, int limit,
                                                const AssetFilter& filter) const;
   Expected<std::int64_t> count(const AssetFilter& filter) const;
+  // Assets matching `filter` grouped by the UTC calendar month of file_created_at, newest month first (one
+  // GROUP BY over the owner + file_created_at index).
+  Expected<std::vector<TimeBucket>> time_buckets(const AssetFilter& filter) const;
+  // Assets matching `filter` with from_ms <= file_created_at < to_ms, newest first (ties: higher id first).
+  Expected<std::vector<Asset>> created_between(const AssetFilter& filter, std::int64_t from_ms,
+                                               std::int64_t to_ms) const;
+  // The distinct non-empty values of an EXIF field over the assets matching `filter`, sorted; `make` keeps
+  // only assets of that camera make.
+  Expected<std::vector<std::string>> exif_values(ExifField field, const AssetFilter& filter,
+                                                 const std::optional<std::string>& make) const;
   // Other paths whose content equals this asset's (recorded at import).
   Expected<std::vector<std::string>> duplicate_paths(std::int64_t asset_id) const;
   Expected<std::vector<ImportIssue>> import_issues(int limit = 1000) const;

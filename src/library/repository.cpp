@@ -2,6 +2,9 @@
 // Schema, enum names and the read-side asset repository.
 #include <fmt/format.h>
 
+#include <charconv>
+#include <ctime>
+
 #include "library/library.h"
 #include "library/library_schema.h"
 #include "library/repository_detail.h"
@@ -255,6 +258,79 @@ Expected<std::int64_t> AssetRepository::count(const AssetFilter& filter) const {
     auto row = stmt->step();
     if (!row) return row.error();
     return stmt->int64(0);
+  });
+}
+
+Expected<std::vector<TimeBucket>> AssetRepository::time_buckets(const AssetFilter& filter) const {
+  return db_.read([&](store::Connection& conn) -> Expected<std::vector<TimeBucket>> {
+    // Real seconds so that instants before 1970 fall in their own month (integer division truncates up).
+    auto stmt = conn.prepare(
+        fmt::format("SELECT strftime('%Y-%m', file_created_at / 1000.0, 'unixepoch') AS month, count(*) "
+                    "FROM asset WHERE {} GROUP BY month ORDER BY month DESC",
+                    filter_sql(filter)));
+    if (!stmt) return stmt.error();
+    std::vector<TimeBucket> buckets;
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      const auto month = stmt->text(0);  // "YYYY-MM"
+      std::tm tm{};
+      tm.tm_mday = 1;
+      const auto dash = month.rfind('-');
+      const auto* end = month.data() + month.size();
+      if (dash == std::string::npos ||
+          std::from_chars(month.data(), month.data() + dash, tm.tm_year).ptr != month.data() + dash ||
+          std::from_chars(month.data() + dash + 1, end, tm.tm_mon).ptr != end) {
+        return internal_error("Unexpected month '" + month + "' from the timeline query");
+      }
+      tm.tm_year -= 1900;
+      tm.tm_mon -= 1;
+      buckets.push_back({static_cast<std::int64_t>(timegm(&tm)) * 1000, stmt->int64(1)});
+    }
+    return buckets;
+  });
+}
+
+Expected<std::vector<Asset>> AssetRepository::created_between(const AssetFilter& filter, std::int64_t from_ms,
+                                                              std::int64_t to_ms) const {
+  return db_.read([&](store::Connection& conn) -> Expected<std::vector<Asset>> {
+    auto stmt = conn.prepare(
+        fmt::format("SELECT {} FROM asset WHERE {} AND file_created_at >= ? AND file_created_at < ? "
+                    "ORDER BY file_created_at DESC, id DESC",
+                    detail::kAssetColumns, filter_sql(filter)));
+    if (!stmt) return stmt.error();
+    stmt->bind(1, from_ms).bind(2, to_ms);
+    std::vector<Asset> assets;
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      assets.push_back(detail::asset_from_row(*stmt));
+    }
+    return assets;
+  });
+}
+
+Expected<std::vector<std::string>> AssetRepository::exif_values(
+    ExifField field, const AssetFilter& filter, const std::optional<std::string>& make) const {
+  return db_.read([&](store::Connection& conn) -> Expected<std::vector<std::string>> {
+    const char* column = field == ExifField::kMake ? "e.make" : "e.model";
+    auto stmt =
+        conn.prepare(fmt::format("SELECT DISTINCT {0} FROM asset JOIN asset_exif e ON e.asset_id = asset.id "
+                                 "WHERE {1} AND {0} IS NOT NULL "
+                                 "AND trim({0}) != ''{2} ORDER BY {0}",
+                                 column, filter_sql(filter), make ? " AND e.make = ?" : ""));
+    if (!stmt) return stmt.error();
+    if (make) stmt->bind(1, *make);
+    std::vector<std::string> values;
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      values.push_back(stmt->text(0));
+    }
+    return values;
   });
 }
 

@@ -186,6 +186,9 @@ class PeopleService {
   Expected<Face> reassign_face(OwnerId owner, FaceId face, PersonId person);
   // Creates a new person for the face and assigns it.
   Expected<Person> reassign_face_to_new_person(OwnerId owner, FaceId face);
+  // Removes a face that is not one (DELETE /faces/:id): soft-deleted (deleted_at set, out of its person, its
+  // clusters and k-NN), so a re-detection does not bring it back as new; its person's feature face moves on.
+  Status remove_face(OwnerId owner, FaceId face);
   // PUT /people/:id/reassign: moves `(person, asset)` pairs' faces to `target`; returns the affected people.
   Expected<std::vector<PersonId>> reassign(OwnerId owner, PersonId target,
                                            std::span<const std::pair<PersonId, AssetId>> person_assets);

@@ -1096,6 +1096,23 @@ Expected<Face> PeopleService::reassign_face(OwnerId owner, FaceId face_id, Perso
   return face(owner, face_id);
 }
 
+Status PeopleService::remove_face(OwnerId owner, FaceId face_id) {
+  return impl_->db.write([&](store::Connection& c) -> Status {
+    auto found = impl_->find_face(c, face_id, owner);
+    if (!found) return found.error();
+    if (!*found) return not_found("Face not found");
+    const std::optional<PersonId> previous = (*found)->person_id;
+    Status removed =
+        exec(c, "UPDATE asset_face SET deleted_at = ?1, person_id = NULL, updated_at = ?1 WHERE id = ?2",
+             [&](store::Statement& s) { s.bind(1, store::now_ms()).bind(2, face_id); });
+    if (!removed || !previous) return removed;
+    auto feature = impl_->feature_face_of(c, *previous);
+    if (!feature) return feature.error();
+    if (*feature && **feature != face_id) return {};
+    return impl_->refresh_feature_face(c, *previous);
+  });
+}
+
 Expected<Person> PeopleService::reassign_face_to_new_person(OwnerId owner, FaceId face_id) {
   auto found = face(owner, face_id);
   if (!found) return std::move(found).error();

@@ -3,8 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "http/form.h"
 #include "http/multipart.h"
+#include "server/web_app.h"
 
 namespace focal::server {
 namespace {
@@ -15,8 +18,18 @@ std::string dump(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Browsers must never sniff a JSON error (or a thumbnail) into something executable.
+void add_nosniff(http::Response& response) {
+  for (const auto& [name, value] : response.headers) {
+    if (name == "X-Content-Type-Options") return;
+  }
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+}
+
 http::Response error_response(const Error& error) {
-  return http::Response::text(http_status(error.kind), dump(error_body(error)), kJson);
+  auto response = http::Response::text(http_status(error.kind), dump(error_body(error)), kJson);
+  add_nosniff(response);
+  return response;
 }
 
 bool is_multipart(const http::RequestHead& head) {
@@ -26,7 +39,7 @@ bool is_multipart(const http::RequestHead& head) {
 
 // What admit() found out, handed to handle().
 struct Admitted {
-  const Api::Route* route = nullptr;
+  const Api::Route* route = nullptr;  // nullptr: a web UI file
   ApiRequest request;
 };
 
@@ -37,6 +50,7 @@ http::Response to_response(ApiResponse reply) {
   out.content_type = std::move(reply.content_type);
   out.file = std::move(reply.file);
   if (reply.status != 204) out.body = std::move(reply.body);
+  add_nosniff(out);
   return out;
 }
 
@@ -52,10 +66,20 @@ struct HttpServer::Impl final : http::Service {
   HttpServerConfig config;
   const Api& api;
   Authenticator authenticate;
+  std::optional<WebApp> web;
   http::Server server;
 
   Impl(HttpServerConfig c, const Api& a, Authenticator auth)
-      : config(std::move(c)), api(a), authenticate(std::move(auth)), server(http_config(config), *this) {}
+      : config(std::move(c)), api(a), authenticate(std::move(auth)), server(http_config(config), *this) {
+    if (!config.web_root.empty()) web.emplace(config.web_root);
+  }
+
+  // A GET/HEAD outside /api/ that no route matches is the web UI's (public: the UI's files are no secret).
+  bool is_web_request(const ApiRequest& request, const Error& refusal) const {
+    return web && refusal.kind == ErrorKind::kNotFound &&
+           (request.method == "GET" || request.method == "HEAD") &&
+           (request.segments.empty() || request.segments.front() != "api");
+  }
 
   static http::ServerConfig http_config(const HttpServerConfig& c) {
     http::ServerConfig out;
@@ -120,6 +144,10 @@ struct HttpServer::Impl final : http::Service {
       if (auto proto = head.header("x-forwarded-proto")) request.secure = *proto == "https";
     }
     auto route = admit_request(request);
+    if (!route && is_web_request(request, route.error())) {
+      head.context = std::make_shared<Admitted>(std::move(admitted));
+      return {std::nullopt, 0};
+    }
     if (!route) return {error_response(route.error()), 0};
     admitted.route = *route;
     head.context = std::make_shared<Admitted>(std::move(admitted));
@@ -129,6 +157,10 @@ struct HttpServer::Impl final : http::Service {
   http::Response handle(http::Request& http_request) override {
     auto admitted = std::any_cast<std::shared_ptr<Admitted>>(http_request.context);
     auto& request = admitted->request;
+    if (admitted->route == nullptr) {
+      if (!web) return error(404, "Cannot " + request.method + " " + request.path);
+      return to_response(web->serve(request));
+    }
     request.body = http_request.body;
     if (is_multipart(http_request)) {
       auto boundary = http::multipart_boundary(http_request.header("content-type").value_or(""));
@@ -156,7 +188,9 @@ struct HttpServer::Impl final : http::Service {
   }
 
   http::Response error(int status, std::string message) const override {
-    return http::Response::text(status, dump(error_body(status, message)), kJson);
+    auto response = http::Response::text(status, dump(error_body(status, message)), kJson);
+    add_nosniff(response);
+    return response;
   }
 };
 

@@ -4,10 +4,12 @@
 // Every request is matched against the table and authenticated (unless its route is public) BEFORE its body
 // is read, so an anonymous client cannot make the server buffer an upload; API keys must carry the route's
 // permission; bodies are bounded (uploads by max_upload_bytes, everything else by max_json_bytes); every
-// error is Immich's JSON error body.
+// error is Immich's JSON error body. GET/HEAD requests outside /api/ that no route matches are the web UI's
+// static files (server/web_app.h) when a web root is configured.
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,6 +32,9 @@ struct HttpServerConfig {
   // Behind a reverse proxy: take the client address from X-Forwarded-For and the scheme from
   // X-Forwarded-Proto (login throttling, Secure cookies). Only safe when the proxy sets both.
   bool trust_proxy = false;
+  // The web UI's files (server/web_app.h), served for GET/HEAD outside /api/ that no route matches; empty:
+  // none (those requests get the API's 404).
+  std::filesystem::path web_root;
 };
 
 // Resolves the credentials of a request (Authorization: Bearer, the immich_access_token cookie, x-api-key);

@@ -268,6 +268,16 @@ void register_people_routes(Api& api, people::PeopleService& people) {
             if (!target) return target.error();
             return ApiResponse::json(person_json(*target));
           });
+  // Immich's DELETE /faces/:id: the face is soft-deleted (Immich's force: true, a hard delete, is not offered:
+  // the next face detection would recreate the face).
+  api.del("/api/faces/:id", user_route(Permission::kFaceDelete),
+          [&people](const ApiRequest& req) -> Expected<ApiResponse> {
+            auto face = req.path_int("id");
+            if (!face) return face.error();
+            if (Status removed = people.remove_face(req.caller.user_id, *face); !removed)
+              return removed.error();
+            return ApiResponse::no_content();
+          });
   // focal: a face to a brand-new person in one call.
   api.post("/api/faces/:id/person", user_route(Permission::kFaceUpdate),
            [&people](const ApiRequest& req) -> Expected<ApiResponse> {

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "server/api.h"
 #include "server/http_server.h"
@@ -48,6 +49,17 @@ struct ServerInfo {
 // /api/server/{ping,version,about,features,config} (public) and /api/system-config (admin).
 void register_server_routes(Api& api, settings::SettingsStore& settings, const ServerInfo& info);
 
+// One configured ML URL and whether its last health check answered.
+struct MlUrlHealth {
+  std::string url;
+  bool healthy = false;
+};
+// The ML client's health by URL in the configured order; `refresh` pings every URL first (blocking up to
+// the ping timeout per URL).
+using MlHealthProbe = std::function<std::vector<MlUrlHealth>(bool refresh)>;
+// GET /api/server/ml-health (admin).
+void register_ml_health_route(Api& api, MlHealthProbe probe);
+
 // True when a user with this id exists (library owners).
 using UserExists = std::function<bool(std::int64_t user_id)>;
 
@@ -55,7 +67,10 @@ using UserExists = std::function<bool(std::int64_t user_id)>;
 void register_asset_routes(Api& api, library::LibraryService& library, search::KeywordSearch& keyword,
                            UserExists users);
 
-// /api/search/{smart,metadata}.
+// /api/timeline/{buckets,bucket}: the caller's assets by UTC month of the date taken.
+void register_timeline_routes(Api& api, library::LibraryService& library);
+
+// /api/search/{smart,metadata,suggestions}.
 void register_search_routes(Api& api, search::SmartSearchService& smart, search::KeywordSearch& keyword,
                             library::LibraryService& library);
 

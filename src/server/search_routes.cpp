@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// POST /api/search/smart (CLIP) and POST /api/search/metadata (keyword search), Immich's DTOs.
+// POST /api/search/smart (CLIP), POST /api/search/metadata (keyword search) and GET /api/search/suggestions
+// (the search form's camera lists), Immich's DTOs.
 #include "library/library.h"
 #include "search/search.h"
 #include "server/asset_json.h"
@@ -148,6 +149,29 @@ void register_search_routes(Api& api, search::SmartSearchService& smart, search:
              if (!out) return out.error();
              return ApiResponse::json(*out);
            });
+
+  // ?type=camera-make | camera-model[&make=X]: the values the caller's own assets have (Immich's names; the
+  // other Immich types need data focal does not keep).
+  api.get("/api/search/suggestions", user_route(Permission::kAssetRead),
+          [&library](const ApiRequest& req) -> Expected<ApiResponse> {
+            const auto type = req.query_value("type").value_or("");
+            library::ExifField field = library::ExifField::kMake;
+            if (type == "camera-model") {
+              field = library::ExifField::kModel;
+            } else if (type != "camera-make") {
+              return bad_request("type must be one of camera-make, camera-model");
+            }
+            std::optional<std::string> make;
+            if (field == library::ExifField::kModel) {
+              make = req.query_value("make");
+              if (make && make->empty()) make.reset();
+            }
+            library::AssetFilter filter;
+            filter.owner_id = req.caller.user_id;
+            auto values = library.assets().exif_values(field, filter, make);
+            if (!values) return values.error();
+            return ApiResponse::json(*values);
+          });
 }
 
 }  // namespace focal::server

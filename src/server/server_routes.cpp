@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Server information (ping, version, Immich's feature flags from the system config) and the system config.
+// Server information (ping, version, Immich's feature flags from the system config), the system config and
+// the ML services' health.
 #include <charconv>
 
 #include "server/routes.h"
@@ -96,6 +97,21 @@ void register_server_routes(Api& api, settings::SettingsStore& settings, const S
             }
             if (auto st = settings.update(*config); !st) return st.error();
             return ApiResponse::json(settings::to_json(settings.get()));
+          });
+}
+
+// The settings page shows which machineLearning.urls answer; the same permission as reading the config
+// (where the URLs come from).
+void register_ml_health_route(Api& api, MlHealthProbe probe) {
+  api.get("/api/server/ml-health", admin_route(Permission::kSystemConfigRead),
+          [probe = std::move(probe)](const ApiRequest& req) -> Expected<ApiResponse> {
+            auto refresh = req.query_bool("refresh");
+            if (!refresh) return refresh.error();
+            json urls = json::array();
+            for (const auto& entry : probe(refresh->value_or(false))) {
+              urls.push_back({{"url", entry.url}, {"healthy", entry.healthy}});
+            }
+            return ApiResponse::json({{"urls", std::move(urls)}});
           });
 }
 

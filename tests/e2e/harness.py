@@ -262,6 +262,15 @@ class ApiClient:
         return wait_until(idle, timeout, "job queues to drain", interval=0.25)
 
 
+def login(port: int, user: dict) -> "ApiClient":
+    """An ApiClient signed in as `user` ({email, password}) with a session token."""
+    api = ApiClient(port)
+    reply = api.post("/api/auth/login", {"email": user["email"], "password": user["password"]}, auth=False)
+    assert reply.status == 201, reply.body
+    api.token = reply.json()["accessToken"]
+    return api
+
+
 def db_rows(data_dir: Path, sql: str, params=()) -> list:
     """Reads the server's database (WAL: safe while the server writes)."""
     conn = sqlite3.connect(f"file:{data_dir / 'focal.db'}?mode=ro", uri=True, timeout=10)

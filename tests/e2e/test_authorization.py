@@ -11,6 +11,7 @@ routes are checked not to leak the owner's ids. The table must cover exactly the
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import random
@@ -19,12 +20,13 @@ import uuid
 import pytest
 from PIL import Image
 
-from harness import ApiClient, db_rows, free_port, wait_until
+from harness import ApiClient, db_rows, free_port, login, wait_until
 
 ADMIN = {"email": "admin@example.com", "password": "admin password 1", "name": "Admin"}
 ALICE = {"email": "alice@example.com", "password": "alice password 1", "name": "Alice"}
 BOB = {"email": "bob@example.com", "password": "bob password 12", "name": "Bob"}
 
+THIS_MONTH = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-01T00:00:00.000Z")
 ACTORS = ["anonymous", "other", "admin", "key_without", "key_with", "owner"]
 ANY = None  # any status below 500 (public routes whose answer depends on the body)
 
@@ -58,6 +60,7 @@ ROUTES = [
     {"kind": "admin", "method": "GET", "path": "/api/system-config", "ok": 200},
     {"kind": "admin", "method": "GET", "path": "/api/system-config/defaults", "ok": 200},
     {"kind": "admin", "method": "PUT", "path": "/api/system-config", "ok": 200, "body": "{config}"},
+    {"kind": "admin", "method": "GET", "path": "/api/server/ml-health", "ok": 200},
     # jobs (administrative)
     {"kind": "admin", "method": "GET", "path": "/api/queues", "ok": 200},
     {"kind": "admin", "method": "GET", "path": "/api/queues/smartSearch", "pattern": "/api/queues/:name", "ok": 200},
@@ -92,7 +95,13 @@ ROUTES = [
      "others": 404, "fresh": True},
     {"kind": "user", "method": "PUT", "path": "/api/assets/{asset}", "pattern": "/api/assets/:id",
      "body": {"isFavorite": True}, "ok": 200, "others": 404},
+    # timeline (the owner's asset was uploaded this month)
+    {"kind": "user", "method": "GET", "path": "/api/timeline/buckets", "ok": 200, "others": 200},
+    {"kind": "user", "method": "GET", "path": f"/api/timeline/bucket?timeBucket={THIS_MONTH}",
+     "pattern": "/api/timeline/bucket", "ok": 200, "others": 200, "leak": "asset"},
     # search
+    {"kind": "user", "method": "GET", "path": "/api/search/suggestions?type=camera-make",
+     "pattern": "/api/search/suggestions", "ok": 200, "others": 200},
     {"kind": "user", "method": "POST", "path": "/api/search/smart", "body": {"query": "a photo"}, "ok": 200,
      "others": 200, "leak": "asset"},
     {"kind": "user", "method": "POST", "path": "/api/search/metadata", "body": {"query": "{asset_name}"},
@@ -128,6 +137,8 @@ ROUTES = [
      "body": {"id": "{face2}"}, "ok": 200, "others": 404, "fresh": True},
     {"kind": "user", "method": "POST", "path": "/api/faces/{face2}/person", "pattern": "/api/faces/:id/person",
      "ok": 201, "others": 404, "fresh": True},
+    {"kind": "user", "method": "DELETE", "path": "/api/faces/{face2}", "pattern": "/api/faces/:id",
+     "ok": 204, "others": 404, "fresh": True},
     # duplicates
     {"kind": "user", "method": "GET", "path": "/api/duplicates", "ok": 200, "others": 200, "leak": "dup"},
     {"kind": "user", "method": "DELETE", "path": "/api/duplicates/{dup}", "pattern": "/api/duplicates/:id",
@@ -147,14 +158,6 @@ def unique_jpeg() -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=95)
     return out.getvalue()
-
-
-def login(port: int, user: dict) -> ApiClient:
-    api = ApiClient(port)
-    reply = api.post("/api/auth/login", {"email": user["email"], "password": user["password"]}, auth=False)
-    assert reply.status == 201, reply.body
-    api.token = reply.json()["accessToken"]
-    return api
 
 
 class World:

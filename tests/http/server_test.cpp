@@ -21,11 +21,13 @@
 #include <vector>
 
 #include "http/client.h"
+#include "support/raw_socket.h"
 
 namespace focal::http {
 namespace {
 
 using namespace std::chrono_literals;
+using test_support::Socket;
 using Clock = std::chrono::steady_clock;
 
 // /ping inline, /slow on a worker (sleeps), /echo returns the body, /boom throws; bodies up to 1 KiB.
@@ -47,65 +49,6 @@ class EchoService final : public Service {
     return Response::text(status, "error: " + message, "text/plain");
   }
   std::atomic<int> handled{0};
-};
-
-class Socket {
- public:
-  explicit Socket(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  }
-  ~Socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  Socket(Socket&& other) noexcept : fd_(other.fd_), connected_(other.connected_) { other.fd_ = -1; }
-
-  bool connected() const { return connected_; }
-  bool send(std::string_view data) const {
-    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
-  }
-  // Reads until `needle` has been seen `count` times, the peer closes, or the timeout passes.
-  std::string read_until(std::string_view needle, int count, std::chrono::milliseconds timeout) const {
-    std::string data;
-    const auto deadline = Clock::now() + timeout;
-    auto seen = [&] {
-      int n = 0;
-      for (auto pos = data.find(needle); pos != std::string::npos; pos = data.find(needle, pos + 1)) ++n;
-      return n;
-    };
-    while (seen() < count && Clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (::poll(&p, 1, static_cast<int>(std::max<long>(left.count(), 1))) <= 0) break;
-      char buffer[65536];
-      const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) break;
-      data.append(buffer, static_cast<std::size_t>(n));
-    }
-    return data;
-  }
-  // True when the peer has closed (EOF or reset) within the timeout.
-  bool closed_within(std::chrono::milliseconds timeout) const {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) > 0) {
-        char buffer[4096];
-        const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
-        if (n <= 0) return true;
-      }
-    }
-    return false;
-  }
-
- private:
-  int fd_;
-  bool connected_ = false;
 };
 
 class ServerTest : public ::testing::Test {

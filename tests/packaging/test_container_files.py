@@ -74,7 +74,10 @@ def test_dockerfile_stages():
     text = (DOCKER / "Dockerfile").read_text()
     assert "ARG BASE=debian:bookworm-slim" in text
     found = stages()
-    assert list(found) == ["packages", "runtime", "focal", "focal-ml"], list(found)  # focal-ml is the default
+    assert list(found) == ["web", "packages", "runtime", "focal", "focal-ml"], list(found)  # focal-ml: the default
+    # The web UI is built from the lock file in Node's image, and the packages install that build.
+    assert "npm ci" in found["web"] and "package-lock.json" in found["web"]
+    assert "COPY --from=web /web-dist" in found["packages"] and "-DFOCAL_WEB_PREBUILT=/web-dist" in found["packages"]
     for target, port, volume in (("focal-ml", "3003", "/cache"), ("focal", "2283", "/data")):
         body = found[target]
         assert "USER focal" in body and f"EXPOSE {port}" in body and f"VOLUME {volume}" in body, target

@@ -96,8 +96,9 @@ def test_file_lists(debs):
         assert path in ml, path
     for path in ("/usr/bin/focal", "/usr/lib/systemd/system/focal.service", "/etc/focal/focal.env",
                  "/usr/share/doc/focal/copyright", "/usr/share/doc/focal/openapi.yaml",
-                 "/usr/share/man/man1/focal.1.gz"):
+                 "/usr/share/man/man1/focal.1.gz", "/usr/share/focal/web/index.html"):
         assert path in server, path
+    assert any(p.startswith("/usr/share/focal/web/assets/") and p.endswith(".js") for p in server), server
     assert not ml & server, ml & server  # the two packages can be installed together
     for path in ml | server:
         assert path.startswith(("/usr/", "/etc/focal/")), path
@@ -165,6 +166,7 @@ def serve_both(root: Path, workdir: Path) -> None:
         assert ml.alive(), ml.log_tail()
         wait_until(lambda: http_get_ok(focal_port, "/api/server/ping") or not server.alive(), 30, "focal /ping")
         assert server.alive(), server.log_tail()
+        assert http_get_ok(focal_port, "/"), "the packaged web UI is not served (found beside the binary)"
     finally:
         assert server.stop() == 0, server.log_tail()
         assert ml.stop() == 0, ml.log_tail()

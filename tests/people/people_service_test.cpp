@@ -434,6 +434,36 @@ TEST_F(PeopleServiceTest, EmbeddingsFromBeforeModelsWereRecordedAreAdoptedByTheC
   EXPECT_EQ(count("SELECT count(*) FROM person"), 1);
 }
 
+TEST_F(PeopleServiceTest, RemovedFacesLeaveTheirPersonAndItsFeatureFaceMovesOn) {
+  std::mt19937_64 rng(11);
+  std::vector<float> centre = synthetic::random_unit(rng);
+  for (int p = 0; p < 3; ++p) {
+    AssetId a = add_asset();
+    set_faces(a, {face_at(100, synthetic::at_angle(rng, centre, synthetic::degrees(20)))});
+    ASSERT_TRUE(people_->detect_faces(a));
+  }
+  drain();
+  auto listed = people_->list(kOwner, PeopleQuery{});
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->people.size(), 1u);
+  const Person before = listed->people[0];
+  ASSERT_EQ(before.face_count, 3);
+  ASSERT_TRUE(before.feature_face_id);
+
+  ASSERT_TRUE(people_->remove_face(kOwner, *before.feature_face_id));
+  auto after = people_->get(kOwner, before.id);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->face_count, 2);
+  ASSERT_TRUE(after->feature_face_id);
+  EXPECT_NE(*after->feature_face_id, *before.feature_face_id);
+  EXPECT_EQ(people_->face(kOwner, *before.feature_face_id).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face WHERE deleted_at IS NOT NULL AND person_id IS NULL"), 1);
+
+  // Another owner's face, or one already removed: not found.
+  EXPECT_EQ(people_->remove_face(kOwner + 1, *after->feature_face_id).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(people_->remove_face(kOwner, *before.feature_face_id).error().kind, ErrorKind::kNotFound);
+}
+
 TEST_F(PeopleServiceTest, ReassignUnassignedCleanupAndReset) {
   std::mt19937_64 rng(7);
   std::vector<float> centre = synthetic::random_unit(rng);

@@ -5,12 +5,11 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "auth/auth.h"
 #include "server/http_server.h"
 #include "server/routes.h"
 #include "store/database.h"
+#include "support/background_server.h"
 #include "support/http_test_server.h"
 
 namespace focal::server {
@@ -132,15 +131,11 @@ class ServerTest : public ::testing::Test {
     cfg.max_upload_bytes = 64 * 1024;
     cfg.max_json_bytes = 4 * 1024;
     server_ = std::make_unique<HttpServer>(cfg, api_, make_authenticator(*auth_));
-    auto port = server_->front().bind();
-    ASSERT_TRUE(port.ok());
-    port_ = *port;
-    thread_ = std::thread([this] { server_->front().serve(); });
+    serving_ = std::make_unique<test_support::BackgroundServer>(server_->front());
+    port_ = serving_->port();
+    ASSERT_GT(port_, 0);
   }
-  void TearDown() override {
-    if (server_) server_->front().stop();
-    if (thread_.joinable()) thread_.join();
-  }
+  void TearDown() override { serving_.reset(); }
 
   using Headers = std::vector<std::pair<std::string, std::string>>;
   using Reply = test_support::TestReply;
@@ -184,7 +179,7 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<auth::AuthService> auth_;
   std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
+  std::unique_ptr<test_support::BackgroundServer> serving_;
   int port_ = 0;
 };
 
