@@ -117,6 +117,7 @@ struct AssetFilter {
   bool include_deleted = false;
   bool require_preview = false;  // only assets that have a preview file
   std::optional<AssetStatus> status;
+  std::optional<Visibility> visibility;  // only this visibility (the timeline: kTimeline)
 };
 
 // One calendar month (UTC) of the timeline.

@@ -2,9 +2,6 @@
 // Schema, enum names and the read-side asset repository.
 #include <fmt/format.h>
 
-#include <charconv>
-#include <ctime>
-
 #include "library/library.h"
 #include "library/library_schema.h"
 #include "library/repository_detail.h"
@@ -172,6 +169,7 @@ std::string filter_sql(const AssetFilter& filter) {
     where += " AND EXISTS (SELECT 1 FROM asset_file f WHERE f.asset_id = asset.id AND f.type = 'preview')";
   }
   if (filter.status) where += fmt::format(" AND status = '{}'", to_string(*filter.status));
+  if (filter.visibility) where += fmt::format(" AND visibility = '{}'", to_string(*filter.visibility));
   return where;
 }
 
@@ -264,29 +262,17 @@ Expected<std::int64_t> AssetRepository::count(const AssetFilter& filter) const {
 Expected<std::vector<TimeBucket>> AssetRepository::time_buckets(const AssetFilter& filter) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::vector<TimeBucket>> {
     // Real seconds so that instants before 1970 fall in their own month (integer division truncates up).
-    auto stmt = conn.prepare(
-        fmt::format("SELECT strftime('%Y-%m', file_created_at / 1000.0, 'unixepoch') AS month, count(*) "
-                    "FROM asset WHERE {} GROUP BY month ORDER BY month DESC",
-                    filter_sql(filter)));
+    auto stmt = conn.prepare(fmt::format(
+        "SELECT CAST(strftime('%s', file_created_at / 1000.0, 'unixepoch', 'start of month') AS INTEGER) AS "
+        "month, count(*) FROM asset WHERE {} GROUP BY month ORDER BY month DESC",
+        filter_sql(filter)));
     if (!stmt) return stmt.error();
     std::vector<TimeBucket> buckets;
     while (true) {
       auto row = stmt->step();
       if (!row) return row.error();
       if (!*row) break;
-      const auto month = stmt->text(0);  // "YYYY-MM"
-      std::tm tm{};
-      tm.tm_mday = 1;
-      const auto dash = month.rfind('-');
-      const auto* end = month.data() + month.size();
-      if (dash == std::string::npos ||
-          std::from_chars(month.data(), month.data() + dash, tm.tm_year).ptr != month.data() + dash ||
-          std::from_chars(month.data() + dash + 1, end, tm.tm_mon).ptr != end) {
-        return internal_error("Unexpected month '" + month + "' from the timeline query");
-      }
-      tm.tm_year -= 1900;
-      tm.tm_mon -= 1;
-      buckets.push_back({static_cast<std::int64_t>(timegm(&tm)) * 1000, stmt->int64(1)});
+      buckets.push_back({stmt->int64(0) * 1000, stmt->int64(1)});
     }
     return buckets;
   });

@@ -605,7 +605,17 @@ struct PeopleService::Impl {
     if (!source) return source.error();
     auto preview = assets.preview_path(source->asset_id);
     if (!preview) return preview.error();
-    if (!*preview) return not_found("Asset " + std::to_string(source->asset_id) + " has no preview");
+    if (!*preview) {
+      // A face can exist before its photo's preview (a manual face on a fresh upload): wait for the
+      // thumbnail job (kUnavailable re-queues with backoff) unless the photo will never get a preview.
+      auto asset = assets.get(source->asset_id);
+      if (!asset) return asset.error();
+      const bool coming = *asset && !(*asset)->deleted_at_ms &&
+                          ((*asset)->status == library::AssetStatus::kPending ||
+                           (*asset)->status == library::AssetStatus::kReady);
+      const auto message = "Asset " + std::to_string(source->asset_id) + " has no preview";
+      return coming ? Error{ErrorKind::kUnavailable, message + " yet"} : not_found(message);
+    }
     const std::filesystem::path relative = std::filesystem::path("thumbs") / "people" /
                                            std::to_string(person_id % 100) /
                                            (std::to_string(person_id) + ".jpeg");

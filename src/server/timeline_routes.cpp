@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The web UI's timeline: the caller's assets by UTC calendar month of the date taken (file_created_at). The
-// visibility is GET /api/assets' default (not trashed, not hidden), so the buckets add up to its count.
+// The web UI's timeline: the caller's assets by UTC calendar month of the date taken (file_created_at): those
+// on the timeline only (not trashed; not archived, hidden or locked, as Immich's timeline).
 #include <ctime>
 
 #include "library/library.h"
@@ -14,6 +14,7 @@ using nlohmann::json;
 library::AssetFilter timeline_filter(const Caller& caller) {
   library::AssetFilter filter;
   filter.owner_id = caller.user_id;
+  filter.visibility = library::Visibility::kTimeline;
   return filter;
 }
 

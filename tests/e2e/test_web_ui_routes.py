@@ -82,6 +82,15 @@ def test_timeline_buckets_add_up_and_list_their_month(server):
     assert api.get("/api/timeline/bucket?timeBucket=1901-02-01T00:00:00.000Z").json()["assets"] == []
     for bad in ("", "?timeBucket=", "?timeBucket=May%202024", "?timeBucket=2024-13-01"):
         assert api.get(f"/api/timeline/bucket{bad}").status == 400, bad
+    # Archived and locked photos leave the timeline (as in Immich); back on it, they return.
+    some = sorted(assets)[:2]
+    for asset_id, visibility in zip(some, ("archive", "locked")):
+        assert api.put(f"/api/assets/{asset_id}", {"visibility": visibility}).status == 200
+    shown = api.get("/api/timeline/buckets").json()
+    assert sum(b["count"] for b in shown) == len(assets) - 2, shown
+    for asset_id in some:
+        assert api.put(f"/api/assets/{asset_id}", {"visibility": "timeline"}).status == 200
+    assert api.get("/api/timeline/buckets").json() == buckets
     # Another user's timeline is their own (empty).
     assert server["bob"].get("/api/timeline/buckets").json() == []
     assert server["bob"].get(f"/api/timeline/bucket?timeBucket={first}").json()["assets"] == []
