@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // Upload by button or by dropping files anywhere on the page, one file at a time with a progress bar over
 // the whole batch; duplicates and failures are reported, not hidden.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { uploadFile } from '../api';
 import { Icon } from './icons';
 import { Notice, errorText } from './ui';
@@ -54,6 +54,9 @@ export function Uploader({ onUploaded }: { onUploaded: () => void }) {
     onUploaded();
   };
 
+  // The window listeners live as long as the component and call the latest upload().
+  const latestUpload = useRef(upload);
+  latestUpload.current = upload;
   useEffect(() => {
     const hasFiles = (e: DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes('Files');
     const over = (e: DragEvent) => {
@@ -68,7 +71,7 @@ export function Uploader({ onUploaded }: { onUploaded: () => void }) {
       if (!hasFiles(e)) return;
       e.preventDefault();
       setDragging(false);
-      void upload(Array.from(e.dataTransfer?.files ?? []));
+      void latestUpload.current(Array.from(e.dataTransfer?.files ?? []));
     };
     window.addEventListener('dragover', over);
     window.addEventListener('dragleave', leave);
@@ -78,7 +81,7 @@ export function Uploader({ onUploaded }: { onUploaded: () => void }) {
       window.removeEventListener('dragleave', leave);
       window.removeEventListener('drop', drop);
     };
-  });
+  }, []);
 
   const percent = batch && batch.totalBytes > 0 ? Math.round((100 * batch.sentBytes) / batch.totalBytes) : 0;
   return (
