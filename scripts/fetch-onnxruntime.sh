@@ -67,22 +67,31 @@ maven_get() { # artifact dest sha256
   verify "$2" "$3"
 }
 
-debian_get() { # downloads the pinned -dev package from the same mirror apt already uses, in a private apt state
-  local dest=$1 mirror tmp
+debian_get_from() { # dest mirror suite: the pinned -dev package from one suite, in a private apt state
+  local dest=$1 tmp; tmp=$(mktemp -d)
+  mkdir -p "$tmp/lists/partial" "$tmp/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $2 $3 main" >"$tmp/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=- -o "Dir::State::Lists=$tmp/lists"
+    -o "Dir::Cache=$tmp" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root)
+  if apt-get "${opts[@]}" -qq update >"$tmp/apt.log" 2>&1 &&
+    (cd "$tmp" && apt-get "${opts[@]}" -qq download "$ORT_DEB_PACKAGE=$ORT_DEB_VERSION" >>"$tmp/apt.log" 2>&1); then
+    mv "$tmp"/"$ORT_DEB_PACKAGE"_*.deb "$dest"; rm -rf "$tmp"
+    verify "$dest" "$ORT_DEB_SHA256"
+    return
+  fi
+  log "$ORT_DEB_PACKAGE $ORT_DEB_VERSION not in Debian $3: $(tail -1 "$tmp/apt.log")"; rm -rf "$tmp"; return 1
+}
+
+debian_get() { # downloads the pinned -dev package from the same mirror apt already uses, trying each pinned suite
+  local dest=$1 mirror suite
   [[ -f $dest ]] && verify "$dest" "$ORT_DEB_SHA256" && return 0
   mirror=$(grep -rhoE '^(URIs:|deb) +[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
     awk '{print $2}' | grep -E '/debian/?$' | head -1 || true)
   [[ -n $mirror ]] || { log "no Debian mirror found in /etc/apt"; return 1; }
-  tmp=$(mktemp -d)
-  mkdir -p "$tmp/lists/partial" "$tmp/archives/partial"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $ORT_DEB_SUITE main" >"$tmp/sources.list"
-  local opts=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=- -o "Dir::State::Lists=$tmp/lists"
-    -o "Dir::Cache=$tmp" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root)
-  apt-get "${opts[@]}" -qq update >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log" >&2; rm -rf "$tmp"; return 1; }
-  (cd "$tmp" && apt-get "${opts[@]}" -qq download "$ORT_DEB_PACKAGE=$ORT_DEB_VERSION" >>"$tmp/apt.log" 2>&1) ||
-    { cat "$tmp/apt.log" >&2; rm -rf "$tmp"; return 1; }
-  mv "$tmp"/"$ORT_DEB_PACKAGE"_*.deb "$dest"; rm -rf "$tmp"
-  verify "$dest" "$ORT_DEB_SHA256"
+  for suite in ${ORT_DEB_SUITES:-${ORT_DEB_SUITE:-}}; do debian_get_from "$dest" "$mirror" "$suite" && return 0; done
+  log "no pinned suite ($ORT_DEB_SUITES) serves $ORT_DEB_PACKAGE $ORT_DEB_VERSION any more; pin the release another" \
+    "lock file gives (FOCAL_ORT_LOCK=cmake/onnxruntime-1.21.lock, docs/onnxruntime.md) or install ONNX Runtime system-wide"
+  return 1
 }
 
 case $(uname -m) in

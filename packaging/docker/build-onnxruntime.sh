@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: AGPL-3.0-or-later
-# Builds ONNX Runtime from source at the release pinned in cmake/onnxruntime.lock, with the execution providers
+# Builds ONNX Runtime from source at the release pinned in cmake/onnxruntime.lock (or the lock file FOCAL_ORT_LOCK
+# names), with the execution providers
 # given as build.sh options, and installs it in the layout scripts/fetch-onnxruntime.sh produces (PREFIX/include
 # with the public headers, PREFIX/lib with libonnxruntime.so.1 and the provider libraries), so that
 # FOCAL_ORT_ROOT=PREFIX builds and packages focal-ml against it. Used by the images of accelerators Microsoft
@@ -10,7 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../cmake/onnxruntime.lock
-source "$here/../../cmake/onnxruntime.lock"
+source "${FOCAL_ORT_LOCK:-$here/../../cmake/onnxruntime.lock}"
 prefix=${1:?usage: build-onnxruntime.sh PREFIX BUILD_SH_OPTION...}
 shift
 (($#)) || { echo "build-onnxruntime.sh: name the execution providers, e.g. --use_openvino" >&2; exit 2; }

@@ -16,8 +16,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "packaging" / "docker"
 ACCELERATORS = ("cuda", "openvino", "rocm")
-# What ONNX Runtime 1.21's CUDA provider links (objdump -p libonnxruntime_providers_cuda.so), and the NVIDIA
-# package on PyPI that ships each library.
+# What ONNX Runtime's CUDA provider links (1.21.0 and 1.23.2 alike; objdump -p libonnxruntime_providers_cuda.so),
+# and the NVIDIA package on PyPI that ships each library.
 CUDA_PROVIDER_NEEDS = {
     "libcublasLt.so.12": "nvidia-cublas-cu12", "libcublas.so.12": "nvidia-cublas-cu12",
     "libcurand.so.10": "nvidia-curand-cu12", "libcufft.so.11": "nvidia-cufft-cu12",
@@ -161,10 +161,13 @@ def test_downloads_in_images_are_hash_pinned(accelerator):
         assert "FOCAL_ORT_GPU=cuda" in text and "NVIDIA_VISIBLE_DEVICES=all" in text
     else:  # a source build of ONNX Runtime, at the commit pinned in the lock file
         assert "build-onnxruntime.sh /opt/onnxruntime --use_" in text and "FOCAL_ORT_ROOT=/opt/onnxruntime" in text
+        for lock in re.findall(r"FOCAL_ORT_LOCK=(\S+)", text):
+            assert (REPO / lock).is_file(), lock
 
 
-def test_onnxruntime_source_build_is_pinned_to_a_commit():
-    lock = dict(line.split("=", 1) for line in (REPO / "cmake/onnxruntime.lock").read_text().splitlines()
+@pytest.mark.parametrize("lock_file", ["onnxruntime.lock", "onnxruntime-1.21.lock"])
+def test_onnxruntime_source_build_is_pinned_to_a_commit(lock_file):
+    lock = dict(line.split("=", 1) for line in (REPO / "cmake" / lock_file).read_text().splitlines()
                 if "=" in line and not line.startswith("#"))
     assert re.fullmatch(r"[0-9a-f]{40}", lock["ORT_SOURCE_COMMIT"])
     assert lock["ORT_SOURCE_TAG"] == f"v{lock['ORT_VERSION']}"
