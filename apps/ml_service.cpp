@@ -15,6 +15,7 @@
 #include "core/logging.h"
 #include "core/memory.h"
 #include "faces/handlers.h"
+#include "faces/ops.h"
 #include "image/decode.h"
 #include "infer/providers.h"
 #include "infer/runtime.h"
@@ -70,6 +71,9 @@ focal::BatchingConfig batching(const focal::BatchSetting& setting) {
   return {setting.max_batch_size, std::chrono::microseconds(setting.max_queue_delay_us)};
 }
 
+// Faces per recognizer Run on CPU when MACHINE_LEARNING_MAX_BATCH_SIZE__FACIAL_RECOGNITION is unset.
+constexpr int kCpuRecognizerBatch = 16;
+
 }  // namespace
 
 int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, const char* argv0,
@@ -82,23 +86,34 @@ int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, 
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // As many heap arenas as requests run at once: more only fragment (measured in docs/BENCHMARKS.md, OCR).
-  focal::limit_allocator_arenas(std::max(cfg.request_threads, 2));
+  // As many heap arenas as requests run at once (more only fragment), and buffers of 128 KiB and more mapped on
+  // their own (measured in docs/BENCHMARKS.md: OCR, and memory under a faces load).
+  focal::tune_allocator({std::max(cfg.request_threads, 2), std::size_t{128} << 10});
   focal::init_logging(*focal::parse_log_level(cfg.log_level), cfg.no_color);
   spdlog::info("focal-ml {} starting (ONNX Runtime {})", version, focal::OrtRuntime::version());
   if (auto st = focal::init_image_decoding(argv0); !st) {
     spdlog::critical("{}", st.error().message);
     return 1;
   }
+  focal::faces::limit_image_threads(1);  // requests already run in parallel (docs/adr/0004)
 
-  focal::OrtRuntime runtime;
-  const auto& available = runtime.available_providers();
+  const auto available = focal::OrtRuntime::linked_providers();
   // Immich logs this at debug; at info it answers "is my GPU used?" without changing the log level.
   spdlog::info("Available ORT providers: {}", focal::python_set_repr(available));
   const auto selection = focal::select_providers(cfg.execution_providers, available);
   for (const auto& warning : selection.warnings) spdlog::warn("{}", warning);
   spdlog::info("Setting execution providers to {}, in descending order of preference",
                focal::python_list_repr(selection.providers));
+  focal::RuntimeOptions runtime_options;
+  const auto threads =
+      focal::resolve_threads(cfg.model_inter_op_threads, cfg.model_intra_op_threads, selection.providers);
+  if (cfg.ort_shared_threads)
+    runtime_options.shared_threads = focal::SharedThreadPools{threads, cfg.ort_spinning};
+  spdlog::info("ORT threads: {} inter-op, {} intra-op ({}), spinning {}", threads.inter_op_threads,
+               threads.intra_op_threads,
+               cfg.ort_shared_threads ? "one pool for all models" : "pools per model",
+               cfg.ort_spinning ? "on" : "off");
+  focal::OrtRuntime runtime(runtime_options);
 
   // One process serves every device: one session per (model, device), requests to the least busy device.
   // With CPU as the only provider, device ids mean nothing and one session per model is kept.
@@ -149,6 +164,9 @@ int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, 
   models.session.inter_op_threads = cfg.model_inter_op_threads;
   models.session.intra_op_threads = cfg.model_intra_op_threads;
   models.session.cpu_mem_arena = cfg.model_arena;
+  models.session.allow_spinning = cfg.ort_spinning;
+  models.session.memory_pattern = cfg.ort_memory_pattern;
+  models.session.shrink_arena = cfg.ort_arena_shrink;
   models.session.device.device_id = cfg.device_id;
   models.session.device.openvino_precision = cfg.openvino_precision;
   models.session.device.migraphx_fp16 = cfg.rocm_precision == "FP16";
@@ -157,6 +175,9 @@ int run_ml_service(const focal::MlConfig& cfg, const focal::HubConfig& hub_cfg, 
   focal::register_clip_handlers(registry, models);
   focal::FaceOptions face_options;
   face_options.max_batch_size = cfg.max_batch_size.facial_recognition;
+  // On CPU, all faces of a crowd photo in one recognizer Run are no faster per face than batches of 16, and ORT
+  // keeps an arena block sized for the largest crowd seen for the life of the session (docs/BENCHMARKS.md).
+  if (!face_options.max_batch_size && cpu_only) face_options.max_batch_size = kCpuRecognizerBatch;
   focal::register_face_handlers(registry, models, face_options);
   focal::register_ocr_handlers(registry, models, focal::OcrOptions{cfg.max_batch_size.ocr});
 

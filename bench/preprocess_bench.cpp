@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The face detector's letterbox (cv::resize INTER_LINEAR to fit 640x640, pasted top-left) and the ArcFace
-// alignment warp (cv::warpAffine 112x112), focal's own fixed-point code against Debian's OpenCV on the same
-// decoded previews: milliseconds per image for each, OpenCV with 1 thread and with its default pool, and
-// whether every output byte is equal. Prints JSON (docs/adr/0004-face-preprocessing.md).
+// The face detector's input (letterbox: cv::resize INTER_LINEAR to fit 640x640, pasted top-left, then the
+// normalised RGB planes) and the ArcFace alignment warp (cv::warpAffine to 112x112), as focal-ml computes them,
+// with OpenCV's pool at 1 thread (focal-ml's setting) and at OpenCV's default. Milliseconds per image; prints
+// JSON. Commit 4f6dded of this file compared focal's earlier hand-written fixed-point code with OpenCV
+// (docs/adr/0004-face-preprocessing.md).
 //   preprocess_bench IMAGE_DIR [REPEATS]
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,7 +16,6 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "faces/ops.h"
 #include "image/decode.h"
@@ -33,28 +34,6 @@ double median_ms(int repeats, const std::function<void()>& fn) {
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
-}
-
-std::vector<std::uint8_t> opencv_letterbox(const focal::RgbImage& image, int size) {
-  const auto g = focal::faces::letterbox_geometry(image.width, image.height, size, size);
-  std::vector<std::uint8_t> canvas(static_cast<std::size_t>(size) * size * 3, 0);
-  const cv::Mat src(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.pixels.data()));
-  cv::Mat resized;
-  cv::resize(src, resized, cv::Size(g.new_width, g.new_height), 0, 0, cv::INTER_LINEAR);
-  cv::Mat dst(size, size, CV_8UC3, canvas.data());
-  const cv::Rect roi(0, 0, std::min(g.new_width, size), std::min(g.new_height, size));
-  resized(roi).copyTo(dst(roi));
-  return canvas;
-}
-
-std::vector<std::uint8_t> opencv_warp(const focal::RgbImage& image, const focal::faces::Affine& m) {
-  std::vector<std::uint8_t> out(static_cast<std::size_t>(focal::faces::kArcFaceSize) *
-                                focal::faces::kArcFaceSize * 3);
-  const cv::Mat src(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.pixels.data()));
-  cv::Mat dst(focal::faces::kArcFaceSize, focal::faces::kArcFaceSize, CV_8UC3, out.data());
-  const cv::Mat matrix(2, 3, CV_64F, const_cast<double*>(m.data()));
-  cv::warpAffine(src, dst, matrix, dst.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
-  return out;
 }
 
 }  // namespace
@@ -88,14 +67,6 @@ int main(int argc, char** argv) {
     return focal::faces::Affine{a, b, 56 - a * cx - b * cy, -b, a, 56 + b * cx - a * cy};
   };
 
-  std::size_t letterbox_equal = 0;
-  std::size_t warp_equal = 0;
-  for (const auto& image : images) {
-    letterbox_equal +=
-        focal::faces::letterbox_pixels(image, 640, 640) == opencv_letterbox(image, 640) ? 1 : 0;
-    const auto m = transform_for(image);
-    warp_equal += focal::faces::warp_affine_linear(image, m, 112, 112) == opencv_warp(image, m) ? 1 : 0;
-  }
   const double n = static_cast<double>(images.size());
   auto per_image = [&](const std::function<void(const focal::RgbImage&)>& fn) {
     return median_ms(repeats,
@@ -104,24 +75,21 @@ int main(int argc, char** argv) {
                      }) /
            n;
   };
+  auto measure = [&](nlohmann::json& out) {
+    out["detector_tensor_ms"] =
+        per_image([](const auto& im) { (void)focal::faces::detector_tensor(im, 640, 640); });
+    out["letterbox_ms"] =
+        per_image([](const auto& im) { (void)focal::faces::letterbox_pixels(im, 640, 640); });
+    out["warp_ms"] = per_image(
+        [&](const auto& im) { (void)focal::faces::warp_affine_linear(im, transform_for(im), 112, 112); });
+  };
   nlohmann::json out;
   out["images"] = images.size();
   out["opencv"] = CV_VERSION;
   out["opencv_default_threads"] = cv::getNumThreads();
-  out["letterbox_identical"] = letterbox_equal;
-  out["warp_identical"] = warp_equal;
-  out["focal_letterbox_ms"] =
-      per_image([](const auto& im) { (void)focal::faces::letterbox_pixels(im, 640, 640); });
-  out["opencv_letterbox_ms_default_threads"] =
-      per_image([](const auto& im) { (void)opencv_letterbox(im, 640); });
-  out["focal_warp_ms"] = per_image(
-      [&](const auto& im) { (void)focal::faces::warp_affine_linear(im, transform_for(im), 112, 112); });
-  out["opencv_warp_ms_default_threads"] =
-      per_image([&](const auto& im) { (void)opencv_warp(im, transform_for(im)); });
-  cv::setNumThreads(1);
-  out["opencv_letterbox_ms_1_thread"] = per_image([](const auto& im) { (void)opencv_letterbox(im, 640); });
-  out["opencv_warp_ms_1_thread"] =
-      per_image([&](const auto& im) { (void)opencv_warp(im, transform_for(im)); });
+  measure(out["default_threads"]);
+  focal::faces::limit_image_threads(1);
+  measure(out["one_thread"]);
   std::cout << out.dump(1) << "\n";
   return 0;
 }

@@ -54,6 +54,7 @@ class Options:
     out: Path
     det_dynamic: bool = False
     rec_static_batch: bool = False
+    full_size: bool = False
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -113,8 +114,15 @@ def _calib_texts(multilingual: bool = False, canonicalize: bool = False) -> list
 
 
 # ---- CLIP -----------------------------------------------------------------------------------------------------------
-def _vit_b_32_visual(root: Path) -> None:
-    model = cm.calibrated_vit_visual("ViT-B-32__openai-visual", SEED_VIT_B_32_VISUAL, 512, OPENAI_MEAN, OPENAI_STD)
+# --full-size: the real ViT-B-32's shape (12 layers; width 768 / 12 heads visual, 512 / 8 heads textual) with random
+# weights, so that benchmarks measure real-sized inference; the tests use the one-block width-16 towers.
+FULL_VISUAL = {"width": 768, "heads": 12, "layers": 12}
+FULL_TEXTUAL = {"width": 512, "heads": 8, "layers": 12}
+
+
+def _vit_b_32_visual(root: Path, full_size: bool = False) -> None:
+    model = cm.calibrated_vit_visual("ViT-B-32__openai-visual", SEED_VIT_B_32_VISUAL, 512, OPENAI_MEAN, OPENAI_STD,
+                                     **(FULL_VISUAL if full_size else {}))
     write_model(root / "visual/model.onnx", model, _image_feeds(OPENAI_MEAN, OPENAI_STD), _normalised(512, 2))
     write_json(
         root / "visual/preprocess_cfg.json",
@@ -132,10 +140,11 @@ def _vit_b_32_visual(root: Path) -> None:
 
 def gen_vit_b_32_openai(opts: Options) -> Path:
     root = opts.out / "clip/ViT-B-32__openai"
-    _vit_b_32_visual(root)
+    _vit_b_32_visual(root, opts.full_size)
     tok = tg.clip_tokenizer()
     tg.write_tokenizer(root / "textual", tok, *tg.clip_tokenizer_config(tok))
-    build = functools.partial(cm.openclip_textual, "ViT-B-32__openai-textual", SEED_VIT_B_32_TEXTUAL, 512, tok.get_vocab_size())
+    build = functools.partial(cm.openclip_textual, "ViT-B-32__openai-textual", SEED_VIT_B_32_TEXTUAL, 512, tok.get_vocab_size(),
+                              **(FULL_TEXTUAL if opts.full_size else {}))
     model = cm.calibrated(build, {"text": _text_ids(tok, _calib_texts(), 77, tg.EOT)[0]})
     ids, _ = _text_ids(tok, SAMPLE_TEXTS, 77, tg.EOT)
     write_model(root / "textual/model.onnx", model, {"text": ids}, _normalised(512, 2))
@@ -313,13 +322,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="6: also write the 6-output (no keypoints) detector pack facial-recognition/buffalo_s_nokps")
     ap.add_argument("--det-dynamic", action="store_true", help="detector input [1,3,'?','?'] instead of [1,3,640,640]")
     ap.add_argument("--rec-static-batch", action="store_true", help="recognizer batch dim fixed to 1 instead of 'None'")
+    ap.add_argument("--full-size", action="store_true",
+                    help="ViT-B-32__openai with the real network's shape (12 layers, ~150 M parameters, random "
+                         "weights) for benchmarks")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
 
     names = list(args.only) if args.only else list(MODELS)
     if args.det_layout == 6 and "buffalo_s_nokps" not in names:
         names.append("buffalo_s_nokps")
-    opts = Options(out=args.out, det_dynamic=args.det_dynamic, rec_static_batch=args.rec_static_batch)
+    opts = Options(out=args.out, det_dynamic=args.det_dynamic, rec_static_batch=args.rec_static_batch,
+                   full_size=args.full_size)
 
     start = time.monotonic()
     for name in names:

@@ -308,6 +308,15 @@ Expected<MlConfig> parse_ml_config(const EnvMap& env, unsigned cpu_count) {
                          size_setting("FOCAL_ML_HTTP_THREADS", cfg.http_threads, 1)}) {
     if (!st) return st.error();
   }
+  for (const auto& [name, slot] : {std::pair{"FOCAL_ML_ORT_SHARED_THREADS", &cfg.ort_shared_threads},
+                                   std::pair{"FOCAL_ML_ORT_SPINNING", &cfg.ort_spinning},
+                                   std::pair{"FOCAL_ML_ORT_MEMORY_PATTERN", &cfg.ort_memory_pattern},
+                                   std::pair{"FOCAL_ML_ORT_ARENA_SHRINK", &cfg.ort_arena_shrink}}) {
+    if (env.count(name) == 0) continue;
+    auto v = parse_bool(name, env.at(name));
+    if (!v) return std::move(v).error();
+    *slot = *v;
+  }
   if (auto st = parse_http_front(env, "FOCAL_ML_", cfg.http); !st) return st.error();
   if (env.count("FOCAL_ML_API_KEY") != 0 && env.count("FOCAL_ML_API_KEY_FILE") != 0) {
     return invalid("FOCAL_ML_API_KEY_FILE", env.at("FOCAL_ML_API_KEY_FILE"),
@@ -409,6 +418,10 @@ std::string MlConfig::to_json() const {
                 {"max_connections", http.max_connections},
                 {"tls", !http.tls_cert_file.empty()},
                 {"access_log", http.access_log},
+                {"ort_shared_threads", ort_shared_threads},
+                {"ort_spinning", ort_spinning},
+                {"ort_memory_pattern", ort_memory_pattern},
+                {"ort_arena_shrink", ort_arena_shrink},
                 {"api_key", api_key.empty() ? json(nullptr) : json("<set>")}};
   auto batch = [](const BatchSetting& b) {
     return b.max_batch_size > 1

@@ -85,6 +85,11 @@ struct MlConfig {
   HttpFrontConfig http;   // FOCAL_ML_HEADER_TIMEOUT_S, _BODY_TIMEOUT_S, _MAX_CONNECTIONS, _TLS_*, _ACCESS_LOG
   std::string api_key;    // FOCAL_ML_API_KEY or the first line of FOCAL_ML_API_KEY_FILE; empty: open
   BatchingSettings batching;
+  // ONNX Runtime threads and memory (docs/configuration.md, measured in docs/BENCHMARKS.md).
+  bool ort_shared_threads = true;  // FOCAL_ML_ORT_SHARED_THREADS: one thread pool pair for all sessions
+  bool ort_spinning = false;       // FOCAL_ML_ORT_SPINNING: idle ORT threads spin before sleeping
+  bool ort_memory_pattern = true;  // FOCAL_ML_ORT_MEMORY_PATTERN: ORT's per-shape memory plans
+  bool ort_arena_shrink = false;   // FOCAL_ML_ORT_ARENA_SHRINK: free the arena's unused chunks after each Run
 
   // The devices focal-ml runs one session per model on: MACHINE_LEARNING_DEVICE_IDS when given, else
   // MACHINE_LEARNING_DEVICE_ID (one process serves them all; see docs/configuration.md).

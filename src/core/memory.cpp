@@ -3,8 +3,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <string_view>
 
 #if defined(FOCAL_ALLOCATOR_MIMALLOC)
 #include <mimalloc.h>
@@ -38,12 +40,20 @@ void release_free_memory() {
 #endif
 }
 
-void limit_allocator_arenas(int arenas) {
+void tune_allocator(const AllocatorTuning& tuning) {
 #if !defined(FOCAL_ALLOCATOR_MIMALLOC) && !defined(FOCAL_ALLOCATOR_JEMALLOC)
-  if (std::getenv("MALLOC_ARENA_MAX") != nullptr) return;
-  mallopt(M_ARENA_MAX, arenas < 1 ? 1 : arenas);
+  const char* tunables_env = std::getenv("GLIBC_TUNABLES");
+  const std::string_view tunables = tunables_env != nullptr ? tunables_env : "";
+  auto user_set = [&](const char* variable, std::string_view tunable) {
+    return std::getenv(variable) != nullptr || tunables.find(tunable) != std::string_view::npos;
+  };
+  if (!user_set("MALLOC_ARENA_MAX", "glibc.malloc.arena_max"))
+    mallopt(M_ARENA_MAX, std::max(tuning.arenas, 1));
+  if (tuning.mmap_threshold > 0 && !user_set("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold")) {
+    mallopt(M_MMAP_THRESHOLD, static_cast<int>(std::min<std::size_t>(tuning.mmap_threshold, 32U << 20)));
+  }
 #else
-  (void)arenas;
+  (void)tuning;
 #endif
 }
 

@@ -1,67 +1,18 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include "faces/ops.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 #include <string>
 
 namespace focal::faces {
 namespace {
-
-// OpenCV's cvRound/saturate_cast<int>(double): round half to even (the FPU default), clamped, NaN -> 0 (the
-// value is irrelevant there; it only has to be defined behaviour).
-int saturate_int(double v) {
-  if (std::isnan(v)) return 0;
-  if (v >= static_cast<double>(std::numeric_limits<int>::max())) return std::numeric_limits<int>::max();
-  if (v <= static_cast<double>(std::numeric_limits<int>::min())) return std::numeric_limits<int>::min();
-  return static_cast<int>(std::nearbyint(v));
-}
-
-int saturate_short(int v) { return std::clamp(v, -32768, 32767); }
-
-// ---- cv::resize INTER_LINEAR ----
-
-constexpr int kResizeCoefScale = 1 << 11;  // INTER_RESIZE_COEF_BITS
-
-struct ResizeAxis {
-  std::vector<int> offset;  // first source index of each output index
-  std::vector<int> coef0;   // fixed-point weights of source[offset] and source[offset + 1]
-  std::vector<int> coef1;
-};
-
-// Per output index: the source position (d + 0.5) * scale - 0.5 in float, its floor and fraction, and the
-// weights (1 - f, f) in 11-bit fixed point, rounded half-to-even. Horizontally OpenCV clamps the position to
-// the first/last pixel (weight 0 for the outside tap); vertically it keeps the weights and clamps the rows.
-ResizeAxis resize_axis(int src, int dst, bool clamp_position) {
-  ResizeAxis axis;
-  axis.offset.resize(static_cast<std::size_t>(dst));
-  axis.coef0.resize(static_cast<std::size_t>(dst));
-  axis.coef1.resize(static_cast<std::size_t>(dst));
-  const double inv_scale = static_cast<double>(dst) / src;
-  const double scale = 1.0 / inv_scale;
-  for (int d = 0; d < dst; ++d) {
-    float f = static_cast<float>((d + 0.5) * scale - 0.5);
-    int s = static_cast<int>(std::floor(f));
-    f -= static_cast<float>(s);
-    if (clamp_position) {
-      if (s < 0) {
-        f = 0;
-        s = 0;
-      }
-      if (s >= src - 1) {
-        f = 0;
-        s = src - 1;
-      }
-    }
-    const auto i = static_cast<std::size_t>(d);
-    axis.offset[i] = s;
-    axis.coef0[i] = saturate_short(saturate_int((1.0F - f) * static_cast<float>(kResizeCoefScale)));
-    axis.coef1[i] = saturate_short(saturate_int(f * static_cast<float>(kResizeCoefScale)));
-  }
-  return axis;
-}
 
 // ---- SCRFD ----
 
@@ -77,105 +28,49 @@ constexpr float kNmsThreshold = 0.4F;
 constexpr std::array<float, 10> kArcFaceTemplate{38.2946F, 51.6963F, 73.5318F, 51.5014F, 56.0252F,
                                                  71.7366F, 41.5493F, 92.3655F, 70.7299F, 92.2041F};
 
-}  // namespace
-
-namespace {
-
-// cv::resize INTER_LINEAR, one output row at a time: `sink(dy, row)` receives each row of out_width * CN
-// bytes.
-template <int CN, class Sink>
-void resize_rows(const std::uint8_t* pixels, int width, int height, int out_width, int out_height,
-                 Sink&& sink) {
-  constexpr auto kChannels = static_cast<std::size_t>(CN);
-  const auto ow = static_cast<std::size_t>(out_width);
-  const auto row_len = ow * kChannels;
-  const ResizeAxis xs = resize_axis(width, out_width, true);
-  const ResizeAxis ys = resize_axis(height, out_height, false);
-  // Per output pixel: the first source element and the second tap's offset (0 at the clamped right edge).
-  std::vector<std::size_t> x0(ow);
-  std::vector<std::size_t> step(ow);
-  for (std::size_t dx = 0; dx < ow; ++dx) {
-    const auto sx = static_cast<std::size_t>(xs.offset[dx]);
-    x0[dx] = sx * kChannels;
-    step[dx] = sx + 1 < static_cast<std::size_t>(width) ? kChannels : 0;
-  }
-
-  // The horizontal pass of a source row: S[sx] * a0 + S[sx + 1] * a1 (19-bit intermediate). Two rows are
-  // cached; consecutive output rows mostly share them.
-  const auto src_row_len = static_cast<std::size_t>(width) * kChannels;
-  std::array<std::vector<int>, 2> rows{std::vector<int>(row_len), std::vector<int>(row_len)};
-  std::array<int, 2> cached{-1, -1};
-  // Returns the slot holding row `sy`, computing it if needed without evicting row `keep`.
-  auto horizontal = [&](int sy, int keep) -> std::size_t {
-    for (std::size_t k = 0; k < 2; ++k) {
-      if (cached[k] == sy) return k;
-    }
-    const std::size_t k = cached[0] == keep ? 1 : 0;
-    const std::uint8_t* s = pixels + static_cast<std::size_t>(sy) * src_row_len;
-    int* r = rows[k].data();
-    for (std::size_t dx = 0; dx < ow; ++dx) {
-      const std::uint8_t* p = s + x0[dx];
-      const std::size_t q = step[dx];
-      const int a0 = xs.coef0[dx];
-      const int a1 = xs.coef1[dx];
-      for (std::size_t c = 0; c < kChannels; ++c) r[dx * kChannels + c] = p[c] * a0 + p[q + c] * a1;
-    }
-    cached[k] = sy;
-    return k;
-  };
-
-  std::vector<std::uint8_t> out_row(row_len);
-  for (int dy = 0; dy < out_height; ++dy) {
-    const auto i = static_cast<std::size_t>(dy);
-    const int sy0 = std::clamp(ys.offset[i], 0, height - 1);
-    const int sy1 = std::clamp(ys.offset[i] + 1, 0, height - 1);
-    const int b0 = ys.coef0[i];
-    const int b1 = ys.coef1[i];
-    const int* r0 = rows[horizontal(sy0, sy1)].data();
-    const int* r1 = rows[horizontal(sy1, sy0)].data();
-    // OpenCV's vertical pass for 8-bit (its SIMD and scalar paths agree): each row pre-shifted by 4, products
-    // shifted by 16, then a rounding shift by 2; not the textbook (v + 2^21) >> 22.
-    for (std::size_t x = 0; x < row_len; ++x) {
-      const int v = (((b0 * (r0[x] >> 4)) >> 16) + ((b1 * (r1[x] >> 4)) >> 16) + 2) >> 2;
-      out_row[x] = static_cast<std::uint8_t>(std::clamp(v, 0, 255));
-    }
-    sink(dy, out_row.data());
-  }
-}
-
-}  // namespace
-
-namespace {
-
 bool valid_image(std::size_t bytes, int width, int height, int channels) {
   return width > 0 && height > 0 &&
          bytes >= static_cast<std::size_t>(width) * static_cast<std::size_t>(height) *
                       static_cast<std::size_t>(channels);
 }
 
+// A read-only OpenCV header over interleaved 8-bit pixels (no copy; OpenCV's API takes non-const data).
+cv::Mat wrap_pixels(const std::uint8_t* pixels, int width, int height, int channels) {
+  return {height, width, CV_8UC(channels), const_cast<std::uint8_t*>(pixels)};  // NOLINT: never written
+}
+
+// cv::resize INTER_LINEAR of an RGB image, as the reference calls it (OpenCV's 8-bit fixed-point path; Debian's
+// build gives the same bytes as the reference's opencv-python, checked by the fidelity suite). Empty on failure.
+cv::Mat resize_rgb(const RgbImage& image, int out_width, int out_height) {
+  cv::Mat out;
+  try {
+    cv::resize(wrap_pixels(image.pixels.data(), image.width, image.height, 3), out,
+               cv::Size(out_width, out_height), 0, 0, cv::INTER_LINEAR);
+  } catch (const cv::Exception& e) {
+    spdlog::warn("Resizing a {}x{} image to {}x{} failed: {}", image.width, image.height, out_width,
+                 out_height, e.what());
+    return {};
+  }
+  return out;
+}
+
 }  // namespace
+
+void limit_image_threads(int threads) { cv::setNumThreads(std::max(threads, 0)); }
 
 std::vector<std::uint8_t> resize_linear(std::span<const std::uint8_t> pixels, int width, int height,
                                         int channels, int out_width, int out_height) {
+  if (channels != 1 && channels != 3 && channels != 4) return {};
   if (!valid_image(pixels.size(), width, height, channels) || out_width <= 0 || out_height <= 0) return {};
-  const auto row_len = static_cast<std::size_t>(out_width) * static_cast<std::size_t>(channels);
-  std::vector<std::uint8_t> out(row_len * static_cast<std::size_t>(out_height));
-  auto copy = [&](int dy, const std::uint8_t* row) {
-    std::copy_n(row, row_len,
-                out.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(dy) * row_len));
-  };
-  switch (channels) {
-    case 1:
-      resize_rows<1>(pixels.data(), width, height, out_width, out_height, copy);
-      break;
-    case 3:
-      resize_rows<3>(pixels.data(), width, height, out_width, out_height, copy);
-      break;
-    case 4:
-      resize_rows<4>(pixels.data(), width, height, out_width, out_height, copy);
-      break;
-    default:
-      return {};
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(out_width) * static_cast<std::size_t>(out_height) *
+                                static_cast<std::size_t>(channels));
+  cv::Mat dst(out_height, out_width, CV_8UC(channels), out.data());
+  try {
+    cv::resize(wrap_pixels(pixels.data(), width, height, channels), dst, dst.size(), 0, 0, cv::INTER_LINEAR);
+  } catch (const cv::Exception& e) {
+    spdlog::warn("Resizing a {}x{} image to {}x{} failed: {}", width, height, out_width, out_height,
+                 e.what());
+    return {};
   }
   return out;
 }
@@ -204,17 +99,14 @@ std::vector<std::uint8_t> letterbox_pixels(const RgbImage& image, int input_widt
                                            LetterboxGeometry* geometry) {
   const auto g = letterbox_geometry(image.width, image.height, input_width, input_height);
   if (geometry != nullptr) *geometry = g;
-  const auto canvas_row = static_cast<std::size_t>(input_width) * 3;
-  std::vector<std::uint8_t> canvas(canvas_row * static_cast<std::size_t>(input_height), 0);
+  std::vector<std::uint8_t> canvas(
+      static_cast<std::size_t>(input_width) * static_cast<std::size_t>(input_height) * 3, 0);
   if (!valid_image(image.pixels.size(), image.width, image.height, 3)) return canvas;
-  const auto copy_w = static_cast<std::size_t>(std::min(g.new_width, input_width)) * 3;
-  resize_rows<3>(
-      image.pixels.data(), image.width, image.height, g.new_width, g.new_height,
-      [&](int dy, const std::uint8_t* row) {
-        if (dy >= input_height) return;
-        std::copy_n(row, copy_w,
-                    canvas.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(dy) * canvas_row));
-      });
+  const cv::Mat resized = resize_rgb(image, g.new_width, g.new_height);
+  if (resized.empty()) return canvas;
+  cv::Mat dst(input_height, input_width, CV_8UC3, canvas.data());
+  const cv::Rect pasted(0, 0, std::min(g.new_width, input_width), std::min(g.new_height, input_height));
+  resized(pasted).copyTo(dst(pasted));
   return canvas;
 }
 
@@ -230,19 +122,21 @@ std::vector<float> detector_tensor(const RgbImage& image, int input_width, int i
   // Black padding everywhere, then the resized rows written straight into the RGB planes (no canvas).
   std::vector<float> tensor(3 * plane, lut[0]);
   if (!valid_image(image.pixels.size(), image.width, image.height, 3)) return tensor;
+  const cv::Mat resized = resize_rgb(image, g.new_width, g.new_height);
+  if (resized.empty()) return tensor;
   const auto copy_w = std::min(static_cast<std::size_t>(g.new_width), iw);
-  resize_rows<3>(image.pixels.data(), image.width, image.height, g.new_width, g.new_height,
-                 [&](int dy, const std::uint8_t* row) {
-                   if (dy >= input_height) return;
-                   float* r = tensor.data() + static_cast<std::size_t>(dy) * iw;
-                   float* gp = r + plane;
-                   float* b = r + 2 * plane;
-                   for (std::size_t x = 0; x < copy_w; ++x) {
-                     r[x] = lut[row[3 * x]];
-                     gp[x] = lut[row[3 * x + 1]];
-                     b[x] = lut[row[3 * x + 2]];
-                   }
-                 });
+  const int rows = std::min(g.new_height, input_height);
+  for (int dy = 0; dy < rows; ++dy) {
+    const std::uint8_t* row = resized.ptr<std::uint8_t>(dy);
+    float* r = tensor.data() + static_cast<std::size_t>(dy) * iw;
+    float* gp = r + plane;
+    float* b = r + 2 * plane;
+    for (std::size_t x = 0; x < copy_w; ++x) {
+      r[x] = lut[row[3 * x]];
+      gp[x] = lut[row[3 * x + 1]];
+      b[x] = lut[row[3 * x + 2]];
+    }
+  }
   return tensor;
 }
 
@@ -413,81 +307,17 @@ std::optional<Affine> arcface_transform(const std::array<float, 10>& landmarks) 
 
 std::vector<std::uint8_t> warp_affine_linear(const RgbImage& image, const Affine& forward, int out_width,
                                              int out_height) {
-  constexpr int kInterBits = 5;  // 1/32-pixel sampling grid
-  constexpr int kInterTab = 1 << kInterBits;
-  constexpr int kAbBits = 10;
-  constexpr double kAbScale = 1 << kAbBits;
-  constexpr int kRoundDelta = (1 << kAbBits) / kInterTab / 2;
-  constexpr int kRemapBits = 15;
-
   const auto row_len = static_cast<std::size_t>(std::max(out_width, 0)) * 3;
   std::vector<std::uint8_t> out(row_len * static_cast<std::size_t>(std::max(out_height, 0)), 0);
-  if (!valid_image(image.pixels.size(), image.width, image.height, 3)) return out;
-  // OpenCV inverts the matrix in double (a singular one becomes all zeros: every pixel samples (0, 0)).
-  Affine m = forward;
-  double det = m[0] * m[4] - m[1] * m[3];
-  det = det != 0 ? 1.0 / det : 0.0;
-  const double a11 = m[4] * det;
-  const double a22 = m[0] * det;
-  m[0] = a11;
-  m[1] = -m[1] * det;
-  m[3] = -m[3] * det;
-  m[4] = a22;
-  const double b1 = -m[0] * m[2] - m[1] * m[5];
-  const double b2 = -m[3] * m[2] - m[4] * m[5];
-  m[2] = b1;
-  m[5] = b2;
-
-  const int w = image.width;
-  const int h = image.height;
-  const auto src_row = static_cast<std::size_t>(w) * 3;
-  auto tap = [&](int sx, int sy, std::size_t c) -> int {
-    if (sx < 0 || sy < 0 || sx >= w || sy >= h) return 0;  // BORDER_CONSTANT with value 0
-    return image.pixels[static_cast<std::size_t>(sy) * src_row + static_cast<std::size_t>(sx) * 3 + c];
-  };
-  // 32-bit wrap-around like OpenCV's int arithmetic, without signed overflow.
-  auto wrap = [](std::int64_t v) { return static_cast<std::int32_t>(static_cast<std::uint32_t>(v)); };
-
-  std::vector<int> adelta(static_cast<std::size_t>(out_width));
-  std::vector<int> bdelta(static_cast<std::size_t>(out_width));
-  for (int x = 0; x < out_width; ++x) {
-    adelta[static_cast<std::size_t>(x)] = saturate_int(m[0] * x * kAbScale);
-    bdelta[static_cast<std::size_t>(x)] = saturate_int(m[3] * x * kAbScale);
-  }
-  for (int y = 0; y < out_height; ++y) {
-    const int x0 = wrap(std::int64_t{saturate_int((m[1] * y + m[2]) * kAbScale)} + kRoundDelta);
-    const int y0 = wrap(std::int64_t{saturate_int((m[4] * y + m[5]) * kAbScale)} + kRoundDelta);
-    std::uint8_t* d = out.data() + static_cast<std::size_t>(y) * row_len;
-    for (int x = 0; x < out_width; ++x) {
-      const int xx = wrap(std::int64_t{x0} + adelta[static_cast<std::size_t>(x)]) >> (kAbBits - kInterBits);
-      const int yy = wrap(std::int64_t{y0} + bdelta[static_cast<std::size_t>(x)]) >> (kAbBits - kInterBits);
-      // The integer source pixel is stored as a 16-bit map entry by OpenCV, hence the saturation.
-      const int sx = saturate_short(xx >> kInterBits);
-      const int sy = saturate_short(yy >> kInterBits);
-      const int fx = xx & (kInterTab - 1);
-      const int fy = yy & (kInterTab - 1);
-      // Bilinear weights in 15-bit fixed point: exact products of the 1/32 fractions, summing to 2^15.
-      const int w00 = (kInterTab - fy) * (kInterTab - fx) * kInterTab;
-      const int w01 = (kInterTab - fy) * fx * kInterTab;
-      const int w10 = fy * (kInterTab - fx) * kInterTab;
-      const int w11 = fy * fx * kInterTab;
-      std::uint8_t* o = d + static_cast<std::size_t>(x) * 3;
-      if (sx >= 0 && sy >= 0 && sx + 1 < w && sy + 1 < h) {  // all four taps inside: no border checks
-        const std::uint8_t* p =
-            image.pixels.data() + static_cast<std::size_t>(sy) * src_row + static_cast<std::size_t>(sx) * 3;
-        const std::uint8_t* q = p + src_row;
-        for (std::size_t c = 0; c < 3; ++c) {
-          const int v = p[c] * w00 + p[3 + c] * w01 + q[c] * w10 + q[3 + c] * w11;
-          o[c] = static_cast<std::uint8_t>(std::clamp((v + (1 << (kRemapBits - 1))) >> kRemapBits, 0, 255));
-        }
-        continue;
-      }
-      for (std::size_t c = 0; c < 3; ++c) {
-        const int v = tap(sx, sy, c) * w00 + tap(sx + 1, sy, c) * w01 + tap(sx, sy + 1, c) * w10 +
-                      tap(sx + 1, sy + 1, c) * w11;
-        o[c] = static_cast<std::uint8_t>(std::clamp((v + (1 << (kRemapBits - 1))) >> kRemapBits, 0, 255));
-      }
-    }
+  if (!valid_image(image.pixels.size(), image.width, image.height, 3) || out.empty()) return out;
+  cv::Mat dst(out_height, out_width, CV_8UC3, out.data());
+  const cv::Mat matrix(2, 3, CV_64F, const_cast<double*>(forward.data()));  // NOLINT: only read
+  try {
+    cv::warpAffine(wrap_pixels(image.pixels.data(), image.width, image.height, 3), dst, matrix, dst.size(),
+                   cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+  } catch (const cv::Exception& e) {
+    spdlog::warn("Aligning a face crop failed: {}", e.what());
+    std::fill(out.begin(), out.end(), std::uint8_t{0});
   }
   return out;
 }

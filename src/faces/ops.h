@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The numerics of the reference face pipeline (Immich's InsightFace SCRFD and ArcFace), written to reproduce
-// what it gets from OpenCV and numpy, bit for bit where the reference is integer arithmetic:
-// - cv::resize(INTER_LINEAR) and cv::warpAffine(INTER_LINEAR, BORDER_CONSTANT 0) on 8-bit images: OpenCV's
-//   fixed-point coefficients, edge handling and rounding (checked against opencv-python by the fidelity
-//   tests);
+// The numerics of the reference face pipeline (Immich's InsightFace SCRFD and ArcFace), giving what it gets from
+// OpenCV and numpy, bit for bit where the reference is integer arithmetic:
+// - cv::resize(INTER_LINEAR) and cv::warpAffine(INTER_LINEAR, BORDER_CONSTANT 0) on 8-bit images: the same
+//   OpenCV calls (Debian's build; the fidelity tests check the bytes against the reference's opencv-python;
+//   docs/adr/0004-face-preprocessing.md);
 // - SCRFD decoding and greedy "+1" NMS in float32, the precision numpy computes them in;
 // - the ArcFace similarity transform (least-squares Umeyama) in double.
 // Used by FaceDetector/FaceRecognizer; exposed for the unit tests, the fidelity dump helper and the
@@ -23,10 +23,14 @@
 
 namespace focal::faces {
 
+// OpenCV's own thread pool for the image operations below. Requests already run in parallel (one per
+// MACHINE_LEARNING_REQUEST_THREADS slot), so per-image threads only compete with them and with ORT's pools;
+// focal-ml sets 1. Process-wide (an OpenCV setting); call once at start.
+void limit_image_threads(int threads);
+
 // cv::resize(src, dst, Size(out_width, out_height), 0, 0, INTER_LINEAR) for an 8-bit image with `channels`
 // (1, 3 or 4; anything else gives an empty result) interleaved channels. All sizes must be >= 1; `pixels`
-// holds width * height * channels bytes. Only the source rows the output needs are read, so downscaling a
-// huge image costs the output's size.
+// holds width * height * channels bytes.
 std::vector<std::uint8_t> resize_linear(std::span<const std::uint8_t> pixels, int width, int height,
                                         int channels, int out_width, int out_height);
 

@@ -16,11 +16,23 @@ void ort_log(void* /*param*/, OrtLoggingLevel severity, const char* category, co
   spdlog::log(level, "[onnxruntime:{}] {} ({})", category, message, code_location);
 }
 
+std::unique_ptr<Ort::Env> make_env(const std::optional<SharedThreadPools>& shared) {
+  if (!shared) return std::make_unique<Ort::Env>(ORT_LOGGING_LEVEL_WARNING, "focal", ort_log, nullptr);
+  Ort::ThreadingOptions threading;
+  threading.SetGlobalIntraOpNumThreads(shared->threads.intra_op_threads);
+  threading.SetGlobalInterOpNumThreads(shared->threads.inter_op_threads);
+  threading.SetGlobalSpinControl(shared->allow_spinning ? 1 : 0);
+  return std::make_unique<Ort::Env>(threading, ort_log, nullptr, ORT_LOGGING_LEVEL_WARNING, "focal");
+}
+
 }  // namespace
 
-OrtRuntime::OrtRuntime(std::optional<std::vector<std::string>> provider_override)
-    : env_(std::make_unique<Ort::Env>(ORT_LOGGING_LEVEL_WARNING, "focal", ort_log, nullptr)),
-      available_(provider_override ? std::move(*provider_override) : Ort::GetAvailableProviders()) {}
+OrtRuntime::OrtRuntime(RuntimeOptions options)
+    : shared_threads_(options.shared_threads),
+      env_(make_env(shared_threads_)),
+      available_(options.provider_override ? std::move(*options.provider_override) : linked_providers()) {}
+
+std::vector<std::string> OrtRuntime::linked_providers() { return Ort::GetAvailableProviders(); }
 
 OrtRuntime::~OrtRuntime() = default;
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include "infer/session.h"
 
+#include <onnxruntime_run_options_config_keys.h>
+#include <onnxruntime_session_options_config_keys.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -127,7 +129,8 @@ struct BuiltOptions {
   std::vector<ExecutionProvider> providers;
 };
 
-BuiltOptions build_options(const SessionConfig& config, const std::vector<ExecutionProvider>& wanted,
+BuiltOptions build_options(const OrtRuntime& runtime, const SessionConfig& config,
+                           const std::vector<ExecutionProvider>& wanted,
                            const std::filesystem::path& model_dir) {
   BuiltOptions built;
   auto& options = built.options;
@@ -137,6 +140,7 @@ BuiltOptions build_options(const SessionConfig& config, const std::vector<Execut
   } else {
     options.DisableCpuMemArena();
   }
+  if (!config.memory_pattern) options.DisableMemPattern();
   for (const auto provider : wanted) {
     if (provider == ExecutionProvider::kCpu) continue;
     try {
@@ -148,10 +152,18 @@ BuiltOptions build_options(const SessionConfig& config, const std::vector<Execut
     }
   }
   built.providers.push_back(ExecutionProvider::kCpu);
+  if (const auto& shared = runtime.shared_threads()) {
+    options.DisablePerSessionThreads();
+    options.SetExecutionMode(shared->threads.parallel_execution ? ORT_PARALLEL : ORT_SEQUENTIAL);
+    return built;
+  }
   const auto threads = resolve_threads(config.inter_op_threads, config.intra_op_threads, built.providers);
   options.SetInterOpNumThreads(threads.inter_op_threads);
   options.SetIntraOpNumThreads(threads.intra_op_threads);
   options.SetExecutionMode(threads.parallel_execution ? ORT_PARALLEL : ORT_SEQUENTIAL);
+  const char* spinning = config.allow_spinning ? "1" : "0";
+  options.AddConfigEntry(kOrtSessionOptionsConfigAllowIntraOpSpinning, spinning);
+  options.AddConfigEntry(kOrtSessionOptionsConfigAllowInterOpSpinning, spinning);
   return built;
 }
 
@@ -231,7 +243,7 @@ Expected<std::unique_ptr<InferenceSession>> InferenceSession::load(OrtRuntime& r
   }
   std::unique_ptr<InferenceSession> self(new InferenceSession());
   self->model_file_ = model_file;
-  auto built = build_options(config, config.providers, model_file.parent_path());
+  auto built = build_options(runtime, config, config.providers, model_file.parent_path());
   try {
     try {
       self->session_ = std::make_unique<Ort::Session>(runtime.env(), model_file.c_str(), built.options);
@@ -240,13 +252,20 @@ Expected<std::unique_ptr<InferenceSession>> InferenceSession::load(OrtRuntime& r
       // An accelerator that registered but cannot take this model (driver, memory): retry on CPU alone.
       spdlog::warn("Loading {} with {} failed ({}); retrying on CPUExecutionProvider", model_file.string(),
                    python_list_repr(built.providers), e.what());
-      built = build_options(config, {ExecutionProvider::kCpu}, model_file.parent_path());
+      built = build_options(runtime, config, {ExecutionProvider::kCpu}, model_file.parent_path());
       self->session_ = std::make_unique<Ort::Session>(runtime.env(), model_file.c_str(), built.options);
     }
   } catch (const Ort::Exception& e) {
     return internal_error("Failed to load model " + model_file.string() + ": " + e.what());
   }
   self->providers_ = built.providers;
+  if (config.shrink_arena) {
+    // Every Run hands the arena chunks it freed back (CPU and, where present, the device's arena), so memory
+    // taken by one large input is not kept for the life of the session.
+    std::string devices = "cpu:0";
+    if (self->providers_.front() == ExecutionProvider::kCuda) devices += ";gpu:" + config.device.device_id;
+    self->run_options_.AddConfigEntry(kOrtRunOptionsConfigEnableMemoryArenaShrinkage, devices.c_str());
+  }
 
   Ort::AllocatorWithDefaultOptions allocator;
   const auto& session = *self->session_;
@@ -305,7 +324,7 @@ Expected<std::vector<Ort::Value>> InferenceSession::run_direct(std::span<const O
                           std::to_string(inputs.size()));
   }
   try {
-    return session_->Run(Ort::RunOptions{nullptr}, input_name_ptrs_.data(), inputs.data(), inputs.size(),
+    return session_->Run(run_options_, input_name_ptrs_.data(), inputs.data(), inputs.size(),
                          output_name_ptrs_.data(), output_name_ptrs_.size());
   } catch (const Ort::Exception& e) {
     return internal_error("Inference failed for " + model_file_.string() + ": " + e.what());

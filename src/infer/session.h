@@ -47,6 +47,12 @@ struct SessionConfig {
   int intra_op_threads = 0;
   GraphOptimization graph_optimization = GraphOptimization::kAll;  // ORT's default, as Immich leaves it
   bool cpu_mem_arena = true;                                       // MACHINE_LEARNING_MODEL_ARENA
+  // Per-session thread pools only (with the runtime's shared pools, SharedThreadPools decides).
+  bool allow_spinning = false;
+  // ORT plans one memory block per input shape and keeps the plans; off, graphs with dynamic shapes (batch
+  // of faces, OCR line widths) do not pile up a block per shape seen.
+  bool memory_pattern = true;
+  bool shrink_arena = false;  // return the arena's free chunks to the allocator after every Run
   BatchingConfig batching;
   BatchObserver on_batch;  // optional
 };
@@ -110,6 +116,7 @@ class InferenceSession {
   std::vector<const char*> input_name_ptrs_;
   std::vector<const char*> output_name_ptrs_;
   std::vector<ExecutionProvider> providers_;
+  Ort::RunOptions run_options_;
   std::unique_ptr<detail::Batcher> batcher_;
 };
 

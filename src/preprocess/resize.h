@@ -31,8 +31,12 @@ struct ResizeWindow {
   int height = 0;
 };
 
+// kAuto: the SIMD horizontal pass where the CPU has it (AVX2 on x86-64), else the scalar one; kScalar forces
+// the scalar pass (the tests compare the two). Both give the same bytes.
+enum class ResizeKernel { kAuto, kScalar };
+
 // Returns width * height * 3 bytes. The window must lie inside the output size.
 std::vector<std::uint8_t> resize_window(const RgbView& source, const ResizeWindow& window,
-                                        ResampleFilter filter);
+                                        ResampleFilter filter, ResizeKernel kernel = ResizeKernel::kAuto);
 
 }  // namespace focal

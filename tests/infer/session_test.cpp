@@ -99,7 +99,9 @@ TEST(Session, UnavailableAcceleratorFallsBackToCpu) {
 TEST(Session, FallbackIsLoggedNamingTheProvider) {
   // A runtime that claims CUDA (injected list), as select_providers would pick it; the log must say which
   // provider was dropped, so "why is my GPU not used" is answered by the default log level.
-  OrtRuntime fake({{"CUDAExecutionProvider", "CPUExecutionProvider"}});
+  RuntimeOptions options;
+  options.provider_override = std::vector<std::string>{"CUDAExecutionProvider", "CPUExecutionProvider"};
+  OrtRuntime fake(options);
   const auto selection = select_providers({}, fake.available_providers());
   ASSERT_EQ(selection.providers,
             (std::vector<ExecutionProvider>{ExecutionProvider::kCuda, ExecutionProvider::kCpu}));

@@ -305,6 +305,9 @@ class FocalServer:
                 "NO_COLOR": "1",
             }
         )
+        # bench/gpu_check.sh runs the suites on an accelerator: the only outside setting a test server takes.
+        if os.environ.get("FOCAL_TEST_EXECUTION_PROVIDERS"):
+            env["FOCAL_ML_EXECUTION_PROVIDERS"] = os.environ["FOCAL_TEST_EXECUTION_PROVIDERS"]
         env.update({k: str(v) for k, v in self.env_overrides.items()})
         return env
 

@@ -25,6 +25,8 @@ def test_defaults(focal_ml_bin, tmp_path):
     assert cfg["focal"]["max_field_bytes"] == 1024 * 1024
     assert cfg["focal"]["max_image_pixels"] == 178956970
     assert cfg["focal"]["max_json_depth"] == 32
+    assert {k: v for k, v in cfg["focal"].items() if k.startswith("ort_")} == {
+        "ort_shared_threads": True, "ort_spinning": False, "ort_memory_pattern": True, "ort_arena_shrink": False}
 
 
 def test_environment_is_reflected(focal_ml_bin, tmp_path):
@@ -64,6 +66,8 @@ def test_environment_is_reflected(focal_ml_bin, tmp_path):
         ("FOCAL_ML_MAX_FIELD_BYTES", "lots"),
         ("FOCAL_ML_MAX_IMAGE_PIXELS", "1e99"),
         ("FOCAL_ML_MAX_JSON_DEPTH", "deep"),
+        ("FOCAL_ML_ORT_SPINNING", "sometimes"),
+        ("FOCAL_ML_ORT_SHARED_THREADS", "2"),
     ],
 )
 def test_invalid_value_exits_2(focal_ml_bin, tmp_path, name, value):

@@ -177,6 +177,29 @@ def test_ocr_alongside_clip_and_faces_in_one_request(start_server):
     assert r.json() == separate
 
 
+@pytest.mark.parametrize("env", [
+    {"FOCAL_ML_ORT_SHARED_THREADS": "false", "FOCAL_ML_ORT_SPINNING": "true"},
+    {"FOCAL_ML_ORT_SPINNING": "true", "MACHINE_LEARNING_MODEL_INTER_OP_THREADS": "2"},
+    {"FOCAL_ML_ORT_MEMORY_PATTERN": "false", "FOCAL_ML_ORT_ARENA_SHRINK": "true"},
+    {"MACHINE_LEARNING_MODEL_ARENA": "false", "FOCAL_ML_ORT_SHARED_THREADS": "false"},
+], ids=["session-pools-spinning", "shared-pools-parallel", "no-memory-pattern-shrink", "no-arena"])
+def test_ort_thread_and_memory_settings_give_identical_results(start_server, jpegs, env):
+    """The threading and memory knobs change how ORT schedules and allocates, never what a request returns
+    (CLIP, faces and OCR, several images so that dynamic shapes vary, concurrently)."""
+    default = start_server(name="default")
+    tuned = start_server(env, name="tuned")
+    cases = [(CLIP_VISUAL, {"image": j}) for j in jpegs] + [(FACES, {"image": j}) for j in jpegs]
+    cases += [(OCR, {"image": text_jpeg()}), (CLIP_TEXTUAL, {"text": "a dog on a beach"})]
+
+    def ask(port, case):
+        r = predict(port, case[0], **case[1])
+        assert r.status == 200, r.describe()
+        return r.body
+
+    expected = [ask(default.port, case) for case in cases]
+    assert concurrently(lambda case: ask(tuned.port, case), cases, workers=4) == expected
+
+
 def test_api_key(start_server, jpeg):
     srv = start_server({"FOCAL_ML_API_KEY": "s3cret-key"})
     body, ctype = multipart(predict_parts(CLIP_VISUAL, image=jpeg))

@@ -28,6 +28,16 @@ def _batch_expand(g: GraphBuilder, like: str, token: str, width: int) -> str:
         return g.op("Expand", [token, shape])
 
 
+def _transformer(g: GraphBuilder, x: str, layers: int, *args, **kw) -> str:
+    """`layers` residual blocks; a single block keeps the unscoped weight names of the small test models."""
+    if layers == 1:
+        return _residual_block(g, x, *args, **kw)
+    for i in range(layers):
+        with g.scope(str(i)):
+            x = _residual_block(g, x, *args, **kw)
+    return x
+
+
 def _residual_block(
     g: GraphBuilder,
     x: str,
@@ -59,6 +69,7 @@ def vit_visual(
     pool: str = "cls",
     shift: np.ndarray | None = None,
     probe: bool = False,
+    layers: int = 1,
 ) -> onnx.ModelProto:
     """image float32 [batch,3,S,S] -> L2-normalised float32 [batch, embed_dim].
 
@@ -90,7 +101,7 @@ def vit_visual(
         x = g.op("Add", [x, g.weight("positional_embedding", (seq, width), 0.3)])
         if not siglip:
             x = g.layer_norm(x, width, eps, leaf="ln_pre")
-        x = _residual_block(g, x, width, heads, seq, eps=eps, gelu=gelu, gains=gains)
+        x = _transformer(g, x, layers, width, heads, seq, eps=eps, gelu=gelu, gains=gains)
 
         if siglip:
             x = g.layer_norm(x, width, eps, leaf="norm")
@@ -150,6 +161,7 @@ def openclip_textual(
     pool: str = "argmax",
     shift: np.ndarray | None = None,
     probe: bool = False,
+    layers: int = 1,
 ) -> onnx.ModelProto:
     """text int32 [batch, context] -> L2-normalised float32 [batch, embed_dim].
 
@@ -166,7 +178,7 @@ def openclip_textual(
         x = g.op("Gather", [g.weight("token_embedding", (vocab_size, width), 1.0), ids], axis=0)
         x = g.op("Add", [x, g.weight("positional_embedding", (context, width), 0.5)])
         mask = None if siglip else g.init("attn_mask", _causal_mask(context))
-        x = _residual_block(g, x, width, heads, context, mask, eps, "tanh" if siglip else "erf", (1.5, 2.0, 1.5))
+        x = _transformer(g, x, layers, width, heads, context, mask, eps, "tanh" if siglip else "erf", (1.5, 2.0, 1.5))
         if siglip:
             x = g.layer_norm(x, width, eps, leaf="ln_final")
             x = g.op("Gather", [x, g.const(context - 1)], axis=1)
