@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -39,18 +38,26 @@ cv::Mat wrap_pixels(const std::uint8_t* pixels, int width, int height, int chann
   return {height, width, CV_8UC(channels), const_cast<std::uint8_t*>(pixels)};  // NOLINT: never written
 }
 
-// cv::resize INTER_LINEAR of an RGB image, as the reference calls it (OpenCV's 8-bit fixed-point path; Debian's
-// build gives the same bytes as the reference's opencv-python, checked by the fidelity suite). Empty on failure.
+// cv::resize INTER_LINEAR into `dst` (allocated unless it already has the size and type), as the reference calls
+// it (OpenCV's 8-bit fixed-point path; Debian's build gives the same bytes as the reference's opencv-python,
+// checked by the fidelity suite). False, logged, on failure.
+bool resize_into(const cv::Mat& src, cv::Mat& dst, cv::Size size) {
+  try {
+    cv::resize(src, dst, size, 0, 0, cv::INTER_LINEAR);
+    return true;
+  } catch (const cv::Exception& e) {
+    spdlog::warn("Resizing a {}x{} image to {}x{} failed: {}", src.cols, src.rows, size.width, size.height,
+                 e.what());
+    return false;
+  }
+}
+
+// The resized RGB image; empty on failure.
 cv::Mat resize_rgb(const RgbImage& image, int out_width, int out_height) {
   cv::Mat out;
-  try {
-    cv::resize(wrap_pixels(image.pixels.data(), image.width, image.height, 3), out,
-               cv::Size(out_width, out_height), 0, 0, cv::INTER_LINEAR);
-  } catch (const cv::Exception& e) {
-    spdlog::warn("Resizing a {}x{} image to {}x{} failed: {}", image.width, image.height, out_width,
-                 out_height, e.what());
+  if (!resize_into(wrap_pixels(image.pixels.data(), image.width, image.height, 3), out,
+                   cv::Size(out_width, out_height)))
     return {};
-  }
   return out;
 }
 
@@ -65,13 +72,7 @@ std::vector<std::uint8_t> resize_linear(std::span<const std::uint8_t> pixels, in
   std::vector<std::uint8_t> out(static_cast<std::size_t>(out_width) * static_cast<std::size_t>(out_height) *
                                 static_cast<std::size_t>(channels));
   cv::Mat dst(out_height, out_width, CV_8UC(channels), out.data());
-  try {
-    cv::resize(wrap_pixels(pixels.data(), width, height, channels), dst, dst.size(), 0, 0, cv::INTER_LINEAR);
-  } catch (const cv::Exception& e) {
-    spdlog::warn("Resizing a {}x{} image to {}x{} failed: {}", width, height, out_width, out_height,
-                 e.what());
-    return {};
-  }
+  if (!resize_into(wrap_pixels(pixels.data(), width, height, channels), dst, dst.size())) return {};
   return out;
 }
 

@@ -141,14 +141,12 @@ constexpr int kBlockBytes = 3 * kBlockPixels;
 
 struct RgbTaps {
   int blocks = 0;
-  std::vector<int> first;
   std::vector<std::int32_t> weights;  // blocks * kBlockBytes per column
 };
 
 RgbTaps rgb_taps(const Taps& taps) {
   RgbTaps out;
   out.blocks = (taps.ksize + kBlockPixels - 1) / kBlockPixels;
-  out.first = taps.first;
   const auto per_column = static_cast<std::size_t>(out.blocks) * kBlockBytes;
   out.weights.assign(taps.first.size() * per_column, 0);
   for (std::size_t x = 0; x < taps.first.size(); ++x) {
@@ -161,18 +159,20 @@ RgbTaps rgb_taps(const Taps& taps) {
   return out;
 }
 
-// `row_end`: one past the row's last byte; columns whose padded blocks would read beyond it read a zero-padded
-// copy (the image's last row has nothing after it).
-__attribute__((target("avx2"))) void horizontal_row_avx2(const std::uint8_t* in, const std::uint8_t* row_end,
-                                                         const RgbTaps& taps, int width, std::uint8_t* out) {
+// `first`: the first source pixel per column (Taps::first). A column's padded blocks may read into the next row
+// (multiplied by 0); only where they would pass `image_end` they read a zero-padded copy.
+__attribute__((target("avx2"))) void horizontal_row_avx2(const std::uint8_t* in,
+                                                         const std::uint8_t* image_end,
+                                                         const std::vector<int>& first, const RgbTaps& taps,
+                                                         int width, std::uint8_t* out) {
   const auto per_column = static_cast<std::size_t>(taps.blocks) * kBlockBytes;
-  std::vector<std::uint8_t> padded(per_column);
+  std::vector<std::uint8_t> padded;  // allocated for the image's last row only
   for (int x = 0; x < width; ++x) {
     const auto xi = static_cast<std::size_t>(x);
-    const std::uint8_t* p = in + static_cast<std::size_t>(taps.first[xi]) * 3;
-    if (p + per_column > row_end) {
-      std::fill(padded.begin(), padded.end(), std::uint8_t{0});
-      std::copy(p, row_end, padded.begin());
+    const std::uint8_t* p = in + static_cast<std::size_t>(first[xi]) * 3;
+    if (p + per_column > image_end) {
+      padded.assign(per_column, 0);
+      std::copy(p, image_end, padded.begin());
       p = padded.data();
     }
     const std::int32_t* k = &taps.weights[xi * per_column];
@@ -251,8 +251,9 @@ std::vector<std::uint8_t> resize_window(const RgbView& source, const ResizeWindo
 #else
     if (kernel == ResizeKernel::kAuto && __builtin_cpu_supports("avx2")) {
       const auto taps = rgb_taps(htaps);
+      const std::uint8_t* image_end = source.pixels + static_cast<std::size_t>(source.height) * src_stride;
       for (int y = 0; y < rows; ++y)
-        horizontal_row_avx2(row(y), row(y) + src_stride, taps, w.width, out_row(y));
+        horizontal_row_avx2(row(y), image_end, htaps.first, taps, w.width, out_row(y));
     } else
 #endif
     {
