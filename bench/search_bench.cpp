@@ -9,9 +9,18 @@
 //   build/search/bench/search_bench --sizes 10000,100000,1000000 --queries 200
 //
 // An HNSW build that exceeds --hnsw-budget-s stops at the next chunk and reports the size it reached.
+//
+// Then the built HNSW index is saved (save_index, as smart search does beside the database), freed and read
+// back (load_index): save and load times, file size, RSS before and after the load, bytes per million
+// vectors, the rebuild/load ratio, and whether the loaded index answers every query exactly as the built
+// one. The file goes to --index-dir (default: the system temporary folder) and is removed afterwards.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
@@ -80,7 +89,7 @@ Latency percentiles(std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
   auto at = [&](double p) {
     const auto last = static_cast<double>(ms.size() - 1);
-    return ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * last + 0.5))];
+    return ms[std::min(ms.size() - 1, static_cast<std::size_t>(std::lround(p * last)))];
   };
   return {at(0.50), at(0.99)};
 }
@@ -96,6 +105,7 @@ int main(int argc, char** argv) {
   focal::search::HnswParams hnsw;
   double budget_s = 900;
   bool skip_hnsw = false;
+  std::filesystem::path index_dir = std::filesystem::temp_directory_path();
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -120,6 +130,8 @@ int main(int argc, char** argv) {
       hnsw.ef_search = number();
     } else if (arg == "--hnsw-budget-s" && has_value) {
       budget_s = std::stod(argv[++i]);
+    } else if (arg == "--index-dir" && has_value) {
+      index_dir = argv[++i];
     } else if (arg == "--skip-hnsw") {
       skip_hnsw = true;
     } else {
@@ -127,7 +139,8 @@ int main(int argc, char** argv) {
           stderr,
           "usage: search_bench [--sizes N,N,...] [--dim D] [--queries Q] [-k K] [--data clustered|random]\n"
           "                    [--m M] [--ef-construction E] [--ef-search E] [--hnsw-budget-s S] "
-          "[--skip-hnsw]\n");
+          "[--skip-hnsw]\n"
+          "                    [--index-dir DIR]\n");
       return 2;
     }
   }
@@ -191,16 +204,56 @@ int main(int argc, char** argv) {
     }
     std::vector<double> graph_ms;
     std::size_t hits = 0;
+    std::vector<std::vector<Neighbor>> built_results;
     for (std::size_t q = 0; q < queries; ++q) {
       start = Clock::now();
       auto result = graph->search(query_at(q), k);
       graph_ms.push_back(seconds_since(start) * 1000);
       for (const auto& neighbor : *result) hits += truth[q].count(neighbor.id);
+      built_results.push_back(*result);
     }
     const Latency graph_latency = percentiles(graph_ms);
     std::printf("%-9zu %-6s %10.2f %10.3f %10.3f %10.3f %9ld\n", n, "hnsw", graph_build, graph_latency.p50_ms,
                 graph_latency.p99_ms, static_cast<double>(hits) / static_cast<double>(queries * k),
                 rss_mib());
+    std::fflush(stdout);
+
+    // Persistence: save, free, load, compare.
+    const std::filesystem::path file =
+        index_dir / ("search_bench-" + std::to_string(::getpid()) + "-" + std::to_string(n) + ".hnsw");
+    start = Clock::now();
+    if (auto ok = focal::search::save_index(*graph, file, {"bench", std::string(16, 'f')}); !ok) {
+      std::fprintf(stderr, "save: %s\n", ok.error().message.c_str());
+      return 1;
+    }
+    const double save_s = seconds_since(start);
+    const auto file_bytes = std::filesystem::file_size(file);
+    graph.reset();
+    exact.reset();
+    const long rss_before_load = rss_mib();
+    focal::search::IndexOptions load_options;
+    load_options.dimension = dim;
+    load_options.hnsw = hnsw;
+    start = Clock::now();
+    auto loaded = focal::search::load_index(file, load_options);
+    const double load_s = seconds_since(start);
+    const long rss_after_load = rss_mib();
+    std::filesystem::remove(file);
+    if (!loaded) {
+      std::fprintf(stderr, "load: %s\n", loaded.error().message.c_str());
+      return 1;
+    }
+    std::size_t same = 0;
+    for (std::size_t q = 0; q < queries; ++q)
+      same += *loaded->index->search(query_at(q), k) == built_results[q] ? 1 : 0;
+    const double per_million = 1e6 / static_cast<double>(n);
+    std::printf(
+        "%-9zu %-6s save_s=%.2f load_s=%.2f file_MiB=%.1f (%.0f MiB per 1M vectors) rss_MiB before/after "
+        "load=%ld/%ld (+%.0f MiB per 1M vectors) rebuild/load=%.0fx identical_results=%zu/%zu\n",
+        n, "file", save_s, load_s, static_cast<double>(file_bytes) / (1 << 20),
+        static_cast<double>(file_bytes) / (1 << 20) * per_million, rss_before_load, rss_after_load,
+        static_cast<double>(rss_after_load - rss_before_load) * per_million, graph_build / load_s, same,
+        queries);
     std::fflush(stdout);
   }
   return 0;

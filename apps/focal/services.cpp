@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "metrics/metrics.h"
 #include "server/routes.h"
 
 namespace focal::app {
@@ -84,7 +85,10 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
   if (!library_service) return with_context(library_service.error(), "Starting the library");
   s->library_ = std::move(*library_service);
 
-  auto smart = search::SmartSearchService::open(*s->db_, *s->settings_, *s->ml_, s->library_->assets());
+  search::SmartSearchOptions smart_options;
+  smart_options.index_dir = config.database_path().parent_path();  // HNSW indexes live beside the database
+  auto smart =
+      search::SmartSearchService::open(*s->db_, *s->settings_, *s->ml_, s->library_->assets(), smart_options);
   if (!smart) return with_context(smart.error(), "Loading smart search");
   s->smart_ = std::move(*smart);
   s->smart_->register_jobs(*s->queue_);
@@ -180,6 +184,30 @@ Services::~Services() {
   if (settings_ && settings_listener_ >= 0) settings_->unsubscribe(settings_listener_);
 }
 
+namespace {
+
+// focal serve's /metrics: the ML nodes (how requests are spread) and the job queues (what is left to do).
+std::string render_metrics(Services& services) {
+  std::string out;
+  ml::render_node_metrics(services.ml(), out);
+  auto queues = services.queue().status_all();
+  if (!queues) return out;
+  out += "# HELP focal_jobs Jobs by queue and state (completed: since the queue's counter was created)\n";
+  out += "# TYPE focal_jobs gauge\n";
+  const std::vector<std::string> names{"queue", "state"};
+  for (const auto& queue : *queues) {
+    const auto& c = queue.counts;
+    const std::pair<const char*, std::int64_t> states[] = {
+        {"active", c.active}, {"waiting", c.waiting}, {"delayed", c.delayed},
+        {"failed", c.failed}, {"paused", c.paused},   {"completed", c.completed}};
+    for (const auto& [state, count] : states)
+      out += "focal_jobs" + format_labels(names, {queue.name, state}) + " " + std::to_string(count) + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
 server::Api build_api(Services& services, const std::string& version) {
   server::Api api;
   auto* auth = &services.auth();
@@ -195,13 +223,13 @@ server::Api build_api(Services& services, const std::string& version) {
   server::register_search_routes(api, services.smart_search(), services.keyword_search(), services.library());
   server::register_ml_health_route(api, [ml = &services.ml()](bool refresh) {
     if (refresh) ml->check_health_now();
-    std::vector<server::MlUrlHealth> out;
-    for (auto& url : ml->urls()) {
-      const bool healthy = ml->is_healthy(url);
-      out.push_back({std::move(url), healthy});
-    }
+    server::MlHealth out{std::string(ml::to_string(ml->balance())), {}};
+    for (auto& node : ml->nodes())
+      out.urls.push_back({std::move(node.url), node.healthy, node.outstanding, node.requests, node.failures,
+                          std::move(node.latency_ms)});
     return out;
   });
+  server::register_metrics_route(api, [&services] { return render_metrics(services); });
   server::register_people_routes(api, services.people());
   server::register_duplicate_routes(api, services.duplicates());
   return api;

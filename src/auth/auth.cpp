@@ -11,6 +11,8 @@
 #include <mutex>
 #include <semaphore>
 
+#include "store/query.h"
+
 namespace focal::auth {
 namespace {
 
@@ -127,27 +129,34 @@ User user_from_row(const store::Statement& row, int first) {
 
 constexpr const char* kUserColumns = "u.id, u.email, u.name, u.is_admin, u.created_at";
 
+// A user whose columns come first in the row (kUserColumns at column 0).
+User user_of_row(const store::Statement& row) { return user_from_row(row, 0); }
+
 Expected<Identity> identity_by_hash(store::Database& db, const char* table, const char* column,
                                     const TokenHash& hash, bool is_session) {
   return db.read([&](store::Connection& c) -> Expected<Identity> {
-    auto stmt = c.prepare(std::string("SELECT t.id, t.") + column + ", " + kUserColumns +
-                          (is_session ? ", ''" : ", t.permissions") + " FROM " + table +
-                          " t JOIN auth_user u ON u.id = t.user_id WHERE t." + column + " = ?1");
-    if (!stmt) return stmt.error();
-    stmt->bind_blob(1, hash);
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) return unauthorized(is_session ? "Invalid user token" : "Invalid API key");
-    // The index lookup found the row by hash; the comparison below keeps the final check constant-time.
-    const auto stored = stmt->blob(1);
-    if (stored.size() != hash.size() || sodium_memcmp(stored.data(), hash.data(), hash.size()) != 0) {
-      return unauthorized(is_session ? "Invalid user token" : "Invalid API key");
-    }
-    Identity identity;
-    (is_session ? identity.session_id : identity.api_key_id) = stmt->int64(0);
-    identity.user = user_from_row(*stmt, 2);
-    if (!is_session) identity.permissions = PermissionSet::deserialize(stmt->text(7));
-    return identity;
+    const auto invalid = [&] { return unauthorized(is_session ? "Invalid user token" : "Invalid API key"); };
+    auto found = store::query_one(
+        c,
+        std::string("SELECT t.id, t.") + column + ", " + kUserColumns +
+            (is_session ? ", ''" : ", t.permissions") + " FROM " + table +
+            " t JOIN auth_user u ON u.id = t.user_id WHERE t." + column + " = ?1",
+        [&](const store::Statement& row) -> Expected<Identity> {
+          // The index lookup found the row by hash; this comparison keeps the final check constant-time.
+          const auto stored = row.blob(1);
+          if (stored.size() != hash.size() || sodium_memcmp(stored.data(), hash.data(), hash.size()) != 0) {
+            return invalid();
+          }
+          Identity identity;
+          (is_session ? identity.session_id : identity.api_key_id) = row.int64(0);
+          identity.user = user_from_row(row, 2);
+          if (!is_session) identity.permissions = PermissionSet::deserialize(row.text(7));
+          return identity;
+        },
+        store::Blob{hash});
+    if (!found) return std::move(found).error();
+    if (!*found) return invalid();
+    return std::move(**found);
   });
 }
 
@@ -243,17 +252,15 @@ namespace {
 // Turns the placeholder owner into this admin; nullopt when there is no placeholder.
 Expected<std::optional<User>> claim_placeholder(store::Connection& c, std::string_view email,
                                                 std::string_view name, const std::string& hash) {
-  auto claim = c.prepare(
+  return store::query_one(
+      c,
       "UPDATE auth_user SET email = ?1, name = ?2, password_hash = ?3 "
       "WHERE id = (SELECT id FROM auth_user WHERE is_admin = 1 AND password_hash = '' ORDER BY id LIMIT 1) "
-      "RETURNING id, created_at");
-  if (!claim) return claim.error();
-  claim->bind(1, email).bind(2, name).bind(3, std::string_view(hash));
-  auto claimed = claim->step();
-  if (!claimed) return claimed.error();
-  if (!*claimed) return std::optional<User>{};
-  return std::optional<User>{
-      User{claim->int64(0), std::string(email), std::string(name), true, claim->int64(1)}};
+      "RETURNING id, created_at",
+      [&](const store::Statement& row) {
+        return User{row.int64(0), std::string(email), std::string(name), true, row.int64(1)};
+      },
+      email, name, hash);
 }
 
 }  // namespace
@@ -271,61 +278,55 @@ Expected<User> AuthService::admin_sign_up(std::string_view email, std::string_vi
   if (!hash) return hash.error();
   const auto now = store::now_ms();
   return db_.write([&](store::Connection& c) -> Expected<User> {
-    auto exists = c.prepare("SELECT 1 FROM auth_user WHERE is_admin = 1 AND password_hash != '' LIMIT 1");
-    if (!exists) return exists.error();
-    auto row = exists->step();
-    if (!row) return row.error();
-    if (*row) return bad_request("The server already has an admin");
+    auto exists = store::query_one<std::int64_t>(
+        c, "SELECT 1 FROM auth_user WHERE is_admin = 1 AND password_hash != '' LIMIT 1");
+    if (!exists) return std::move(exists).error();
+    if (*exists) return bad_request("The server already has an admin");
     // Claim the placeholder owner (and with it the data imported by the CLI) when there is one.
     auto claimed = claim_placeholder(c, email, name, *hash);
     if (!claimed || *claimed) return claimed ? **claimed : Expected<User>(claimed.error());
-    auto insert = c.prepare(
-        "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, 1, ?4)");
-    if (!insert) return insert.error();
-    insert->bind(1, email).bind(2, name).bind(3, std::string_view(*hash)).bind(4, now);
-    if (auto st = insert->run(); !st) return st.error();
+    Status inserted = store::exec(
+        c,
+        "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, 1, ?4)",
+        email, name, *hash, now);
+    if (!inserted) return inserted.error();
     return User{c.last_insert_rowid(), std::string(email), std::string(name), true, now};
   });
 }
 
 Expected<std::int64_t> AuthService::instance_owner() {
   return db_.write([&](store::Connection& c) -> Expected<std::int64_t> {
-    auto first = c.prepare("SELECT id FROM auth_user WHERE is_admin = 1 ORDER BY id LIMIT 1");
-    if (!first) return first.error();
-    auto row = first->step();
-    if (!row) return row.error();
-    if (*row) return first->int64(0);
-    auto insert = c.prepare(
-        "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) VALUES (?1, 'Owner', '', 1, "
-        "?2)");
-    if (!insert) return insert.error();
-    insert->bind(1, kPlaceholderEmail).bind(2, store::now_ms());
-    if (auto st = insert->run(); !st) return st.error();
+    auto first =
+        store::query_one<std::int64_t>(c, "SELECT id FROM auth_user WHERE is_admin = 1 ORDER BY id LIMIT 1");
+    if (!first) return std::move(first).error();
+    if (*first) return **first;
+    Status inserted = store::exec(c,
+                                  "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) "
+                                  "VALUES (?1, 'Owner', '', 1, ?2)",
+                                  kPlaceholderEmail, store::now_ms());
+    if (!inserted) return inserted.error();
     return c.last_insert_rowid();
   });
 }
 
 Expected<User> AuthService::user_by_id(std::int64_t id) {
   return db_.read([&](store::Connection& c) -> Expected<User> {
-    auto stmt = c.prepare(std::string("SELECT ") + kUserColumns + " FROM auth_user u WHERE u.id = ?1");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, id);
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) return not_found("No user with id " + std::to_string(id));
-    return user_from_row(*stmt, 0);
+    auto user = store::query_one(
+        c, std::string("SELECT ") + kUserColumns + " FROM auth_user u WHERE u.id = ?1", user_of_row, id);
+    if (!user) return std::move(user).error();
+    if (!*user) return not_found("No user with id " + std::to_string(id));
+    return std::move(**user);
   });
 }
 
 Expected<User> AuthService::user_by_email(std::string_view email) {
   return db_.read([&](store::Connection& c) -> Expected<User> {
-    auto stmt = c.prepare(std::string("SELECT ") + kUserColumns + " FROM auth_user u WHERE u.email = ?1");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, email);
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) return not_found("No user with the email " + std::string(email.substr(0, 254)));
-    return user_from_row(*stmt, 0);
+    auto user =
+        store::query_one(c, std::string("SELECT ") + kUserColumns + " FROM auth_user u WHERE u.email = ?1",
+                         user_of_row, email);
+    if (!user) return std::move(user).error();
+    if (!*user) return not_found("No user with the email " + std::string(email.substr(0, 254)));
+    return std::move(**user);
   });
 }
 
@@ -342,16 +343,12 @@ Expected<User> AuthService::create_user(std::string_view email, std::string_view
       auto claimed = claim_placeholder(c, email, name, *hash);
       if (!claimed || *claimed) return claimed ? **claimed : Expected<User>(claimed.error());
     }
-    auto insert = c.prepare(
-        "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
-        "ON CONFLICT(email) DO NOTHING");
-    if (!insert) return insert.error();
-    insert->bind(1, email)
-        .bind(2, name)
-        .bind(3, std::string_view(*hash))
-        .bind(4, is_admin ? 1 : 0)
-        .bind(5, now);
-    if (auto st = insert->run(); !st) return st.error();
+    Status inserted =
+        store::exec(c,
+                    "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) VALUES "
+                    "(?1, ?2, ?3, ?4, ?5) ON CONFLICT(email) DO NOTHING",
+                    email, name, *hash, is_admin, now);
+    if (!inserted) return inserted.error();
     if (c.changes() == 0) return Error{ErrorKind::kConflict, "A user with this email already exists"};
     return User{c.last_insert_rowid(), std::string(email), std::string(name), is_admin, now};
   });
@@ -359,24 +356,17 @@ Expected<User> AuthService::create_user(std::string_view email, std::string_view
 
 Expected<std::vector<User>> AuthService::list_users() {
   return db_.read([&](store::Connection& c) -> Expected<std::vector<User>> {
-    auto stmt = c.prepare(std::string("SELECT ") + kUserColumns + " FROM auth_user u ORDER BY u.id");
-    if (!stmt) return stmt.error();
-    std::vector<User> users;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      users.push_back(user_from_row(*stmt, 0));
-    }
-    return users;
+    return store::query(c, std::string("SELECT ") + kUserColumns + " FROM auth_user u ORDER BY u.id",
+                        user_of_row);
   });
 }
 
 Expected<bool> AuthService::has_admin() {
   return db_.read([&](store::Connection& c) -> Expected<bool> {
-    auto stmt = c.prepare("SELECT 1 FROM auth_user WHERE is_admin = 1 AND password_hash != '' LIMIT 1");
-    if (!stmt) return stmt.error();
-    return stmt->step();
+    auto admin = store::query_one<std::int64_t>(
+        c, "SELECT 1 FROM auth_user WHERE is_admin = 1 AND password_hash != '' LIMIT 1");
+    if (!admin) return std::move(admin).error();
+    return admin->has_value();
   });
 }
 
@@ -406,14 +396,14 @@ Expected<Session> AuthService::login(std::string_view email, std::string_view pa
                  "Too many failed logins; try again in " + std::to_string(wait) + " seconds"};
   }
   auto found = db_.read([&](store::Connection& c) -> Expected<std::pair<User, std::string>> {
-    auto stmt = c.prepare(std::string("SELECT ") + kUserColumns +
-                          ", u.password_hash FROM auth_user u WHERE u.email = ?1");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, email);
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) return std::pair<User, std::string>{User{}, std::string()};
-    return std::pair<User, std::string>{user_from_row(*stmt, 0), stmt->text(5)};
+    auto user = store::query_one(
+        c, std::string("SELECT ") + kUserColumns + ", u.password_hash FROM auth_user u WHERE u.email = ?1",
+        [](const store::Statement& row) {
+          return std::pair<User, std::string>{user_from_row(row, 0), row.text(5)};
+        },
+        email);
+    if (!user) return std::move(user).error();
+    return user->value_or(std::pair<User, std::string>{User{}, std::string()});
   });
   if (!found) return found.error();
   const bool known = found->first.id != 0;
@@ -434,11 +424,10 @@ Expected<Session> AuthService::login(std::string_view email, std::string_view pa
   const auto hash = hash_token(token);
   const auto now = store::now_ms();
   auto id = db_.write([&](store::Connection& c) -> Expected<std::int64_t> {
-    auto insert = c.prepare(
-        "INSERT INTO auth_session(user_id, token_hash, created_at, last_used_at) VALUES (?1, ?2, ?3, ?3)");
-    if (!insert) return insert.error();
-    insert->bind(1, found->first.id).bind_blob(2, hash).bind(3, now);
-    if (auto st = insert->run(); !st) return st.error();
+    Status inserted = store::exec(
+        c, "INSERT INTO auth_session(user_id, token_hash, created_at, last_used_at) VALUES (?1, ?2, ?3, ?3)",
+        found->first.id, store::Blob{hash}, now);
+    if (!inserted) return inserted.error();
     return c.last_insert_rowid();
   });
   if (!id) return id.error();
@@ -447,10 +436,7 @@ Expected<Session> AuthService::login(std::string_view email, std::string_view pa
 
 Status AuthService::logout(std::int64_t session_id) {
   return db_.write([&](store::Connection& c) -> Status {
-    auto stmt = c.prepare("DELETE FROM auth_session WHERE id = ?1");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, session_id);
-    return stmt->run();
+    return store::exec(c, "DELETE FROM auth_session WHERE id = ?1", session_id);
   });
 }
 
@@ -473,17 +459,11 @@ Expected<CreatedApiKey> AuthService::create_api_key(std::int64_t user_id, std::s
   const auto now = store::now_ms();
   const std::string key_name = name.empty() ? std::string("API Key") : std::string(name);
   auto id = db_.write([&](store::Connection& c) -> Expected<std::int64_t> {
-    auto insert = c.prepare(
-        "INSERT INTO auth_api_key(user_id, name, key_hash, created_at, permissions) VALUES (?1, ?2, ?3, ?4, "
-        "?5)");
-    if (!insert) return insert.error();
-    const auto stored = permissions.serialize();
-    insert->bind(1, user_id)
-        .bind(2, std::string_view(key_name))
-        .bind_blob(3, hash)
-        .bind(4, now)
-        .bind(5, stored);
-    if (auto st = insert->run(); !st) return st.error();
+    Status inserted = store::exec(c,
+                                  "INSERT INTO auth_api_key(user_id, name, key_hash, created_at, "
+                                  "permissions) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                  user_id, key_name, store::Blob{hash}, now, permissions.serialize());
+    if (!inserted) return inserted.error();
     return c.last_insert_rowid();
   });
   if (!id) return id.error();
@@ -492,28 +472,21 @@ Expected<CreatedApiKey> AuthService::create_api_key(std::int64_t user_id, std::s
 
 Expected<std::vector<ApiKey>> AuthService::list_api_keys(std::int64_t user_id) {
   return db_.read([&](store::Connection& c) -> Expected<std::vector<ApiKey>> {
-    auto stmt = c.prepare(
-        "SELECT id, name, created_at, permissions FROM auth_api_key WHERE user_id = ?1 ORDER BY id");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, user_id);
-    std::vector<ApiKey> keys;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      keys.push_back(
-          ApiKey{stmt->int64(0), stmt->text(1), stmt->int64(2), PermissionSet::deserialize(stmt->text(3))});
-    }
-    return keys;
+    return store::query(
+        c, "SELECT id, name, created_at, permissions FROM auth_api_key WHERE user_id = ?1 ORDER BY id",
+        [](const store::Statement& row) {
+          return ApiKey{row.int64(0), row.text(1), row.int64(2), PermissionSet::deserialize(row.text(3))};
+        },
+        user_id);
   });
 }
 
 Status AuthService::delete_api_key(std::int64_t user_id, std::int64_t key_id) {
   return db_.write([&](store::Connection& c) -> Status {
-    auto stmt = c.prepare("DELETE FROM auth_api_key WHERE id = ?1 AND user_id = ?2");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, key_id).bind(2, user_id);
-    if (auto st = stmt->run(); !st) return st;
+    if (Status st =
+            store::exec(c, "DELETE FROM auth_api_key WHERE id = ?1 AND user_id = ?2", key_id, user_id);
+        !st)
+      return st;
     if (c.changes() == 0) return not_found("API key not found");
     return {};
   });

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <functional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -14,6 +13,7 @@
 #include "search/search.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "store/query.h"
 
 namespace focal::duplicates {
 namespace {
@@ -34,36 +34,9 @@ CREATE TABLE duplicate_group_seq (
 )sql"},
 }};
 
-using Binder = std::function<void(store::Statement&)>;
-using RowFn = std::function<Status(const store::Statement&)>;
-
-Status query(store::Connection& c, std::string_view sql, const Binder& bind, const RowFn& row) {
-  auto statement = c.prepare(sql);
-  if (!statement) return statement.error();
-  if (bind) bind(*statement);
-  while (true) {
-    auto more = statement->step();
-    if (!more) return more.error();
-    if (!*more) return {};
-    if (Status status = row(*statement); !status) return status;
-  }
-}
-
-Status exec(store::Connection& c, std::string_view sql, const Binder& bind = {}) {
-  auto statement = c.prepare(sql);
-  if (!statement) return statement.error();
-  if (bind) bind(*statement);
-  return statement->run();
-}
-
-std::string json_ids(std::span<const std::int64_t> ids) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (i) out += ',';
-    out += std::to_string(ids[i]);
-  }
-  return out + "]";
-}
+using store::exec;
+using store::json_ids;
+using store::query;
 
 jobs::JobRequest detect_job(AssetId asset) {
   return jobs::JobRequest(std::string(jobs::job::kAssetDetectDuplicates), {{"id", asset}});
@@ -147,19 +120,15 @@ struct DuplicateService::Impl {
       std::unordered_map<AssetId, std::optional<DuplicateId>> passing;
       if (!ids.empty()) {
         Status checked = db.read([&](store::Connection& c) -> Status {
-          return query(
+          return store::for_each_row(
               c,
               "SELECT a.id, d.duplicate_id FROM asset a LEFT JOIN asset_duplicate d ON d.asset_id = a.id "
               "WHERE a.id IN (SELECT value FROM json_each(?1)) AND a.deleted_at IS NULL "
               "AND a.visibility IN ('timeline', 'archive') AND a.type = ?2 AND a.owner_id = ?3",
-              [&](store::Statement& s) {
-                s.bind(1, json_ids(ids)).bind(2, std::string_view(type)).bind(3, owner);
+              [&](const store::Statement& row) {
+                passing[row.int64(0)] = store::column<std::optional<DuplicateId>>(row, 1);
               },
-              [&](const store::Statement& row) -> Status {
-                passing[row.int64(0)] =
-                    row.is_null(1) ? std::optional<DuplicateId>{} : std::optional<DuplicateId>{row.int64(1)};
-                return {};
-              });
+              json_ids(ids), type, owner);
         });
         if (!checked) return checked.error();
       }
@@ -185,23 +154,15 @@ struct DuplicateService::Impl {
       std::optional<DuplicateId> group;
       std::int64_t owner = 0;
     };
-    auto row = db.read([&](store::Connection& c) -> Expected<std::optional<Row>> {
-      std::optional<Row> out;
-      Status status = query(
+    auto row = db.read([&](store::Connection& c) {
+      return store::query_one(
           c,
           "SELECT a.type, a.visibility, d.duplicate_id, a.owner_id FROM asset a LEFT JOIN asset_duplicate d "
-          "ON "
-          "d.asset_id = a.id "
-          "WHERE a.id = ? AND a.deleted_at IS NULL",
-          [&](store::Statement& s) { s.bind(1, asset); },
-          [&](const store::Statement& r) -> Status {
-            out = Row{r.text(0), r.text(1),
-                      r.is_null(2) ? std::optional<DuplicateId>{} : std::optional<DuplicateId>{r.int64(2)},
-                      r.int64(3)};
-            return {};
-          });
-      if (!status) return status.error();
-      return out;
+          "ON d.asset_id = a.id WHERE a.id = ? AND a.deleted_at IS NULL",
+          [](const store::Statement& r) {
+            return Row{r.text(0), r.text(1), store::column<std::optional<DuplicateId>>(r, 2), r.int64(3)};
+          },
+          asset);
     });
     if (!row) return std::move(row).error();
     if (!*row) return not_found("Asset " + std::to_string(asset) + " not found");
@@ -220,8 +181,7 @@ struct DuplicateService::Impl {
         target = c.last_insert_rowid();
       }
       if (plan.clear_self) {
-        Status s = exec(c, "DELETE FROM asset_duplicate WHERE asset_id = ?",
-                        [&](store::Statement& st) { st.bind(1, asset); });
+        Status s = exec(c, "DELETE FROM asset_duplicate WHERE asset_id = ?", asset);
         if (!s) return s;
       }
       if (target) {
@@ -230,7 +190,7 @@ struct DuplicateService::Impl {
               exec(c,
                    "UPDATE asset_duplicate SET duplicate_id = ? WHERE duplicate_id IN (SELECT value FROM "
                    "json_each(?))",
-                   [&](store::Statement& st) { st.bind(1, *target).bind(2, json_ids(plan.merged_groups)); });
+                   *target, json_ids(plan.merged_groups));
           if (!s) return s;
         }
         for (AssetId member : plan.assets) {
@@ -238,7 +198,7 @@ struct DuplicateService::Impl {
               c,
               "INSERT INTO asset_duplicate (asset_id, duplicate_id) VALUES (?, ?) ON CONFLICT (asset_id) "
               "DO UPDATE SET duplicate_id = excluded.duplicate_id",
-              [&](store::Statement& st) { st.bind(1, member).bind(2, *target); });
+              member, *target);
           if (!s) return s;
         }
       }
@@ -262,21 +222,17 @@ struct DuplicateService::Impl {
     if (!config) return std::move(config).error();
     if (!settings::duplicate_detection_enabled(*config)) return 0;
     const std::string model = settings::normalize_clip_model_name(config->machine_learning.clip.model_name);
-    std::vector<AssetId> ids;
-    Status listed = db.read([&](store::Connection& c) -> Status {
-      return query(
+    auto listed = db.read([&](store::Connection& c) {
+      return query<AssetId>(
           c,
           std::string("SELECT a.id FROM asset a JOIN smart_search s ON s.asset_id = a.id AND s.model = ? "
                       "LEFT JOIN asset_job_status j ON j.asset_id = a.id WHERE a.deleted_at IS NULL "
                       "AND a.visibility IN ('timeline', 'archive')") +
               (force ? "" : " AND j.duplicates_detected_at IS NULL") + " ORDER BY a.id",
-          [&](store::Statement& s) { s.bind(1, std::string_view(model)); },
-          [&](const store::Statement& row) -> Status {
-            ids.push_back(row.int64(0));
-            return {};
-          });
+          model);
     });
-    if (!listed) return listed.error();
+    if (!listed) return std::move(listed).error();
+    const std::vector<AssetId>& ids = *listed;
     for (std::size_t start = 0; start < ids.size(); start += kQueueBatch) {
       std::vector<jobs::JobRequest> batch;
       for (std::size_t i = start; i < std::min(ids.size(), start + kQueueBatch); ++i)
@@ -294,8 +250,7 @@ struct DuplicateService::Impl {
 
   // Members of `owner`'s group that are shown (non-deleted, timeline/archive), ordered by date taken.
   Expected<std::vector<Member>> members(store::Connection& c, std::int64_t owner, DuplicateId id) {
-    std::vector<Member> out;
-    Status status = query(
+    return query(
         c,
         "SELECT a.id, a.file_size, (e.make IS NOT NULL) + (e.model IS NOT NULL) + (e.lens_model IS NOT NULL) "
         "+ "
@@ -305,37 +260,26 @@ struct DuplicateService::Impl {
         "= ? "
         "AND a.owner_id = ? AND a.deleted_at IS NULL AND a.visibility IN ('timeline', 'archive') "
         "ORDER BY a.file_created_at, a.id",
-        [&](store::Statement& s) { s.bind(1, id).bind(2, owner); },
-        [&](const store::Statement& row) -> Status {
-          out.push_back(
-              Member{row.int64(0), row.int64(1), row.is_null(2) ? 0 : static_cast<int>(row.int64(2))});
-          return {};
-        });
-    if (!status) return status.error();
-    return out;
+        [](const store::Statement& row) {
+          return Member{row.int64(0), row.int64(1), store::column<int>(row, 2)};
+        },
+        id, owner);
   }
 
   Expected<std::vector<DuplicateGroup>> groups(std::int64_t owner) {
     return db.write([&](store::Connection& c) -> Expected<std::vector<DuplicateGroup>> {
-      std::vector<DuplicateId> ids;
-      Status status = query(
-          c,
-          "SELECT DISTINCT d.duplicate_id FROM asset_duplicate d JOIN asset a ON a.id = d.asset_id "
-          "WHERE a.owner_id = ? ORDER BY d.duplicate_id",
-          [&](store::Statement& s) { s.bind(1, owner); },
-          [&](const store::Statement& row) -> Status {
-            ids.push_back(row.int64(0));
-            return {};
-          });
-      if (!status) return status.error();
+      auto ids = query<DuplicateId>(c,
+                                    "SELECT DISTINCT d.duplicate_id FROM asset_duplicate d JOIN asset a ON "
+                                    "a.id = d.asset_id WHERE a.owner_id = ? ORDER BY d.duplicate_id",
+                                    owner);
+      if (!ids) return std::move(ids).error();
       std::vector<DuplicateGroup> out;
-      for (DuplicateId id : ids) {
+      for (DuplicateId id : *ids) {
         auto shown = members(c, owner, id);
         if (!shown) return std::move(shown).error();
         if (shown->size() < 2) {
           // A singleton group is dissolved (as Immich's GET /duplicates does).
-          Status s = exec(c, "DELETE FROM asset_duplicate WHERE duplicate_id = ?",
-                          [&](store::Statement& st) { st.bind(1, id); });
+          Status s = exec(c, "DELETE FROM asset_duplicate WHERE duplicate_id = ?", id);
           if (!s) return s.error();
           continue;
         }
@@ -358,7 +302,7 @@ struct DuplicateService::Impl {
       Status s = exec(c,
                       "DELETE FROM asset_duplicate WHERE duplicate_id = ?1 AND asset_id IN "
                       "(SELECT id FROM asset WHERE owner_id = ?2)",
-                      [&](store::Statement& st) { st.bind(1, id).bind(2, owner); });
+                      id, owner);
       if (!s) return s;
       if (c.changes() == 0) return not_found("Duplicate group " + std::to_string(id) + " not found");
       return {};
@@ -390,8 +334,7 @@ struct DuplicateService::Impl {
         return {request.duplicate_id, ResolveStatus::kFailed, s.error().message};
     }
     Status cleared = db.write([&](store::Connection& c) -> Status {
-      return exec(c, "DELETE FROM asset_duplicate WHERE duplicate_id = ?",
-                  [&](store::Statement& st) { st.bind(1, request.duplicate_id); });
+      return exec(c, "DELETE FROM asset_duplicate WHERE duplicate_id = ?", request.duplicate_id);
     });
     if (!cleared) return {request.duplicate_id, ResolveStatus::kFailed, cleared.error().message};
     return result;

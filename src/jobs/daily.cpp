@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "store/database.h"
+#include "store/query.h"
 
 namespace focal::jobs {
 namespace {
@@ -56,12 +57,13 @@ Expected<bool> DailySchedule::claim_if_due(std::string_view start_time) {
   }
   if (!due) return false;
   return db_.write([&](store::Connection& c) -> Expected<bool> {
-    auto claim = c.prepare(
-        "INSERT INTO job_schedule (name, last_run) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET "
-        "last_run = excluded.last_run WHERE job_schedule.last_run < excluded.last_run");
-    if (!claim) return claim.error();
-    if (Status ran = claim->bind(1, std::string_view(name_)).bind(2, std::string_view(day)).run(); !ran)
-      return ran.error();
+    Status claimed =
+        store::exec(c,
+                    "INSERT INTO job_schedule (name, last_run) VALUES (?1, ?2) ON CONFLICT (name) DO "
+                    "UPDATE SET last_run = excluded.last_run WHERE job_schedule.last_run < "
+                    "excluded.last_run",
+                    name_, day);
+    if (!claimed) return claimed.error();
     return c.changes() == 1;
   });
 }

@@ -16,11 +16,13 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "core/logging.h"
 #include "jobs/jobs_schema.h"
 #include "store/database.h"
+#include "store/query.h"
 
 namespace focal::jobs {
 namespace {
@@ -184,20 +186,13 @@ struct JobQueue::Impl {
     if (!dedupe && request.name == job::kFacialRecognitionQueueAll) dedupe = std::string(request.name);
     const std::int64_t at = now();
     const bool delayed = request.delay.count() > 0;
-    auto stmt = conn.prepare(
-        "INSERT OR IGNORE INTO job (queue, name, data, priority, state, dedupe_key, run_at, created_at, "
-        "updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, queue_name).bind(2, request.name).bind(3, request.data.dump()).bind(4, request.priority);
-    stmt->bind(5, delayed ? "delayed" : "waiting");
-    if (dedupe) {
-      stmt->bind(6, *dedupe);
-    } else {
-      stmt->bind(6, nullptr);
-    }
-    stmt->bind(7, at + request.delay.count()).bind(8, at).bind(9, at);
-    if (Status ran = stmt->run(); !ran) return ran.error();
+    Status ran =
+        store::exec(conn,
+                    "INSERT OR IGNORE INTO job (queue, name, data, priority, state, dedupe_key, run_at, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    queue_name, request.name, request.data.dump(), request.priority,
+                    delayed ? "delayed" : "waiting", dedupe, at + request.delay.count(), at, at);
+    if (!ran) return ran.error();
     if (conn.changes() == 0) return std::int64_t{0};
     return conn.last_insert_rowid();
   }
@@ -243,12 +238,11 @@ struct JobQueue::Impl {
   // Gives a job back to its queue untouched (not failed, its attempt not counted) after a full disk.
   Status give_back(const Job& job) {
     return db.write([&](store::Connection& conn) -> Status {
-      auto stmt = conn.prepare(
+      return store::exec(
+          conn,
           "UPDATE job SET state = 'waiting', attempts = max(attempts - 1, 0), lease_owner = NULL, "
-          "lease_until = NULL, error = ? WHERE id = ? AND state = 'active' AND lease_owner = ?");
-      if (!stmt) return stmt.error();
-      stmt->bind(1, std::string_view("data directory full")).bind(2, job.id).bind(3, options.worker_id);
-      return stmt->run();
+          "lease_until = NULL, error = ? WHERE id = ? AND state = 'active' AND lease_owner = ?",
+          "data directory full", job.id, options.worker_id);
     });
   }
 
@@ -257,19 +251,16 @@ struct JobQueue::Impl {
     if (names.empty()) return std::optional<Job>{};
     const std::int64_t at = now();
     return db.write([&](store::Connection& conn) -> Expected<std::optional<Job>> {
-      auto promote = conn.prepare(
-          "UPDATE job SET state = 'waiting', updated_at = ? WHERE queue = ? AND state = 'delayed' AND run_at "
-          "<= ?");
-      if (!promote) return promote.error();
-      promote->bind(1, at).bind(2, queue_name).bind(3, at);
-      if (Status ran = promote->run(); !ran) return ran.error();
+      Status promoted = store::exec(conn,
+                                    "UPDATE job SET state = 'waiting', updated_at = ? WHERE queue = ? AND "
+                                    "state = 'delayed' AND run_at <= ?",
+                                    at, queue_name, at);
+      if (!promoted) return promoted.error();
 
-      auto paused = conn.prepare("SELECT is_paused FROM job_queue WHERE queue = ?");
-      if (!paused) return paused.error();
-      paused->bind(1, queue_name);
-      auto row = paused->step();
-      if (!row) return row.error();
-      if (*row && paused->int64(0) != 0) return std::optional<Job>{};
+      auto paused =
+          store::query_one<bool>(conn, "SELECT is_paused FROM job_queue WHERE queue = ?", queue_name);
+      if (!paused) return std::move(paused).error();
+      if (paused->value_or(false)) return std::optional<Job>{};
 
       std::string sql =
           "SELECT id, name, data, attempts FROM job WHERE queue = ? AND state = 'waiting' AND name IN (";
@@ -290,12 +281,11 @@ struct JobQueue::Impl {
       if (claimed.data.is_discarded()) claimed.data = nlohmann::json::object();
       claimed.attempt = static_cast<int>(pick->int64(3)) + 1;
 
-      auto take = conn.prepare(
-          "UPDATE job SET state = 'active', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
-          "updated_at = ? WHERE id = ?");
-      if (!take) return take.error();
-      take->bind(1, options.worker_id).bind(2, at + options.lease.count()).bind(3, at).bind(4, claimed.id);
-      if (Status ran = take->run(); !ran) return ran.error();
+      Status taken = store::exec(conn,
+                                 "UPDATE job SET state = 'active', attempts = attempts + 1, lease_owner = ?, "
+                                 "lease_until = ?, updated_at = ? WHERE id = ?",
+                                 options.worker_id, at + options.lease.count(), at, claimed.id);
+      if (!taken) return taken.error();
       return std::optional<Job>{std::move(claimed)};
     });
   }
@@ -323,22 +313,21 @@ struct JobQueue::Impl {
     std::vector<JobRequest> next;
     if (outcome != JobOutcome::kFailed) next = follow_ups(done, outcome);
     return db.write([&](store::Connection& conn) -> Status {
-      auto remove = conn.prepare("DELETE FROM job WHERE id = ? AND state = 'active' AND lease_owner = ?");
-      if (!remove) return remove.error();
-      remove->bind(1, done.id).bind(2, options.worker_id);
-      if (Status ran = remove->run(); !ran) return ran;
+      Status removed =
+          store::exec(conn, "DELETE FROM job WHERE id = ? AND state = 'active' AND lease_owner = ?", done.id,
+                      options.worker_id);
+      if (!removed) return removed;
       if (conn.changes() == 0) {
         // The lease was lost (recovered by another worker after a stall): that worker owns the job now.
         spdlog::warn("Job {} #{} finished after its lease was recovered; result kept, follow-ups skipped",
                      done.name, done.id);
         return {};
       }
-      auto count = conn.prepare(
-          "INSERT INTO job_queue (queue, completed) VALUES (?, 1) "
-          "ON CONFLICT (queue) DO UPDATE SET completed = completed + 1");
-      if (!count) return count.error();
-      count->bind(1, done.queue);
-      if (Status ran = count->run(); !ran) return ran;
+      Status counted = store::exec(conn,
+                                   "INSERT INTO job_queue (queue, completed) VALUES (?, 1) "
+                                   "ON CONFLICT (queue) DO UPDATE SET completed = completed + 1",
+                                   done.queue);
+      if (!counted) return counted;
       for (const auto& request : next) {
         auto id = insert(conn, request);
         if (!id) return id.error();
@@ -349,13 +338,11 @@ struct JobQueue::Impl {
 
   Status fail(const Job& done, const std::string& message) {
     return db.write([&](store::Connection& conn) -> Status {
-      auto stmt = conn.prepare(
-          "UPDATE job SET state = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, updated_at = "
-          "? "
-          "WHERE id = ? AND state = 'active' AND lease_owner = ?");
-      if (!stmt) return stmt.error();
-      stmt->bind(1, message).bind(2, now()).bind(3, done.id).bind(4, options.worker_id);
-      return stmt->run();
+      return store::exec(
+          conn,
+          "UPDATE job SET state = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, "
+          "updated_at = ? WHERE id = ? AND state = 'active' AND lease_owner = ?",
+          message, now(), done.id, options.worker_id);
     });
   }
 
@@ -369,22 +356,16 @@ struct JobQueue::Impl {
     const std::int64_t at = now();
     const auto delay = backoff(done.attempt);
     return db.write([&](store::Connection& conn) -> Status {
-      auto stmt = conn.prepare(
-          "UPDATE OR IGNORE job SET state = 'delayed', run_at = ?, error = ?, lease_owner = NULL, "
-          "lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'active' AND lease_owner = ?");
-      if (!stmt) return stmt.error();
-      stmt->bind(1, at + delay.count())
-          .bind(2, message)
-          .bind(3, at)
-          .bind(4, done.id)
-          .bind(5, options.worker_id);
-      if (Status ran = stmt->run(); !ran) return ran;
+      Status delayed = store::exec(conn,
+                                   "UPDATE OR IGNORE job SET state = 'delayed', run_at = ?, error = ?, "
+                                   "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND "
+                                   "state = 'active' AND lease_owner = ?",
+                                   at + delay.count(), message, at, done.id, options.worker_id);
+      if (!delayed) return delayed;
       if (conn.changes() == 0) {
         // Either the lease was lost, or an equal pending job (same dedupe key) already covers this one.
-        auto drop = conn.prepare("DELETE FROM job WHERE id = ? AND state = 'active' AND lease_owner = ?");
-        if (!drop) return drop.error();
-        drop->bind(1, done.id).bind(2, options.worker_id);
-        return drop->run();
+        return store::exec(conn, "DELETE FROM job WHERE id = ? AND state = 'active' AND lease_owner = ?",
+                           done.id, options.worker_id);
       }
       return {};
     });
@@ -474,10 +455,8 @@ struct JobQueue::Impl {
   Status heartbeat() {
     const std::int64_t at = now();
     return db.write([&](store::Connection& conn) -> Status {
-      auto stmt = conn.prepare("UPDATE job SET lease_until = ? WHERE state = 'active' AND lease_owner = ?");
-      if (!stmt) return stmt.error();
-      stmt->bind(1, at + options.lease.count()).bind(2, options.worker_id);
-      return stmt->run();
+      return store::exec(conn, "UPDATE job SET lease_until = ? WHERE state = 'active' AND lease_owner = ?",
+                         at + options.lease.count(), options.worker_id);
     });
   }
 
@@ -486,20 +465,18 @@ struct JobQueue::Impl {
   std::vector<std::string> dead_local_owners(store::Connection& conn) const {
     std::vector<std::string> dead;
     const auto mine = options.worker_id.substr(0, options.worker_id.find(':') + 1);
-    auto owners = conn.prepare(
-        "SELECT DISTINCT lease_owner FROM job WHERE state = 'active' AND lease_owner IS NOT NULL");
-    if (!owners) return dead;
-    while (true) {
-      auto row = owners->step();
-      if (!row || !*row) break;
-      const std::string owner = owners->text(0);
-      if (mine.size() < 2 || owner.rfind(mine, 0) != 0 || owner == options.worker_id) continue;
-      const auto pid_text = owner.substr(mine.size(), owner.find(':', mine.size()) - mine.size());
-      int pid = 0;
-      const auto [end, ec] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
-      if (ec != std::errc() || pid <= 0 || pid == getpid()) continue;
-      if (::kill(pid, 0) != 0 && errno == ESRCH) dead.push_back(owner);
-    }
+    // Best effort: on a read error the owners seen so far are returned (the lease expiry still recovers).
+    (void)store::for_each_row(
+        conn, "SELECT DISTINCT lease_owner FROM job WHERE state = 'active' AND lease_owner IS NOT NULL",
+        [&](const store::Statement& row) {
+          const std::string owner = row.text(0);
+          if (mine.size() < 2 || owner.rfind(mine, 0) != 0 || owner == options.worker_id) return;
+          const auto pid_text = owner.substr(mine.size(), owner.find(':', mine.size()) - mine.size());
+          int pid = 0;
+          const auto [end, ec] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
+          if (ec != std::errc() || pid <= 0 || pid == getpid()) return;
+          if (::kill(pid, 0) != 0 && errno == ESRCH) dead.push_back(owner);
+        });
     return dead;
   }
 
@@ -507,25 +484,20 @@ struct JobQueue::Impl {
     const std::int64_t at = now();
     return db.write([&](store::Connection& conn) -> Expected<std::int64_t> {
       for (const auto& owner : dead_local_owners(conn)) {
-        auto expire =
-            conn.prepare("UPDATE job SET lease_until = 0 WHERE state = 'active' AND lease_owner = ?");
-        if (!expire) return expire.error();
-        expire->bind(1, owner);
-        if (Status ran = expire->run(); !ran) return ran.error();
+        Status expired = store::exec(
+            conn, "UPDATE job SET lease_until = 0 WHERE state = 'active' AND lease_owner = ?", owner);
+        if (!expired) return expired.error();
       }
-      auto back = conn.prepare(
-          "UPDATE OR IGNORE job SET state = 'waiting', lease_owner = NULL, lease_until = NULL, updated_at = "
-          "? "
-          "WHERE state = 'active' AND lease_until < ?");
+      Status back =
+          store::exec(conn,
+                      "UPDATE OR IGNORE job SET state = 'waiting', lease_owner = NULL, lease_until = NULL, "
+                      "updated_at = ? WHERE state = 'active' AND lease_until < ?",
+                      at, at);
       if (!back) return back.error();
-      back->bind(1, at).bind(2, at);
-      if (Status ran = back->run(); !ran) return ran.error();
       const std::int64_t recovered = conn.changes();
       // Rows left: an equal job (same dedupe key) is already pending and covers them.
-      auto drop = conn.prepare("DELETE FROM job WHERE state = 'active' AND lease_until < ?");
-      if (!drop) return drop.error();
-      drop->bind(1, at);
-      if (Status ran = drop->run(); !ran) return ran.error();
+      Status dropped = store::exec(conn, "DELETE FROM job WHERE state = 'active' AND lease_until < ?", at);
+      if (!dropped) return dropped.error();
       return recovered;
     });
   }
@@ -608,24 +580,14 @@ struct JobQueue::Impl {
   Expected<QueueCounts> counts(store::Connection& conn, std::string_view queue_name, bool& is_paused) {
     QueueCounts result;
     is_paused = false;
-    auto meta = conn.prepare("SELECT is_paused, completed FROM job_queue WHERE queue = ?");
-    if (!meta) return meta.error();
-    meta->bind(1, queue_name);
-    auto row = meta->step();
-    if (!row) return row.error();
-    if (*row) {
-      is_paused = meta->int64(0) != 0;
-      result.completed = meta->int64(1);
-    }
-    auto states = conn.prepare("SELECT state, count(*) FROM job WHERE queue = ? GROUP BY state");
-    if (!states) return states.error();
-    states->bind(1, queue_name);
-    while (true) {
-      auto next = states->step();
-      if (!next) return next.error();
-      if (!*next) break;
-      const std::string state = states->text(0);
-      const std::int64_t n = states->int64(1);
+    auto meta = store::query_one<bool, std::int64_t>(
+        conn, "SELECT is_paused, completed FROM job_queue WHERE queue = ?", queue_name);
+    if (!meta) return std::move(meta).error();
+    if (*meta) std::tie(is_paused, result.completed) = **meta;
+    auto states = store::query<std::string, std::int64_t>(
+        conn, "SELECT state, count(*) FROM job WHERE queue = ? GROUP BY state", queue_name);
+    if (!states) return std::move(states).error();
+    for (const auto& [state, n] : *states) {
       if (state == "waiting") {
         (is_paused ? result.paused : result.waiting) = n;
       } else if (state == "delayed") {
@@ -665,13 +627,10 @@ struct JobQueue::Impl {
     return db.read([&](store::Connection& conn) -> Expected<std::int64_t> {
       std::int64_t total = 0;
       for (const auto& queue_name : queues) {
-        bool paused = false;
-        auto meta = conn.prepare("SELECT is_paused FROM job_queue WHERE queue = ?");
-        if (!meta) return meta.error();
-        meta->bind(1, queue_name);
-        auto row = meta->step();
-        if (!row) return row.error();
-        paused = *row && meta->int64(0) != 0;
+        auto meta =
+            store::query_one<bool>(conn, "SELECT is_paused FROM job_queue WHERE queue = ?", queue_name);
+        if (!meta) return std::move(meta).error();
+        const bool paused = meta->value_or(false);
 
         std::string sql = "SELECT count(*) FROM job WHERE queue = ? AND (state = 'active'";
         if (!paused && !names.empty()) {
@@ -761,12 +720,8 @@ Expected<std::int64_t> JobQueue::enqueue(store::Connection& connection, const Jo
 
 Expected<bool> JobQueue::has_active(std::string_view queue_name) {
   return impl_->db.read([&](store::Connection& conn) -> Expected<bool> {
-    auto stmt = conn.prepare("SELECT EXISTS (SELECT 1 FROM job WHERE queue = ? AND state = 'active')");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, queue_name);
-    auto row = stmt->step();
-    if (!row) return row.error();
-    return stmt->int64(0) != 0;
+    return store::query_value<bool>(
+        conn, "SELECT EXISTS (SELECT 1 FROM job WHERE queue = ? AND state = 'active')", queue_name);
   });
 }
 
@@ -795,24 +750,20 @@ Status check_queue(std::string_view queue_name) {
 Status JobQueue::pause(std::string_view queue_name) {
   if (Status known = check_queue(queue_name); !known) return known;
   return impl_->db.write([&](store::Connection& conn) -> Status {
-    auto stmt = conn.prepare(
-        "INSERT INTO job_queue (queue, is_paused) VALUES (?, 1) ON CONFLICT (queue) DO UPDATE SET is_paused "
-        "= 1");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, queue_name);
-    return stmt->run();
+    return store::exec(conn,
+                       "INSERT INTO job_queue (queue, is_paused) VALUES (?, 1) ON CONFLICT (queue) DO UPDATE "
+                       "SET is_paused = 1",
+                       queue_name);
   });
 }
 
 Status JobQueue::resume(std::string_view queue_name) {
   if (Status known = check_queue(queue_name); !known) return known;
   Status done = impl_->db.write([&](store::Connection& conn) -> Status {
-    auto stmt = conn.prepare(
-        "INSERT INTO job_queue (queue, is_paused) VALUES (?, 0) ON CONFLICT (queue) DO UPDATE SET is_paused "
-        "= 0");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, queue_name);
-    return stmt->run();
+    return store::exec(conn,
+                       "INSERT INTO job_queue (queue, is_paused) VALUES (?, 0) ON CONFLICT (queue) DO UPDATE "
+                       "SET is_paused = 0",
+                       queue_name);
   });
   if (done) impl_->notify();
   return done;
@@ -821,20 +772,15 @@ Status JobQueue::resume(std::string_view queue_name) {
 Status JobQueue::empty(std::string_view queue_name) {
   if (Status known = check_queue(queue_name); !known) return known;
   return impl_->db.write([&](store::Connection& conn) -> Status {
-    auto stmt = conn.prepare("DELETE FROM job WHERE queue = ? AND state IN ('waiting', 'delayed')");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, queue_name);
-    return stmt->run();
+    return store::exec(conn, "DELETE FROM job WHERE queue = ? AND state IN ('waiting', 'delayed')",
+                       queue_name);
   });
 }
 
 Status JobQueue::clear_failed(std::string_view queue_name) {
   if (Status known = check_queue(queue_name); !known) return known;
   return impl_->db.write([&](store::Connection& conn) -> Status {
-    auto stmt = conn.prepare("DELETE FROM job WHERE queue = ? AND state = 'failed'");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, queue_name);
-    return stmt->run();
+    return store::exec(conn, "DELETE FROM job WHERE queue = ? AND state = 'failed'", queue_name);
   });
 }
 
@@ -856,30 +802,25 @@ Expected<std::vector<QueueStatus>> JobQueue::status_all() {
 Expected<std::vector<JobInfo>> JobQueue::list(std::string_view queue_name, JobState state, int limit) {
   if (Status known = check_queue(queue_name); !known) return known.error();
   return impl_->db.read([&](store::Connection& conn) -> Expected<std::vector<JobInfo>> {
-    auto stmt = conn.prepare(
+    return store::query(
+        conn,
         "SELECT id, name, data, attempts, created_at, run_at, coalesce(error, '') FROM job "
-        "WHERE queue = ? AND state = ? ORDER BY priority, id LIMIT ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, queue_name).bind(2, to_string(state)).bind(3, std::max(0, limit));
-    std::vector<JobInfo> jobs;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      JobInfo info;
-      info.id = stmt->int64(0);
-      info.name = stmt->text(1);
-      info.queue = std::string(queue_name);
-      info.state = state;
-      info.data = nlohmann::json::parse(stmt->text(2), nullptr, false);
-      if (info.data.is_discarded()) info.data = nlohmann::json::object();
-      info.attempts = static_cast<int>(stmt->int64(3));
-      info.created_at_ms = stmt->int64(4);
-      info.run_at_ms = stmt->int64(5);
-      info.error = stmt->text(6);
-      jobs.push_back(std::move(info));
-    }
-    return jobs;
+        "WHERE queue = ? AND state = ? ORDER BY priority, id LIMIT ?",
+        [&](const store::Statement& row) {
+          JobInfo info;
+          info.id = row.int64(0);
+          info.name = row.text(1);
+          info.queue = std::string(queue_name);
+          info.state = state;
+          info.data = nlohmann::json::parse(row.text(2), nullptr, false);
+          if (info.data.is_discarded()) info.data = nlohmann::json::object();
+          info.attempts = static_cast<int>(row.int64(3));
+          info.created_at_ms = row.int64(4);
+          info.run_at_ms = row.int64(5);
+          info.error = row.text(6);
+          return info;
+        },
+        queue_name, to_string(state), std::max(0, limit));
   });
 }
 

@@ -6,6 +6,7 @@
 #include "library/library_schema.h"
 #include "library/repository_detail.h"
 #include "store/database.h"
+#include "store/query.h"
 
 namespace focal::library {
 
@@ -83,18 +84,12 @@ Status set_job_status(store::Connection& connection, std::int64_t asset_id, JobS
   const char* name = column == JobStatusColumn::kFacesRecognized      ? "faces_recognized_at"
                      : column == JobStatusColumn::kDuplicatesDetected ? "duplicates_detected_at"
                                                                       : "ocr_at";
-  auto stmt = connection.prepare(
+  return store::exec(
+      connection,
       fmt::format("INSERT INTO asset_job_status (asset_id, {0}) SELECT id, ? FROM asset WHERE id = ? "
                   "ON CONFLICT (asset_id) DO UPDATE SET {0} = excluded.{0}",
-                  name));
-  if (!stmt) return stmt.error();
-  if (at_ms) {
-    stmt->bind(1, *at_ms);
-  } else {
-    stmt->bind(1, nullptr);
-  }
-  stmt->bind(2, asset_id);
-  return stmt->run();
+                  name),
+      at_ms, asset_id);
 }
 
 namespace detail {
@@ -136,24 +131,14 @@ Asset asset_from_row(const store::Statement& row) {
 
 Expected<std::optional<Asset>> find_asset(store::Connection& conn, std::string_view where,
                                           std::string_view value, std::int64_t owner_id) {
-  auto stmt =
-      conn.prepare(fmt::format("SELECT {} FROM asset WHERE {} = ? AND owner_id = ?", kAssetColumns, where));
-  if (!stmt) return stmt.error();
-  stmt->bind(1, value).bind(2, owner_id);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<Asset>{};
-  return std::optional<Asset>{asset_from_row(*stmt)};
+  return store::query_one(
+      conn, fmt::format("SELECT {} FROM asset WHERE {} = ? AND owner_id = ?", kAssetColumns, where),
+      asset_from_row, value, owner_id);
 }
 
 Expected<std::optional<Asset>> find_asset(store::Connection& conn, std::int64_t id) {
-  auto stmt = conn.prepare(fmt::format("SELECT {} FROM asset WHERE id = ?", kAssetColumns));
-  if (!stmt) return stmt.error();
-  stmt->bind(1, id);
-  auto row = stmt->step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<Asset>{};
-  return std::optional<Asset>{asset_from_row(*stmt)};
+  return store::query_one(conn, fmt::format("SELECT {} FROM asset WHERE id = ?", kAssetColumns),
+                          asset_from_row, id);
 }
 
 }  // namespace detail
@@ -184,117 +169,86 @@ Expected<std::optional<Asset>> AssetRepository::get(std::int64_t asset_id) const
 
 Expected<std::optional<Exif>> AssetRepository::exif(std::int64_t asset_id) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::optional<Exif>> {
-    auto stmt = conn.prepare(
+    using store::column;
+    using Text = std::optional<std::string>;
+    using Integer = std::optional<int>;
+    using Real = std::optional<double>;
+    return store::query_one(
+        conn,
         "SELECT make, model, lens_model, description, rating, orientation, latitude, longitude, "
         "date_time_original, time_zone, exif_image_width, exif_image_height, file_size FROM asset_exif "
-        "WHERE asset_id = ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, asset_id);
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) return std::optional<Exif>{};
-    auto text = [&](int c) {
-      return stmt->is_null(c) ? std::nullopt : std::optional<std::string>(stmt->text(c));
-    };
-    auto integer = [&](int c) {
-      return stmt->is_null(c) ? std::nullopt : std::optional<int>(static_cast<int>(stmt->int64(c)));
-    };
-    auto real = [&](int c) { return stmt->is_null(c) ? std::nullopt : std::optional<double>(stmt->real(c)); };
-    Exif exif;
-    exif.make = text(0);
-    exif.model = text(1);
-    exif.lens_model = text(2);
-    exif.description = text(3);
-    exif.rating = integer(4);
-    exif.orientation = integer(5);
-    exif.latitude = real(6);
-    exif.longitude = real(7);
-    exif.date_time_original = text(8);
-    exif.time_zone = text(9);
-    exif.exif_image_width = integer(10);
-    exif.exif_image_height = integer(11);
-    exif.file_size = stmt->int64(12);
-    return std::optional<Exif>{std::move(exif)};
+        "WHERE asset_id = ?",
+        [](const store::Statement& row) {
+          Exif exif;
+          exif.make = column<Text>(row, 0);
+          exif.model = column<Text>(row, 1);
+          exif.lens_model = column<Text>(row, 2);
+          exif.description = column<Text>(row, 3);
+          exif.rating = column<Integer>(row, 4);
+          exif.orientation = column<Integer>(row, 5);
+          exif.latitude = column<Real>(row, 6);
+          exif.longitude = column<Real>(row, 7);
+          exif.date_time_original = column<Text>(row, 8);
+          exif.time_zone = column<Text>(row, 9);
+          exif.exif_image_width = column<Integer>(row, 10);
+          exif.exif_image_height = column<Integer>(row, 11);
+          exif.file_size = row.int64(12);
+          return exif;
+        },
+        asset_id);
   });
 }
 
 Expected<std::optional<std::filesystem::path>> AssetRepository::file(std::int64_t asset_id,
                                                                      AssetFileType type) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::optional<std::filesystem::path>> {
-    auto stmt = conn.prepare("SELECT path FROM asset_file WHERE asset_id = ? AND type = ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, asset_id).bind(2, to_string(type));
-    auto row = stmt->step();
-    if (!row) return row.error();
-    if (!*row) return std::optional<std::filesystem::path>{};
-    return std::optional<std::filesystem::path>{data_dir_ / stmt->text(0)};
+    auto path = store::query_one<std::string>(
+        conn, "SELECT path FROM asset_file WHERE asset_id = ? AND type = ?", asset_id, to_string(type));
+    if (!path) return std::move(path).error();
+    if (!*path) return std::optional<std::filesystem::path>{};
+    return std::optional<std::filesystem::path>{data_dir_ / **path};
   });
 }
 
 Expected<std::vector<std::int64_t>> AssetRepository::page_ids(std::int64_t after_id, int limit,
                                                               const AssetFilter& filter) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::vector<std::int64_t>> {
-    auto stmt = conn.prepare(
-        fmt::format("SELECT id FROM asset WHERE id > ? AND {} ORDER BY id LIMIT ?", filter_sql(filter)));
-    if (!stmt) return stmt.error();
-    stmt->bind(1, after_id).bind(2, std::max(0, limit));
-    std::vector<std::int64_t> ids;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      ids.push_back(stmt->int64(0));
-    }
-    return ids;
+    return store::query<std::int64_t>(
+        conn, fmt::format("SELECT id FROM asset WHERE id > ? AND {} ORDER BY id LIMIT ?", filter_sql(filter)),
+        after_id, std::max(0, limit));
   });
 }
 
 Expected<std::int64_t> AssetRepository::count(const AssetFilter& filter) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::int64_t> {
-    auto stmt = conn.prepare(fmt::format("SELECT count(*) FROM asset WHERE {}", filter_sql(filter)));
-    if (!stmt) return stmt.error();
-    auto row = stmt->step();
-    if (!row) return row.error();
-    return stmt->int64(0);
+    return store::query_value<std::int64_t>(
+        conn, fmt::format("SELECT count(*) FROM asset WHERE {}", filter_sql(filter)));
   });
 }
 
 Expected<std::vector<TimeBucket>> AssetRepository::time_buckets(const AssetFilter& filter) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::vector<TimeBucket>> {
     // Real seconds so that instants before 1970 fall in their own month (integer division truncates up).
-    auto stmt = conn.prepare(fmt::format(
-        "SELECT CAST(strftime('%s', file_created_at / 1000.0, 'unixepoch', 'start of month') AS INTEGER) AS "
-        "month, count(*) FROM asset WHERE {} GROUP BY month ORDER BY month DESC",
-        filter_sql(filter)));
-    if (!stmt) return stmt.error();
-    std::vector<TimeBucket> buckets;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      buckets.push_back({stmt->int64(0) * 1000, stmt->int64(1)});
-    }
-    return buckets;
+    return store::query(conn,
+                        fmt::format("SELECT CAST(strftime('%s', file_created_at / 1000.0, 'unixepoch', "
+                                    "'start of month') AS INTEGER) AS "
+                                    "month, count(*) FROM asset WHERE {} GROUP BY month ORDER BY month DESC",
+                                    filter_sql(filter)),
+                        [](const store::Statement& row) {
+                          return TimeBucket{row.int64(0) * 1000, row.int64(1)};
+                        });
   });
 }
 
 Expected<std::vector<Asset>> AssetRepository::created_between(const AssetFilter& filter, std::int64_t from_ms,
                                                               std::int64_t to_ms) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::vector<Asset>> {
-    auto stmt = conn.prepare(
+    return store::query(
+        conn,
         fmt::format("SELECT {} FROM asset WHERE {} AND file_created_at >= ? AND file_created_at < ? "
                     "ORDER BY file_created_at DESC, id DESC",
-                    detail::kAssetColumns, filter_sql(filter)));
-    if (!stmt) return stmt.error();
-    stmt->bind(1, from_ms).bind(2, to_ms);
-    std::vector<Asset> assets;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      assets.push_back(detail::asset_from_row(*stmt));
-    }
-    return assets;
+                    detail::kAssetColumns, filter_sql(filter)),
+        detail::asset_from_row, from_ms, to_ms);
   });
 }
 
@@ -302,53 +256,31 @@ Expected<std::vector<std::string>> AssetRepository::exif_values(
     ExifField field, const AssetFilter& filter, const std::optional<std::string>& make) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::vector<std::string>> {
     const char* column = field == ExifField::kMake ? "e.make" : "e.model";
-    auto stmt =
-        conn.prepare(fmt::format("SELECT DISTINCT {0} FROM asset JOIN asset_exif e ON e.asset_id = asset.id "
-                                 "WHERE {1} AND {0} IS NOT NULL "
-                                 "AND trim({0}) != ''{2} ORDER BY {0}",
-                                 column, filter_sql(filter), make ? " AND e.make = ?" : ""));
-    if (!stmt) return stmt.error();
-    if (make) stmt->bind(1, *make);
-    std::vector<std::string> values;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      values.push_back(stmt->text(0));
-    }
-    return values;
+    const std::string sql = fmt::format(
+        "SELECT DISTINCT {0} FROM asset JOIN asset_exif e ON e.asset_id = asset.id WHERE {1} AND {0} IS NOT "
+        "NULL "
+        "AND trim({0}) != ''{2} ORDER BY {0}",
+        column, filter_sql(filter), make ? " AND e.make = ?" : "");
+    if (make) return store::query<std::string>(conn, sql, *make);
+    return store::query<std::string>(conn, sql);
   });
 }
 
 Expected<std::vector<std::string>> AssetRepository::duplicate_paths(std::int64_t asset_id) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::vector<std::string>> {
-    auto stmt = conn.prepare("SELECT path FROM asset_duplicate_path WHERE asset_id = ? ORDER BY path");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, asset_id);
-    std::vector<std::string> paths;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      paths.push_back(stmt->text(0));
-    }
-    return paths;
+    return store::query<std::string>(
+        conn, "SELECT path FROM asset_duplicate_path WHERE asset_id = ? ORDER BY path", asset_id);
   });
 }
 
 Expected<std::vector<ImportIssue>> AssetRepository::import_issues(int limit) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::vector<ImportIssue>> {
-    auto stmt = conn.prepare("SELECT path, reason, seen_at FROM import_issue ORDER BY path LIMIT ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, std::max(0, limit));
-    std::vector<ImportIssue> issues;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      issues.push_back({stmt->text(0), stmt->text(1), stmt->int64(2)});
-    }
-    return issues;
+    return store::query(
+        conn, "SELECT path, reason, seen_at FROM import_issue ORDER BY path LIMIT ?",
+        [](const store::Statement& row) {
+          return ImportIssue{row.text(0), row.text(1), row.int64(2)};
+        },
+        std::max(0, limit));
   });
 }
 

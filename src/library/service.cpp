@@ -19,6 +19,7 @@
 #include "library/repository_detail.h"
 #include "library/watcher.h"
 #include "store/database.h"
+#include "store/query.h"
 
 namespace focal::library {
 namespace {
@@ -62,20 +63,16 @@ bool payload_flag(const nlohmann::json& data, const char* key) {
 }
 
 Status record_issue(store::Connection& conn, const std::string& path, const std::string& reason) {
-  auto stmt = conn.prepare(
-      "INSERT INTO import_issue (path, reason, seen_at) VALUES (?, ?, ?) "
-      "ON CONFLICT (path) DO UPDATE SET reason = excluded.reason, seen_at = excluded.seen_at");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, path).bind(2, reason).bind(3, store::now_ms());
-  return stmt->run();
+  return store::exec(conn,
+                     "INSERT INTO import_issue (path, reason, seen_at) VALUES (?, ?, ?) "
+                     "ON CONFLICT (path) DO UPDATE SET reason = excluded.reason, seen_at = excluded.seen_at",
+                     path, reason, store::now_ms());
 }
 
 Status set_status(store::Connection& conn, std::int64_t asset_id, AssetStatus status,
                   const std::string& reason) {
-  auto stmt = conn.prepare("UPDATE asset SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, to_string(status)).bind(2, reason).bind(3, store::now_ms()).bind(4, asset_id);
-  return stmt->run();
+  return store::exec(conn, "UPDATE asset SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?",
+                     to_string(status), reason, store::now_ms(), asset_id);
 }
 
 }  // namespace
@@ -93,13 +90,11 @@ struct LibraryService::Impl {
 
   Expected<std::int64_t> library_owner(std::int64_t library_id) {
     return db.read([&](store::Connection& conn) -> Expected<std::int64_t> {
-      auto stmt = conn.prepare("SELECT owner_id FROM library WHERE id = ?");
-      if (!stmt) return stmt.error();
-      stmt->bind(1, library_id);
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) return not_found(fmt::format("Library {} not found", library_id));
-      return stmt->int64(0);
+      auto owner =
+          store::query_one<std::int64_t>(conn, "SELECT owner_id FROM library WHERE id = ?", library_id);
+      if (!owner) return std::move(owner).error();
+      if (!*owner) return not_found(fmt::format("Library {} not found", library_id));
+      return **owner;
     });
   }
 
@@ -126,12 +121,10 @@ struct LibraryService::Impl {
     auto known = db.read([&](store::Connection& conn) -> Expected<std::optional<Asset>> {
       auto asset = detail::find_asset(conn, "original_path", path_text, owner_id);
       if (!asset || *asset) return asset;
-      auto dup = conn.prepare("SELECT 1 FROM asset_duplicate_path WHERE path = ?");
-      if (!dup) return dup.error();
-      dup->bind(1, path_text);
-      auto row = dup->step();
-      if (!row) return row.error();
-      if (*row) {
+      auto dup = store::query_one<std::int64_t>(conn, "SELECT 1 FROM asset_duplicate_path WHERE path = ?",
+                                                path_text);
+      if (!dup) return std::move(dup).error();
+      if (*dup) {
         Asset marker;  // id 0: a known duplicate path
         return std::optional<Asset>{marker};
       }
@@ -178,47 +171,35 @@ struct LibraryService::Impl {
       if (!same) return same.error();
       if (*same && (*same)->original_path != path_text) {
         duplicate = true;
-        auto stmt = conn.prepare(
-            "INSERT OR IGNORE INTO asset_duplicate_path (path, asset_id, seen_at) VALUES (?, ?, ?)");
-        if (!stmt) return stmt.error();
-        stmt->bind(1, path_text).bind(2, (*same)->id).bind(3, now);
-        return stmt->run();
+        return store::exec(
+            conn, "INSERT OR IGNORE INTO asset_duplicate_path (path, asset_id, seen_at) VALUES (?, ?, ?)",
+            path_text, (*same)->id, now);
       }
       if (*known) {
         // Changed content (or back online) at a known path: refresh and reprocess.
-        auto stmt = conn.prepare(
-            "UPDATE asset SET checksum = ?, file_type = ?, file_size = ?, file_modified_at = ?, status = "
-            "'pending', "
-            "status_reason = '', updated_at = ? WHERE id = ?");
-        if (!stmt) return stmt.error();
-        stmt->bind(1, checksum).bind(2, detail::file_type_name(format)).bind(3, size).bind(4, modified);
-        stmt->bind(5, now).bind(6, (*known)->id);
-        if (Status ran = stmt->run(); !ran) return ran;
+        Status ran =
+            store::exec(conn,
+                        "UPDATE asset SET checksum = ?, file_type = ?, file_size = ?, file_modified_at = ?, "
+                        "status = 'pending', status_reason = '', updated_at = ? WHERE id = ?",
+                        checksum, detail::file_type_name(format), size, modified, now, (*known)->id);
+        if (!ran) return ran;
         new_id = (*known)->id;
       } else {
-        auto stmt = conn.prepare(
+        Status ran = store::exec(
+            conn,
             "INSERT INTO asset (library_id, type, status, status_reason, visibility, original_path, "
             "original_file_name, checksum, file_type, file_size, file_created_at, file_modified_at, "
             "created_at, updated_at, owner_id) VALUES (?, 'IMAGE', ?, ?, 'timeline', ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?)");
-        if (!stmt) return stmt.error();
-        if (library_id) {
-          stmt->bind(1, *library_id);
-        } else {
-          stmt->bind(1, nullptr);
-        }
-        stmt->bind(2, damaged_image ? "corrupt" : "pending");
-        stmt->bind(3, damaged_image ? "the content is not a recognised image format" : "");
-        stmt->bind(4, path_text).bind(5, display_name.empty() ? path.filename().string() : display_name);
-        stmt->bind(6, checksum).bind(7, detail::file_type_name(format)).bind(8, size).bind(9, modified);
-        stmt->bind(10, modified).bind(11, now).bind(12, now).bind(13, owner_id);
-        if (Status ran = stmt->run(); !ran) return ran;
+            "?, ?)",
+            library_id, damaged_image ? "corrupt" : "pending",
+            damaged_image ? "the content is not a recognised image format" : "", path_text,
+            display_name.empty() ? path.filename().string() : display_name, checksum,
+            detail::file_type_name(format), size, modified, modified, now, now, owner_id);
+        if (!ran) return ran;
         new_id = conn.last_insert_rowid();
       }
-      auto clear = conn.prepare("DELETE FROM import_issue WHERE path = ?");
-      if (!clear) return clear.error();
-      clear->bind(1, path_text);
-      if (Status ran = clear->run(); !ran) return ran;
+      if (Status ran = store::exec(conn, "DELETE FROM import_issue WHERE path = ?", path_text); !ran)
+        return ran;
       if (damaged_image) return {};  // nothing to extract or render
       auto job = queue.enqueue(conn, jobs::JobRequest(std::string(jobs::job::kAssetExtractMetadata),
                                                       {{"id", new_id}, {"source", "upload"}}));
@@ -271,26 +252,21 @@ struct LibraryService::Impl {
     }
     // Assets of this library whose file is gone become offline.
     Status offline = db.write([&](store::Connection& conn) -> Status {
-      auto list =
-          conn.prepare("SELECT id, original_path FROM asset WHERE library_id = ? AND status != 'offline'");
-      if (!list) return list.error();
-      list->bind(1, library_id);
       std::vector<std::int64_t> gone;
-      while (true) {
-        auto row = list->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        const std::string p = list->text(1);
-        std::error_code exists_ec;
-        if (!seen.contains(p) && !fs::exists(p, exists_ec)) gone.push_back(list->int64(0));
-      }
+      Status listed = store::for_each_row(
+          conn, "SELECT id, original_path FROM asset WHERE library_id = ? AND status != 'offline'",
+          [&](const store::Statement& row) {
+            const std::string p = row.text(1);
+            std::error_code exists_ec;
+            if (!seen.contains(p) && !fs::exists(p, exists_ec)) gone.push_back(row.int64(0));
+          },
+          library_id);
+      if (!listed) return listed;
       for (auto id : gone) {
         if (Status s = set_status(conn, id, AssetStatus::kOffline, "file missing"); !s) return s;
       }
-      auto stamp = conn.prepare("UPDATE library SET last_scanned_at = ? WHERE id = ?");
-      if (!stamp) return stamp.error();
-      stamp->bind(1, store::now_ms()).bind(2, library_id);
-      return stamp->run();
+      return store::exec(conn, "UPDATE library SET last_scanned_at = ? WHERE id = ?", store::now_ms(),
+                         library_id);
     });
     if (!offline) return offline.error();
     return report;
@@ -322,7 +298,8 @@ struct LibraryService::Impl {
     }
     const std::int64_t now = store::now_ms();
     Status written = db.write([&](store::Connection& conn) -> Status {
-      auto stmt = conn.prepare(
+      Status ran = store::exec(
+          conn,
           "INSERT INTO asset_exif (asset_id, make, model, lens_model, description, rating, orientation, "
           "latitude, "
           "longitude, date_time_original, time_zone, exif_image_width, exif_image_height, file_size) "
@@ -332,63 +309,25 @@ struct LibraryService::Impl {
           "latitude = excluded.latitude, longitude = excluded.longitude, "
           "date_time_original = excluded.date_time_original, time_zone = excluded.time_zone, "
           "exif_image_width = excluded.exif_image_width, exif_image_height = excluded.exif_image_height, "
-          "file_size = excluded.file_size");
-      if (!stmt) return stmt.error();
-      auto text = [&](int index, const std::optional<std::string>& value) {
-        if (value) {
-          stmt->bind(index, *value);
-        } else {
-          stmt->bind(index, nullptr);
-        }
-      };
-      auto integer = [&](int index, const std::optional<int>& value) {
-        if (value) {
-          stmt->bind(index, *value);
-        } else {
-          stmt->bind(index, nullptr);
-        }
-      };
-      auto real = [&](int index, const std::optional<double>& value) {
-        if (value) {
-          stmt->bind(index, *value);
-        } else {
-          stmt->bind(index, nullptr);
-        }
-      };
-      stmt->bind(1, asset_id);
-      text(2, exif.make);
-      text(3, exif.model);
-      text(4, exif.lens_model);
-      text(5, exif.description);
-      integer(6, exif.rating);
-      integer(7, exif.orientation ? exif.orientation : std::optional<int>(header->orientation));
-      real(8, exif.latitude);
-      real(9, exif.longitude);
-      text(10, exif.date_time_original);
-      text(11, exif.time_zone);
-      integer(12, header->width);
-      integer(13, header->height);
-      stmt->bind(14, exif.file_size);
-      if (Status ran = stmt->run(); !ran) return ran;
+          "file_size = excluded.file_size",
+          asset_id, exif.make, exif.model, exif.lens_model, exif.description, exif.rating,
+          exif.orientation ? exif.orientation : std::optional<int>(header->orientation), exif.latitude,
+          exif.longitude, exif.date_time_original, exif.time_zone, header->width, header->height,
+          exif.file_size);
+      if (!ran) return ran;
 
-      auto update = conn.prepare(
-          "UPDATE asset SET status = CASE WHEN status = 'corrupt' THEN status ELSE 'ready' END, width = ?, "
-          "height = ?, file_created_at = ?, file_size = ?, updated_at = ? WHERE id = ?");
-      if (!update) return update.error();
-      update->bind(1, width)
-          .bind(2, height)
-          .bind(3, taken)
-          .bind(4, exif.file_size)
-          .bind(5, now)
-          .bind(6, asset_id);
-      if (Status ran = update->run(); !ran) return ran;
+      ran = store::exec(
+          conn,
+          "UPDATE asset SET status = CASE WHEN status = 'corrupt' THEN status ELSE 'ready' END, "
+          "width = ?, height = ?, file_created_at = ?, file_size = ?, updated_at = ? WHERE id = ?",
+          width, height, taken, exif.file_size, now, asset_id);
+      if (!ran) return ran;
 
-      auto job_status = conn.prepare(
+      return store::exec(
+          conn,
           "INSERT INTO asset_job_status (asset_id, metadata_extracted_at) VALUES (?, ?) "
-          "ON CONFLICT (asset_id) DO UPDATE SET metadata_extracted_at = excluded.metadata_extracted_at");
-      if (!job_status) return job_status.error();
-      job_status->bind(1, asset_id).bind(2, now);
-      return job_status->run();
+          "ON CONFLICT (asset_id) DO UPDATE SET metadata_extracted_at = excluded.metadata_extracted_at",
+          asset_id, now);
     });
     if (!written) return written.error();
     return true;
@@ -424,17 +363,14 @@ struct LibraryService::Impl {
       for (auto [type, rel] :
            {std::pair{AssetFileType::kPreview, preview}, std::pair{AssetFileType::kThumbnail, thumbnail}}) {
         stmt->reset();
-        stmt->bind(1, asset_id).bind(2, to_string(type)).bind(3, rel.string());
+        store::bind_all(*stmt, asset_id, to_string(type), rel.string());
         if (Status ran = stmt->run(); !ran) return ran;
       }
       // Metadata may not have run (admin "missing thumbnails"): keep a usable displayed size.
-      auto size = conn.prepare("UPDATE asset SET width = ?, height = ? WHERE id = ? AND width = 0");
-      if (!size) return size.error();
       const bool swapped = header->orientation >= 5;
-      size->bind(1, swapped ? header->height : header->width)
-          .bind(2, swapped ? header->width : header->height);
-      size->bind(3, asset_id);
-      return size->run();
+      return store::exec(conn, "UPDATE asset SET width = ?, height = ? WHERE id = ? AND width = 0",
+                         swapped ? header->height : header->width, swapped ? header->width : header->height,
+                         asset_id);
     });
     if (!written) return written.error();
     return true;
@@ -447,20 +383,13 @@ struct LibraryService::Impl {
     std::int64_t after = 0;
     while (true) {
       auto page = db.read([&](store::Connection& conn) -> Expected<std::vector<std::int64_t>> {
-        auto stmt = conn.prepare(fmt::format(
-            "SELECT id FROM asset WHERE id > ? AND deleted_at IS NULL AND status IN ('pending', 'ready') {} "
-            "ORDER BY id LIMIT ?",
-            force ? std::string_view() : missing_sql));
-        if (!stmt) return stmt.error();
-        stmt->bind(1, after).bind(2, kPageSize);
-        std::vector<std::int64_t> ids;
-        while (true) {
-          auto row = stmt->step();
-          if (!row) return row.error();
-          if (!*row) break;
-          ids.push_back(stmt->int64(0));
-        }
-        return ids;
+        return store::query<std::int64_t>(
+            conn,
+            fmt::format(
+                "SELECT id FROM asset WHERE id > ? AND deleted_at IS NULL AND status IN ('pending', 'ready') "
+                "{} ORDER BY id LIMIT ?",
+                force ? std::string_view() : missing_sql),
+            after, kPageSize);
       });
       if (!page) return page.error();
       if (page->empty()) break;
@@ -577,17 +506,15 @@ Expected<Library> LibraryService::add_library(const fs::path& folder, std::int64
     return bad_request(fmt::format("Library folder {} is not a readable directory", folder.string()));
   }
   auto library = impl_->db.write([&](store::Connection& conn) -> Expected<Library> {
-    auto insert = conn.prepare("INSERT OR IGNORE INTO library (path, created_at, owner_id) VALUES (?, ?, ?)");
-    if (!insert) return insert.error();
-    insert->bind(1, canonical.string()).bind(2, store::now_ms()).bind(3, owner_id);
-    if (Status ran = insert->run(); !ran) return ran.error();
-    auto select = conn.prepare(fmt::format("SELECT {} FROM library WHERE path = ?", kLibraryColumns));
-    if (!select) return select.error();
-    select->bind(1, canonical.string());
-    auto row = select->step();
-    if (!row) return row.error();
+    Status inserted =
+        store::exec(conn, "INSERT OR IGNORE INTO library (path, created_at, owner_id) VALUES (?, ?, ?)",
+                    canonical.string(), store::now_ms(), owner_id);
+    if (!inserted) return inserted.error();
+    auto row = store::query_one(conn, fmt::format("SELECT {} FROM library WHERE path = ?", kLibraryColumns),
+                                library_from_row, canonical.string());
+    if (!row) return std::move(row).error();
     if (!*row) return internal_error("library row vanished");
-    auto out = library_from_row(*select);
+    Library out = std::move(**row);
     if (out.owner_id != owner_id) {
       return Error{ErrorKind::kConflict,
                    fmt::format("{} is already the library of another user", canonical.string())};
@@ -604,25 +531,14 @@ Expected<Library> LibraryService::add_library(const fs::path& folder, std::int64
 
 Expected<std::vector<Library>> LibraryService::libraries() const {
   return impl_->db.read([&](store::Connection& conn) -> Expected<std::vector<Library>> {
-    auto stmt = conn.prepare(fmt::format("SELECT {} FROM library ORDER BY id", kLibraryColumns));
-    if (!stmt) return stmt.error();
-    std::vector<Library> out;
-    while (true) {
-      auto row = stmt->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(library_from_row(*stmt));
-    }
-    return out;
+    return store::query(conn, fmt::format("SELECT {} FROM library ORDER BY id", kLibraryColumns),
+                        library_from_row);
   });
 }
 
 Status LibraryService::remove_library(std::int64_t library_id) {
   return impl_->db.write([&](store::Connection& conn) -> Status {
-    auto stmt = conn.prepare("DELETE FROM library WHERE id = ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, library_id);
-    if (Status ran = stmt->run(); !ran) return ran;
+    if (Status ran = store::exec(conn, "DELETE FROM library WHERE id = ?", library_id); !ran) return ran;
     if (conn.changes() == 0) return not_found(fmt::format("Library {} not found", library_id));
     return {};
   });
@@ -689,10 +605,9 @@ Expected<UploadResult> LibraryService::upload(std::span<const std::uint8_t> byte
 
 Status LibraryService::set_visibility(std::int64_t asset_id, Visibility visibility) {
   return impl_->db.write([&](store::Connection& conn) -> Status {
-    auto stmt = conn.prepare("UPDATE asset SET visibility = ?, updated_at = ? WHERE id = ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, to_string(visibility)).bind(2, store::now_ms()).bind(3, asset_id);
-    if (Status ran = stmt->run(); !ran) return ran;
+    Status ran = store::exec(conn, "UPDATE asset SET visibility = ?, updated_at = ? WHERE id = ?",
+                             to_string(visibility), store::now_ms(), asset_id);
+    if (!ran) return ran;
     if (conn.changes() == 0) return not_found(fmt::format("Asset {} not found", asset_id));
     return {};
   });
@@ -700,37 +615,26 @@ Status LibraryService::set_visibility(std::int64_t asset_id, Visibility visibili
 
 Status LibraryService::set_favorite(std::int64_t asset_id, bool favorite) {
   return impl_->db.write([&](store::Connection& conn) -> Status {
-    auto stmt = conn.prepare("UPDATE asset SET is_favorite = ?, updated_at = ? WHERE id = ?");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, favorite ? 1 : 0).bind(2, store::now_ms()).bind(3, asset_id);
-    return stmt->run();
+    return store::exec(conn, "UPDATE asset SET is_favorite = ?, updated_at = ? WHERE id = ?", favorite,
+                       store::now_ms(), asset_id);
   });
 }
 
 Status LibraryService::set_description(std::int64_t asset_id, std::string_view description) {
   return impl_->db.write([&](store::Connection& conn) -> Status {
-    auto stmt = conn.prepare(
-        "INSERT INTO asset_exif (asset_id, description) VALUES (?, ?) "
-        "ON CONFLICT (asset_id) DO UPDATE SET description = excluded.description");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, asset_id).bind(2, description);
-    return stmt->run();
+    return store::exec(conn,
+                       "INSERT INTO asset_exif (asset_id, description) VALUES (?, ?) "
+                       "ON CONFLICT (asset_id) DO UPDATE SET description = excluded.description",
+                       asset_id, description);
   });
 }
 
 Status LibraryService::set_rating(std::int64_t asset_id, std::optional<int> rating) {
   return impl_->db.write([&](store::Connection& conn) -> Status {
-    auto stmt = conn.prepare(
-        "INSERT INTO asset_exif (asset_id, rating) VALUES (?, ?) "
-        "ON CONFLICT (asset_id) DO UPDATE SET rating = excluded.rating");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, asset_id);
-    if (rating) {
-      stmt->bind(2, *rating);
-    } else {
-      stmt->bind(2, nullptr);
-    }
-    return stmt->run();
+    return store::exec(conn,
+                       "INSERT INTO asset_exif (asset_id, rating) VALUES (?, ?) "
+                       "ON CONFLICT (asset_id) DO UPDATE SET rating = excluded.rating",
+                       asset_id, rating);
   });
 }
 
@@ -748,24 +652,19 @@ Expected<std::int64_t> LibraryService::adopt_unowned(std::int64_t owner_id) {
 
 Expected<bool> LibraryService::has_unowned() const {
   return impl_->db.read([&](store::Connection& conn) -> Expected<bool> {
-    auto stmt = conn.prepare(
-        "SELECT EXISTS (SELECT 1 FROM asset WHERE owner_id = 0) OR EXISTS (SELECT 1 FROM library WHERE "
-        "owner_id = 0)");
-    if (!stmt) return stmt.error();
-    auto row = stmt->step();
-    if (!row) return row.error();
-    return stmt->int64(0) != 0;
+    return store::query_value<bool>(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM asset WHERE owner_id = 0) OR EXISTS (SELECT 1 FROM "
+        "library WHERE owner_id = 0)");
   });
 }
 
 Status LibraryService::soft_delete(std::int64_t asset_id) {
   return impl_->db.write([&](store::Connection& conn) -> Status {
-    auto stmt =
-        conn.prepare("UPDATE asset SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL");
-    if (!stmt) return stmt.error();
     const auto now = store::now_ms();
-    stmt->bind(1, now).bind(2, now).bind(3, asset_id);
-    return stmt->run();
+    return store::exec(conn,
+                       "UPDATE asset SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+                       now, now, asset_id);
   });
 }
 

@@ -9,9 +9,11 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "core/logging.h"
 #include "http/client.h"
+#include "metrics/metrics.h"
 #include "settings/settings.h"
 
 namespace focal::ml {
@@ -86,6 +88,16 @@ Expected<std::vector<float>> parse_clip_embedding(const json& body, std::string_
     return Error{ErrorKind::kInternal,
                  "Machine learning response from \"" + std::string(url) + "\" has no \"clip\""};
   return parse_float_array(body.at("clip"), "clip embedding", url);
+}
+
+std::string_view to_string(Balance balance) {
+  return balance == Balance::kLeastOutstanding ? "least-outstanding" : "fallback";
+}
+
+std::optional<Balance> parse_balance(std::string_view text) {
+  for (auto balance : {Balance::kFallback, Balance::kLeastOutstanding})
+    if (to_string(balance) == text) return balance;
+  return std::nullopt;
 }
 
 Expected<FaceDetection> parse_face_detection(const json& body, std::string_view url) {
@@ -188,6 +200,7 @@ ClientOptions client_options(const settings::SystemConfig& config, const EnvMap&
   const auto& ml = config.machine_learning;
   options.enabled = ml.enabled;
   options.urls = ml.urls;
+  options.balance = parse_balance(ml.balance).value_or(Balance::kFallback);
   options.availability_checks = ml.availability_checks.enabled;
   options.ping_timeout = std::chrono::milliseconds(ml.availability_checks.timeout_ms);
   options.ping_interval = std::chrono::milliseconds(ml.availability_checks.interval_ms);
@@ -218,40 +231,112 @@ int follow_settings(HttpMlClient& client, settings::SettingsStore& store, const 
       [&client, env](const settings::SystemConfig& before, const settings::SystemConfig& after) {
         const auto& a = before.machine_learning;
         const auto& b = after.machine_learning;
-        if (a.enabled == b.enabled && a.urls == b.urls && a.availability_checks == b.availability_checks)
+        if (a.enabled == b.enabled && a.urls == b.urls && a.balance == b.balance &&
+            a.availability_checks == b.availability_checks)
           return;
         client.configure(client_options(after, env));
       });
 }
 
+// The task an `entries` spec asks for, the key of its latency average: "clip.visual", "clip.textual",
+// "facial-recognition" or "ocr".
+std::string task_of(const json& entries) {
+  if (!entries.is_object() || entries.empty()) return "other";
+  const auto first = entries.begin();
+  if (first.key() == "clip" && first->is_object() && !first->empty()) return "clip." + first->begin().key();
+  return first.key();
+}
+
 struct HttpMlClient::Impl {
+  using SteadyClock = std::chrono::steady_clock;
+
+  // Moving average of a task's successful requests on one node, and when it last moved.
+  struct Latency {
+    double ms = 0;
+    SteadyClock::time_point measured_at;
+  };
+
+  // What the client knows of one configured URL.
+  struct Node {
+    std::optional<bool> healthy;  // nullopt: never pinged
+    // With checks off, least-outstanding skips a node whose request failed until this time.
+    SteadyClock::time_point down_until{};
+    int outstanding = 0;
+    std::uint64_t requests = 0;
+    std::uint64_t failures = 0;
+    std::map<std::string, Latency, std::less<>> latency;  // by task
+  };
+
   Expected<Answer> predict(const json& entries, std::string_view image_bytes, std::string_view text);
 
   http::Client client;
   mutable std::mutex mutex;
   ClientOptions options;
-  std::map<std::string, bool, std::less<>> healthy;  // absent: never pinged
+  std::map<std::string, Node, std::less<>> nodes;  // absent: never pinged nor requested
 
   std::thread health_thread;
   std::condition_variable wake;
   bool stopping = false;
   bool running = false;
 
+  bool is_configured(std::string_view url) const {
+    return std::find(options.urls.begin(), options.urls.end(), url) != options.urls.end();
+  }
+
+  // Healthy as requests see it (mutex held).
+  bool usable(std::string_view url, SteadyClock::time_point now) const {
+    const auto found = nodes.find(url);
+    if (!options.availability_checks)
+      return options.balance == Balance::kFallback || found == nodes.end() || now >= found->second.down_until;
+    return found != nodes.end() && found->second.healthy.value_or(false);
+  }
+
   // Marks health; logs transitions only (a never-pinged URL turning healthy is logged too).
   void set_health(const std::string& url, bool is_healthy) {
     bool changed = false;
     {
       std::lock_guard lock(mutex);
-      if (std::find(options.urls.begin(), options.urls.end(), url) == options.urls.end()) return;
-      auto [entry, inserted] = healthy.try_emplace(url, is_healthy);
-      changed = inserted || entry->second != is_healthy;
-      entry->second = is_healthy;
+      if (!is_configured(url)) return;
+      Node& node = nodes[url];
+      changed = node.healthy != is_healthy;
+      node.healthy = is_healthy;
+      if (!is_healthy) node.down_until = SteadyClock::now() + options.ping_interval;
     }
     if (!changed) return;
     if (is_healthy)
       spdlog::info("Machine learning server became healthy ({})", url);
     else
       spdlog::warn("Machine learning server became unhealthy ({})", url);
+  }
+
+  // Counts an attempt in flight.
+  void begin_attempt(const std::string& url) {
+    std::lock_guard lock(mutex);
+    if (!is_configured(url)) return;
+    Node& node = nodes[url];
+    ++node.outstanding;
+    ++node.requests;
+  }
+
+  // Ends an attempt: a success feeds the task's latency average, a failure marks the node down.
+  void end_attempt(const std::string& url, const std::string& task, bool ok, SteadyClock::duration took) {
+    {
+      std::lock_guard lock(mutex);
+      const auto found = nodes.find(url);
+      if (found == nodes.end()) return;  // reconfigured away meanwhile
+      Node& node = found->second;
+      node.outstanding = std::max(0, node.outstanding - 1);
+      if (ok) {
+        constexpr double kWeight = 0.2;  // about the last 10 requests
+        const double ms = std::chrono::duration<double, std::milli>(took).count();
+        auto [average, first] = node.latency.try_emplace(task, Latency{ms, {}});
+        if (!first) average->second.ms += kWeight * (ms - average->second.ms);
+        average->second.measured_at = SteadyClock::now();
+      } else {
+        ++node.failures;
+      }
+    }
+    set_health(url, ok);
   }
 
   bool ping(const std::string& url, std::chrono::milliseconds timeout, const std::string& api_key) {
@@ -307,15 +392,39 @@ struct HttpMlClient::Impl {
     thread.join();
   }
 
-  // Healthy URLs first (configured order), then the others (configured order).
-  std::vector<std::string> attempt_order() const {
+  // Usable URLs first, then the others (configured order) as a last resort. Usable URLs keep the configured
+  // order (fallback) or go cheapest first (least-outstanding).
+  std::vector<std::string> attempt_order(std::string_view task) const {
     std::lock_guard lock(mutex);
+    const auto now = SteadyClock::now();
     std::vector<std::string> first;
     std::vector<std::string> rest;
-    for (const auto& url : options.urls) {
-      auto found = healthy.find(url);
-      const bool ok = !options.availability_checks || (found != healthy.end() && found->second);
-      (ok ? first : rest).push_back(url);
+    for (const auto& url : options.urls) (usable(url, now) ? first : rest).push_back(url);
+    if (options.balance == Balance::kLeastOutstanding && first.size() > 1) {
+      // A node without a (recent) measurement of this task counts as the fastest measured one and wins a tie,
+      // then the node with fewer requests so far does, so a new (or newly healthy) node is tried and measured
+      // soon.
+      const auto latency_of = [&](const Node& node) -> std::optional<double> {
+        const auto found = node.latency.find(task);
+        if (found == node.latency.end() || now - found->second.measured_at > options.latency_validity)
+          return std::nullopt;
+        return found->second.ms;
+      };
+      double fastest_ms = 0;
+      for (const auto& url : first)
+        if (auto node = nodes.find(url); node != nodes.end())
+          if (auto ms = latency_of(node->second))
+            fastest_ms = fastest_ms == 0 ? *ms : std::min(fastest_ms, *ms);
+      const auto rank = [&](const std::string& url) {
+        const auto node = nodes.find(url);
+        if (node == nodes.end()) return std::tuple{std::max(fastest_ms, 0.01), false, std::uint64_t{0}};
+        const auto measured = latency_of(node->second);
+        const double latency = std::max(measured.value_or(fastest_ms), 0.01);
+        return std::tuple{(node->second.outstanding + 1) * latency, measured.has_value(),
+                          node->second.requests};
+      };
+      std::stable_sort(first.begin(), first.end(),
+                       [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
     }
     first.insert(first.end(), rest.begin(), rest.end());
     return first;
@@ -337,13 +446,7 @@ void HttpMlClient::configure(ClientOptions options) {
   {
     std::lock_guard lock(impl_->mutex);
     impl_->options = std::move(options);
-    for (auto it = impl_->healthy.begin(); it != impl_->healthy.end();) {
-      const auto& urls = impl_->options.urls;
-      if (std::find(urls.begin(), urls.end(), it->first) == urls.end())
-        it = impl_->healthy.erase(it);
-      else
-        ++it;
-    }
+    std::erase_if(impl_->nodes, [&](const auto& entry) { return !impl_->is_configured(entry.first); });
   }
   if (was_running) impl_->start();
 }
@@ -354,14 +457,67 @@ void HttpMlClient::check_health_now() { impl_->ping_all(); }
 
 bool HttpMlClient::is_healthy(std::string_view url) const {
   std::lock_guard lock(impl_->mutex);
-  if (!impl_->options.availability_checks) return true;
-  auto found = impl_->healthy.find(url);
-  return found != impl_->healthy.end() && found->second;
+  return impl_->usable(url, Impl::SteadyClock::now());
 }
 
 std::vector<std::string> HttpMlClient::urls() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->options.urls;
+}
+
+std::vector<NodeStatus> HttpMlClient::nodes() const {
+  std::lock_guard lock(impl_->mutex);
+  const auto now = Impl::SteadyClock::now();
+  std::vector<NodeStatus> out;
+  for (const auto& url : impl_->options.urls) {
+    NodeStatus status;
+    status.url = url;
+    status.healthy = impl_->usable(url, now);
+    if (auto node = impl_->nodes.find(url); node != impl_->nodes.end()) {
+      status.outstanding = node->second.outstanding;
+      status.requests = node->second.requests;
+      status.failures = node->second.failures;
+      for (const auto& [task, latency] : node->second.latency) status.latency_ms[task] = latency.ms;
+    }
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+Balance HttpMlClient::balance() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->options.balance;
+}
+
+void render_node_metrics(const HttpMlClient& client, std::string& out) {
+  const auto nodes = client.nodes();
+  const std::vector<std::string> url_label{"url"};
+  const auto family = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  const auto sample = [&](const char* name, const Labels& labels, double value,
+                          const std::vector<std::string>& names) {
+    out += name + format_labels(names, labels) + " " + format_value(value) + "\n";
+  };
+  family("focal_ml_balance", "gauge", "1 for the machineLearning.balance mode in use");
+  for (auto mode : {Balance::kFallback, Balance::kLeastOutstanding})
+    sample("focal_ml_balance", {std::string(to_string(mode))}, client.balance() == mode ? 1 : 0, {"mode"});
+  family("focal_ml_node_healthy", "gauge", "1 when the ML URL takes requests (health check or last request)");
+  for (const auto& n : nodes) sample("focal_ml_node_healthy", {n.url}, n.healthy ? 1 : 0, url_label);
+  family("focal_ml_node_outstanding", "gauge", "Requests in flight to the ML URL");
+  for (const auto& n : nodes) sample("focal_ml_node_outstanding", {n.url}, n.outstanding, url_label);
+  family("focal_ml_node_requests_total", "counter", "Requests sent to the ML URL");
+  for (const auto& n : nodes)
+    sample("focal_ml_node_requests_total", {n.url}, static_cast<double>(n.requests), url_label);
+  family("focal_ml_node_failures_total", "counter",
+         "Requests to the ML URL that failed (transport, timeout, non-2xx, unusable body)");
+  for (const auto& n : nodes)
+    sample("focal_ml_node_failures_total", {n.url}, static_cast<double>(n.failures), url_label);
+  family("focal_ml_node_latency_seconds", "gauge",
+         "Moving average of successful requests' latency to the ML URL, by task");
+  for (const auto& n : nodes)
+    for (const auto& [task, ms] : n.latency_ms)
+      sample("focal_ml_node_latency_seconds", {n.url, task}, ms / 1000.0, {"url", "task"});
 }
 
 Expected<json> HttpMlClient::predict(const json& entries, std::string_view image_bytes,
@@ -394,7 +550,8 @@ Expected<Answer> HttpMlClient::Impl::predict(const json& entries, std::string_vi
   request.connect_timeout = snapshot.connect_timeout;
   request.timeout = snapshot.request_timeout;
 
-  for (const auto& url : attempt_order()) {
+  const std::string task = task_of(entries);
+  for (const auto& url : attempt_order(task)) {
     auto base = base_directory(url);
     if (!base) {
       spdlog::warn("Machine learning request to \"{}\" failed: {}", url, base.error().message);
@@ -403,24 +560,28 @@ Expected<Answer> HttpMlClient::Impl::predict(const json& entries, std::string_vi
     }
     request.url = *base + "predict";
     std::string response_body;
+    const auto started = SteadyClock::now();
+    begin_attempt(url);
     const auto response = client.perform(request, response_body, snapshot.max_response_bytes);
+    const auto took = SteadyClock::now() - started;
     if (!response.transport_ok) {
+      end_attempt(url, task, false, took);
       if (response.status >= 200 && response.status < 300)
         return internal_error("Machine learning response from \"" + url + "\" is larger than " +
                               std::to_string(snapshot.max_response_bytes) + " bytes");
       spdlog::warn("Machine learning request to \"{}\" failed: {}", url, response.error);
-      set_health(url, false);
       continue;
     }
     if (response.status < 200 || response.status >= 300) {
+      end_attempt(url, task, false, took);
       spdlog::warn("Machine learning request to \"{}\" failed with status {}: {}", url, response.status,
                    clip_text_for_log(response_body));
-      set_health(url, false);
       continue;
     }
-    set_health(url, true);
     json body = json::parse(response_body, nullptr, false);
-    if (body.is_discarded() || !body.is_object())
+    const bool usable_body = !body.is_discarded() && body.is_object();
+    end_attempt(url, task, usable_body, took);
+    if (!usable_body)
       return internal_error("Machine learning response from \"" + url + "\" is not a JSON object");
     return Answer{std::move(body), url};
   }

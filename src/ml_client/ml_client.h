@@ -3,8 +3,11 @@
 // checks, URL fallback and `entries` formats.
 //
 // Several URLs in configured order: a background thread pings `ping` (relative to each URL) every
-// availabilityChecks.interval ms with availabilityChecks.timeout; requests go to healthy URLs first (in
-// order), then to the others (in order). Each attempt POSTs multipart/form-data to `predict` (relative) with
+// availabilityChecks.interval ms with availabilityChecks.timeout; requests go to healthy URLs first, then to
+// the others (in order). Among the healthy URLs, Balance::kFallback (Immich's only behaviour) keeps the
+// configured order, so the first healthy node takes all traffic; Balance::kLeastOutstanding (focal's
+// machineLearning.balance = "least-outstanding") tries first the node with the lowest
+// (requests in flight + 1) × measured latency of that task, so every healthy node works. Each attempt POSTs multipart/form-data to `predict` (relative) with
 // the part `entries` (JSON task spec) plus `image` (bytes) or `text`, exactly as Immich sends it. When every
 // URL fails the call returns kUnavailable with Immich's message, and the job system retries with backoff.
 //
@@ -14,8 +17,11 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,9 +88,34 @@ class MlClient {
                                               std::string_view image_bytes);
 };
 
+// How requests are spread over the healthy URLs (machineLearning.balance).
+enum class Balance {
+  kFallback,          // "fallback": configured order (Immich)
+  kLeastOutstanding,  // "least-outstanding": fewest requests in flight, weighted by measured latency
+};
+std::string_view to_string(Balance balance);
+std::optional<Balance> parse_balance(std::string_view text);
+
+// One URL as the client sees it (GET /api/server/ml-health, focal serve's /metrics).
+struct NodeStatus {
+  std::string url;
+  bool healthy = false;        // last health check or request answered (always true with checks off, unless
+                               // a request failed within the last availability-check interval)
+  int outstanding = 0;         // requests in flight now
+  std::uint64_t requests = 0;  // attempts sent since start (or since the URL was configured)
+  std::uint64_t failures = 0;  // attempts that failed: transport error, timeout, non-2xx or unusable body
+  // Moving average (weight 0.2 per sample) of successful requests' latency in ms by task
+  // ("clip.visual", "clip.textual", "facial-recognition", "ocr").
+  std::map<std::string, double, std::less<>> latency_ms;
+};
+
 struct ClientOptions {
-  bool enabled = true;              // machineLearning.enabled; false → every call fails with kUnavailable
-  std::vector<std::string> urls;    // tried in this order
+  bool enabled = true;            // machineLearning.enabled; false → every call fails with kUnavailable
+  std::vector<std::string> urls;  // configured order
+  Balance balance = Balance::kFallback;
+  // least-outstanding: a node's latency older than this no longer ranks it (it counts as unmeasured, gets a
+  // request and is measured again), so one slow answer (a model load, a hiccup) cannot keep a node idle.
+  std::chrono::milliseconds latency_validity{5000};
   bool availability_checks = true;  // false → every URL counts as healthy
   std::chrono::milliseconds ping_timeout{2000};
   std::chrono::milliseconds ping_interval{30000};
@@ -117,6 +148,9 @@ class HttpMlClient final : public MlClient {
   // Health as last seen: with checks off every URL is healthy; a never-pinged URL is not.
   bool is_healthy(std::string_view url) const;
   std::vector<std::string> urls() const;
+  // Every configured URL in configured order, with its counters.
+  std::vector<NodeStatus> nodes() const;
+  Balance balance() const;
 
   // Raw request: entries JSON plus exactly one of image bytes / text (the other empty). Returns the parsed
   // JSON body of the first 2xx answer.
@@ -140,6 +174,9 @@ class HttpMlClient final : public MlClient {
 // change of machineLearning.* (URL list, checks, enabled). Returns the listener id
 // (SettingsStore::unsubscribe); both objects must outlive the subscription.
 int follow_settings(HttpMlClient& client, settings::SettingsStore& store, const EnvMap& env);
+
+// Prometheus families of the client's nodes (focal_ml_node_*), rendered from nodes() at scrape time.
+void render_node_metrics(const HttpMlClient& client, std::string& out);
 
 // Response parsing (exposed for tests): a CLIP embedding given as a JSON string "[f1,...]" (Immich/focal-ml)
 // or a JSON array; errors name `url`. Every value must be finite; at least one value.

@@ -24,9 +24,8 @@ Status FaceIndex::sync(const std::string& model) {
 
 Status FaceIndex::load_newer_rows() {
   return db_.read([&](store::Connection& c) -> Status {
-    return query(
+    return store::for_each_row(
         c, "SELECT seq, face_id, embedding, dim FROM face_search WHERE model = ? AND seq > ? ORDER BY seq",
-        [&](store::Statement& s) { s.bind(1, std::string_view(model_)).bind(2, last_seq_); },
         [&](const store::Statement& row) -> Status {
           last_seq_ = row.int64(0);
           const auto dim = static_cast<std::size_t>(row.int64(3));
@@ -43,7 +42,8 @@ Status FaceIndex::load_newer_rows() {
             spdlog::warn("people: face {} not indexed: {}", row.int64(1), added.error().message);
           }
           return {};
-        });
+        },
+        model_, last_seq_);
   });
 }
 
@@ -90,7 +90,7 @@ Expected<std::vector<FaceMatch>> FaceIndex::search(const std::string& model, con
     std::unordered_map<FaceId, std::optional<PersonId>> passing;
     if (!ids.empty()) {
       Status checked = db_.read([&](store::Connection& c) -> Status {
-        return query(
+        return store::for_each_row(
             c,
             "SELECT f.id, f.person_id FROM asset_face f JOIN asset a ON a.id = f.asset_id "
             "LEFT JOIN person p ON p.id = f.person_id "
@@ -98,17 +98,10 @@ Expected<std::vector<FaceMatch>> FaceIndex::search(const std::string& model, con
             "AND a.deleted_at IS NULL AND a.visibility IN ('timeline', 'archive') "
             "AND (?2 = 0 OR f.person_id IS NOT NULL) "
             "AND (?3 = '' OR p.birth_date IS NULL OR p.birth_date <= ?3) AND (?4 = 0 OR a.owner_id = ?5)",
-            [&](store::Statement& s) {
-              s.bind(1, json_ids(ids));
-              s.bind(2, q.has_person ? 1 : 0);
-              s.bind(3, std::string_view(q.min_birth_date));
-              s.bind(4, q.owner_id ? 1 : 0).bind(5, q.owner_id.value_or(0));
+            [&](const store::Statement& row) {
+              passing[row.int64(0)] = store::column<std::optional<PersonId>>(row, 1);
             },
-            [&](const store::Statement& row) -> Status {
-              passing[row.int64(0)] =
-                  row.is_null(1) ? std::optional<PersonId>{} : std::optional<PersonId>{row.int64(1)};
-              return {};
-            });
+            json_ids(ids), q.has_person, q.min_birth_date, q.owner_id.has_value(), q.owner_id.value_or(0));
       });
       if (!checked) return checked.error();
     }
@@ -128,15 +121,14 @@ Expected<std::vector<FaceMatch>> FaceIndex::search(const std::string& model, con
 Expected<std::optional<FaceForRecognition>> SqlRecognitionStore::load_face(FaceId id) {
   return db_.read([&](store::Connection& c) -> Expected<std::optional<FaceForRecognition>> {
     std::optional<FaceForRecognition> face;
-    Status status = query(
+    Status status = store::for_each_row(
         c,
         "SELECT f.asset_id, f.source_type, f.person_id, a.visibility, a.file_created_at, fs.embedding, "
         "a.owner_id "
         "FROM asset_face f JOIN asset a ON a.id = f.asset_id "
         "LEFT JOIN face_search fs ON fs.face_id = f.id AND fs.model = ?2 "
         "WHERE f.id = ?1 AND f.deleted_at IS NULL AND a.deleted_at IS NULL",
-        [&](store::Statement& s) { s.bind(1, id).bind(2, std::string_view(model_)); },
-        [&](const store::Statement& row) -> Status {
+        [&](const store::Statement& row) {
           FaceForRecognition out;
           out.id = id;
           out.asset_id = row.int64(0);
@@ -147,24 +139,19 @@ Expected<std::optional<FaceForRecognition>> SqlRecognitionStore::load_face(FaceI
           out.owner_id = row.int64(6);
           if (!row.is_null(5)) out.embedding = row.floats(5);
           face = std::move(out);
-          return {};
-        });
+        },
+        id, model_);
     if (!status) return status.error();
     return face;
   });
 }
 
 Expected<std::optional<std::size_t>> stored_face_dimension(store::Connection& c, const std::string& model) {
-  std::optional<std::size_t> dimension;
-  Status status = query(
-      c, "SELECT dim FROM face_search WHERE model = ? ORDER BY seq LIMIT 1",
-      [&](store::Statement& s) { s.bind(1, std::string_view(model)); },
-      [&](const store::Statement& row) -> Status {
-        dimension = static_cast<std::size_t>(row.int64(0));
-        return {};
-      });
-  if (!status) return status.error();
-  return dimension;
+  auto dim = store::query_one<std::int64_t>(
+      c, "SELECT dim FROM face_search WHERE model = ? ORDER BY seq LIMIT 1", model);
+  if (!dim) return dim.error();
+  if (!*dim) return std::optional<std::size_t>{};
+  return std::optional<std::size_t>{static_cast<std::size_t>(**dim)};
 }
 
 Expected<PersonId> SqlRecognitionStore::create_person(FaceId feature_face) {
@@ -172,11 +159,11 @@ Expected<PersonId> SqlRecognitionStore::create_person(FaceId feature_face) {
     const std::int64_t now = store::now_ms();
     // The person belongs to the owner of the face's asset.
     Status inserted =
-        exec(c,
-             "INSERT INTO person (created_at, updated_at, feature_face_id, owner_id) "
-             "SELECT ?, ?, f.id, a.owner_id FROM asset_face f JOIN asset a ON a.id = f.asset_id "
-             "WHERE f.id = ?",
-             [&](store::Statement& s) { s.bind(1, now).bind(2, now).bind(3, feature_face); });
+        store::exec(c,
+                    "INSERT INTO person (created_at, updated_at, feature_face_id, owner_id) "
+                    "SELECT ?, ?, f.id, a.owner_id FROM asset_face f JOIN asset a ON a.id = f.asset_id "
+                    "WHERE f.id = ?",
+                    now, now, feature_face);
     if (!inserted) return inserted.error();
     if (c.changes() == 0) return not_found("Face " + std::to_string(feature_face) + " not found");
     return c.last_insert_rowid();
@@ -185,8 +172,8 @@ Expected<PersonId> SqlRecognitionStore::create_person(FaceId feature_face) {
 
 Status SqlRecognitionStore::assign_face(FaceId face, PersonId person) {
   return db_.write([&](store::Connection& c) -> Status {
-    return exec(c, "UPDATE asset_face SET person_id = ?, updated_at = ? WHERE id = ?",
-                [&](store::Statement& s) { s.bind(1, person).bind(2, store::now_ms()).bind(3, face); });
+    return store::exec(c, "UPDATE asset_face SET person_id = ?, updated_at = ? WHERE id = ?", person,
+                       store::now_ms(), face);
   });
 }
 

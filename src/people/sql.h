@@ -1,53 +1,20 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Internal: small helpers over store::Connection for the people component's repositories.
+// Internal: the people component's SQL helpers (dates; the typed query layer is store/query.h).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
-#include <optional>
-#include <span>
+#include <cstdio>
 #include <string>
 #include <string_view>
 
 #include "core/error.h"
 #include "store/database.h"
+#include "store/query.h"
 
 namespace focal::people::detail {
 
-using Binder = std::function<void(store::Statement&)>;
-using RowFn = std::function<Status(const store::Statement&)>;
-
-// Prepares, binds and steps through every row.
-inline Status query(store::Connection& connection, std::string_view sql, const Binder& bind,
-                    const RowFn& row) {
-  auto statement = connection.prepare(sql);
-  if (!statement) return statement.error();
-  if (bind) bind(*statement);
-  while (true) {
-    auto more = statement->step();
-    if (!more) return more.error();
-    if (!*more) return {};
-    if (Status status = row(*statement); !status) return status;
-  }
-}
-
-inline Status exec(store::Connection& connection, std::string_view sql, const Binder& bind = {}) {
-  auto statement = connection.prepare(sql);
-  if (!statement) return statement.error();
-  if (bind) bind(*statement);
-  return statement->run();
-}
-
-// A JSON array of ids, for `IN (SELECT value FROM json_each(?))`.
-inline std::string json_ids(std::span<const std::int64_t> ids) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (i) out += ',';
-    out += std::to_string(ids[i]);
-  }
-  return out + "]";
-}
+using store::json_ids;
 
 // 'YYYY-MM-DD' (UTC) of a ms timestamp.
 inline std::string date_of_ms(std::int64_t ms) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include "search/asset_filter_sql.h"
 
+#include "store/query.h"
+
 namespace focal::search::detail {
 
 int FilterSql::bind(store::Statement& statement, int first) const {
@@ -52,17 +54,10 @@ bool has_column_filters(const AssetFilter& filter) {
 
 Expected<bool> owner_is_minority(store::Connection& connection, const AssetFilter& filter) {
   if (!filter.owner_id) return false;
-  auto count = [&](const char* sql, bool bind_owner) -> Expected<std::int64_t> {
-    auto statement = connection.prepare(sql);
-    if (!statement) return statement.error();
-    if (bind_owner) statement->bind(1, *filter.owner_id);
-    auto row = statement->step();
-    if (!row) return row.error();
-    return statement->int64(0);
-  };
-  auto mine = count("SELECT count(*) FROM asset WHERE owner_id = ?", true);
+  auto mine = store::query_value<std::int64_t>(connection, "SELECT count(*) FROM asset WHERE owner_id = ?",
+                                               *filter.owner_id);
   if (!mine) return mine.error();
-  auto all = count("SELECT count(*) FROM asset", false);
+  auto all = store::query_value<std::int64_t>(connection, "SELECT count(*) FROM asset");
   if (!all) return all.error();
   return *mine * 2 <= *all;
 }
@@ -74,12 +69,9 @@ Expected<std::unordered_set<std::int64_t>> collect(store::Connection& connection
   if (!statement) return statement.error();
   params.bind(*statement, 1);
   std::unordered_set<std::int64_t> ids;
-  while (true) {
-    auto row = statement->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    ids.insert(statement->int64(0));
-  }
+  Status walked =
+      store::for_each_row(*statement, [&](const store::Statement& row) { ids.insert(row.int64(0)); });
+  if (!walked) return walked.error();
   return ids;
 }
 }  // namespace

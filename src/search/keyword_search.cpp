@@ -8,6 +8,7 @@
 #include "search/asset_filter_sql.h"
 #include "search/search.h"
 #include "store/database.h"
+#include "store/query.h"
 
 namespace focal::search {
 namespace {
@@ -77,33 +78,33 @@ std::string fts5_query(std::string_view text) {
 }
 
 Status KeywordSearch::index_asset(store::Connection& connection, std::int64_t asset_id) {
-  auto select = connection.prepare(
+  struct Indexed {
+    std::string filename;
+    std::string description;
+    std::string camera;
+    std::string dates;
+  };
+  auto found = store::query_one(
+      connection,
       "SELECT a.original_file_name, e.description, e.make, e.model, e.lens_model, e.date_time_original, "
-      "a.file_created_at FROM asset a LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE a.id = ?1");
-  if (!select) return select.error();
-  select->bind(1, asset_id);
-  auto row = select->step();
-  if (!row) return row.error();
-  auto remove = connection.prepare("DELETE FROM keyword_search WHERE rowid = ?1");
-  if (!remove) return remove.error();
-  remove->bind(1, asset_id);
-  if (Status removed = remove->run(); !removed) return removed;
-  if (!*row) return {};  // the asset is gone: its row is removed
-  const std::string camera =
-      optional_text(*select, 2) + " " + optional_text(*select, 3) + " " + optional_text(*select, 4);
-  const std::optional<std::string> taken =
-      select->is_null(5) ? std::nullopt : std::optional<std::string>(select->text(5));
-  const std::string dates = dates_text(taken, select->int64(6));
-  auto insert = connection.prepare(
-      "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr) VALUES (?1, ?2, ?3, ?4, "
-      "?5, '')");
-  if (!insert) return insert.error();
-  insert->bind(1, asset_id)
-      .bind(2, std::string_view(select->text(0)))
-      .bind(3, std::string_view(optional_text(*select, 1)))
-      .bind(4, std::string_view(camera))
-      .bind(5, std::string_view(dates));
-  return insert->run();
+      "a.file_created_at FROM asset a LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE a.id = ?1",
+      [](const store::Statement& row) {
+        return Indexed{row.text(0), optional_text(row, 1),
+                       optional_text(row, 2) + " " + optional_text(row, 3) + " " + optional_text(row, 4),
+                       dates_text(store::column<std::optional<std::string>>(row, 5), row.int64(6))};
+      },
+      asset_id);
+  if (!found) return std::move(found).error();
+  if (Status removed = store::exec(connection, "DELETE FROM keyword_search WHERE rowid = ?1", asset_id);
+      !removed)
+    return removed;
+  if (!*found) return {};  // the asset is gone: its row is removed
+  const Indexed& indexed = **found;
+  return store::exec(
+      connection,
+      "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr) VALUES (?1, ?2, "
+      "?3, ?4, ?5, '')",
+      asset_id, indexed.filename, indexed.description, indexed.camera, indexed.dates);
 }
 
 Status KeywordSearch::index_asset(std::int64_t asset_id) {
@@ -112,25 +113,13 @@ Status KeywordSearch::index_asset(std::int64_t asset_id) {
 
 Status KeywordSearch::remove(std::int64_t asset_id) {
   return db_.write([&](store::Connection& connection) -> Status {
-    auto statement = connection.prepare("DELETE FROM keyword_search WHERE rowid = ?1");
-    if (!statement) return statement.error();
-    statement->bind(1, asset_id);
-    return statement->run();
+    return store::exec(connection, "DELETE FROM keyword_search WHERE rowid = ?1", asset_id);
   });
 }
 
 Status KeywordSearch::reindex_all() {
   auto ids = db_.read([](store::Connection& connection) -> Expected<std::vector<std::int64_t>> {
-    auto statement = connection.prepare("SELECT id FROM asset ORDER BY id");
-    if (!statement) return statement.error();
-    std::vector<std::int64_t> out;
-    while (true) {
-      auto row = statement->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      out.push_back(statement->int64(0));
-    }
-    return out;
+    return store::query<std::int64_t>(connection, "SELECT id FROM asset ORDER BY id");
   });
   if (!ids) return ids.error();
   Status cleared =

@@ -5,7 +5,8 @@
 //   smart_search(asset_id INTEGER PRIMARY KEY REFERENCES asset(id) ON DELETE CASCADE,
 //                model TEXT NOT NULL,      -- normalized CLIP model name that produced the embedding
 //                dim INTEGER NOT NULL,     -- embedding length
-//                embedding BLOB NOT NULL)  -- dim little-endian float32 (store::Statement::bind_floats)
+//                embedding BLOB NOT NULL,  -- dim little-endian float32 (store::Statement::bind_floats)
+//                version INTEGER NOT NULL) -- random, new on every insert/update (validates saved indexes)
 //   keyword_search: FTS5(filename, description, camera, dates, ocr; rowid = asset id) with tokenizer
 //                   `unicode61 remove_diacritics 2` (case- and accent-insensitive), one row per asset.
 //
@@ -16,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -108,12 +110,17 @@ enum class IndexOutcome { kSuccess, kSkipped, kFailed };
 struct SmartSearchOptions {
   IndexOptions index;             // dimension is taken from the active model
   std::size_t query_cache = 100;  // LRU of text-query embeddings (Immich: 100)
+  // Where the HNSW index of each model is saved (smart-search-<model>.hnsw) and read back at start-up instead
+  // of being rebuilt; empty: never saved (in-memory database, tests).
+  std::filesystem::path index_dir;
 };
 
 class SmartSearchService {
  public:
   // Loads the active model's embeddings into the in-memory index and subscribes to settings changes (a CLIP
-  // model change rebuilds the index for the new model). `db` must be migrated.
+  // model change rebuilds the index for the new model). `db` must be migrated. With options.index_dir an HNSW
+  // index is read from its saved file when that matches the store, saved after a rebuild, and saved again by the
+  // destructor when it changed (docs/search.md, "Saved HNSW indexes").
   // All references must outlive the service.
   static Expected<std::unique_ptr<SmartSearchService>> open(store::Database& db,
                                                             settings::SettingsStore& settings,

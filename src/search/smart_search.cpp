@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <list>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <shared_mutex>
 #include <sstream>
 #include <unordered_map>
@@ -15,6 +22,7 @@
 #include "search/search.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "store/query.h"
 
 namespace focal::search {
 namespace {
@@ -33,6 +41,15 @@ CREATE VIRTUAL TABLE keyword_search USING fts5(
   filename, description, camera, dates, ocr,
   tokenize = 'unicode61 remove_diacritics 2'
 );
+)sql"},
+    // A random version per row, replaced on every insert or update: the saved HNSW index records the version of
+    // every row it holds, so a file is reused only for exactly the rows in the store. Random rather than a
+    // counter so that a restored backup cannot replay numbers the file already saw. The index makes the
+    // start-up check read (model, dim, asset_id, version) without touching the embedding pages.
+    {2, R"sql(
+ALTER TABLE smart_search ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+UPDATE smart_search SET version = random();
+CREATE INDEX smart_search_version_idx ON smart_search (model, dim, asset_id, version);
 )sql"},
 };
 
@@ -81,6 +98,54 @@ class QueryCache {
   std::unordered_map<std::string, std::list<Entry>::iterator> map_;
 };
 
+// (asset_id, version) of the rows of one model, by asset id: the fingerprint of a saved index.
+using RowVersions = std::vector<std::pair<std::int64_t, std::int64_t>>;
+
+std::string encode_versions(const RowVersions& rows) {
+  std::string out(sizeof(std::uint64_t) + rows.size() * 2 * sizeof(std::int64_t), '\0');
+  const std::uint64_t count = rows.size();
+  std::memcpy(out.data(), &count, sizeof(count));
+  char* at = out.data() + sizeof(count);
+  for (const auto& [id, version] : rows) {
+    std::memcpy(at, &id, sizeof(id));
+    std::memcpy(at + sizeof(id), &version, sizeof(version));
+    at += sizeof(id) + sizeof(version);
+  }
+  return out;
+}
+
+std::optional<RowVersions> decode_versions(const std::string& bytes) {
+  std::uint64_t count = 0;
+  if (bytes.size() < sizeof(count)) return std::nullopt;
+  std::memcpy(&count, bytes.data(), sizeof(count));
+  if ((bytes.size() - sizeof(count)) / (2 * sizeof(std::int64_t)) != count ||
+      (bytes.size() - sizeof(count)) % (2 * sizeof(std::int64_t)) != 0)
+    return std::nullopt;
+  RowVersions rows(static_cast<std::size_t>(count));
+  const char* at = bytes.data() + sizeof(count);
+  for (auto& [id, version] : rows) {
+    std::memcpy(&id, at, sizeof(id));
+    std::memcpy(&version, at + sizeof(id), sizeof(version));
+    at += sizeof(id) + sizeof(version);
+  }
+  return rows;
+}
+
+Expected<RowVersions> read_versions(store::Connection& connection, const std::string& model,
+                                    std::int64_t dim) {
+  return store::query(
+      connection,
+      "SELECT asset_id, version FROM smart_search WHERE model = ?1 AND dim = ?2 ORDER BY asset_id",
+      [](const store::Statement& row) {
+        return std::pair{row.int64(0), row.int64(1)};
+      },
+      model, dim);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 Status migrate(store::Database& db) { return db.migrate("search", kMigrations); }
@@ -98,6 +163,13 @@ struct SmartSearchService::Impl {
   std::string active_model;               // normalized name
   std::unique_ptr<VectorIndex> index;
 
+  // Held across a store write and the matching index update (and by load and save), so that `versions`
+  // describes exactly what the index holds. Order: write_mutex, then index_mutex.
+  std::mutex write_mutex;
+  std::unordered_map<std::int64_t, std::int64_t> versions;  // asset id → row version reflected by the index
+  bool dirty = false;  // the index changed since it was read from or written to its file
+  std::mt19937_64 version_source{std::random_device{}()};
+
   std::mutex resolver_mutex;
   FilterResolvers resolvers;
 
@@ -110,41 +182,163 @@ struct SmartSearchService::Impl {
         options(opts),
         cache(opts.query_cache) {}
 
-  // Loads every stored embedding of `model` into a fresh index and makes it active.
+  // The file of `model`'s saved HNSW index (none without an index folder).
+  std::optional<std::filesystem::path> index_file(const std::string& model) const {
+    if (options.index_dir.empty()) return std::nullopt;
+    std::string name;
+    for (const char c : model)
+      name +=
+          (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.') ? c : '_';
+    return options.index_dir / ("smart-search-" + name + ".hnsw");
+  }
+
+  // The saved index of `model` when it holds exactly `rows` (nullopt, with the reason logged, otherwise).
+  std::optional<std::unique_ptr<VectorIndex>> saved_index(const std::filesystem::path& file,
+                                                          const std::string& model,
+                                                          const IndexOptions& index_options,
+                                                          const RowVersions& rows) const {
+    const auto start = std::chrono::steady_clock::now();
+    auto loaded = load_index(file, index_options);
+    if (!loaded) {
+      if (loaded.error().kind == ErrorKind::kNotFound)
+        spdlog::info("Smart search: no saved index at {}; building it", file.string());
+      else
+        spdlog::warn("Smart search: cannot use the saved index, rebuilding it: {}", loaded.error().message);
+      return std::nullopt;
+    }
+    if (loaded->meta.model != model) {
+      spdlog::warn("Smart search: {} holds embeddings of {}, not {}; rebuilding it", file.string(),
+                   loaded->meta.model, model);
+      return std::nullopt;
+    }
+    if (decode_versions(loaded->meta.fingerprint) != rows) {
+      spdlog::info("Smart search: {} is older than the stored embeddings of {}; rebuilding it", file.string(),
+                   model);
+      return std::nullopt;
+    }
+    spdlog::info("Smart search: read {} embeddings of {} from {} in {:.2f} s", rows.size(), model,
+                 file.string(), seconds_since(start));
+    return std::move(loaded->index);
+  }
+
+  Status save_locked(const VectorIndex& to_save, const std::filesystem::path& file, const std::string& model,
+                     const RowVersions& rows) const {
+    const auto start = std::chrono::steady_clock::now();
+    if (Status saved = save_index(to_save, file, {model, encode_versions(rows)}); !saved) return saved;
+    spdlog::info("Smart search: saved the index of {} ({} embeddings) to {} in {:.2f} s", model, rows.size(),
+                 file.string(), seconds_since(start));
+    return {};
+  }
+
+  // Makes `model` active: its saved index when that matches the store, else every stored embedding of
+  // `model` in a fresh index (saved when it is HNSW).
   Status load(const std::string& model_name) {
     const std::string model = settings::normalize_clip_model_name(model_name);
     const auto dimension = settings::clip_model_dimension(model);
     if (!dimension) return bad_request("Unknown CLIP model: " + model_name);
     IndexOptions index_options = options.index;
     index_options.dimension = static_cast<std::size_t>(*dimension);
-    auto fresh = make_index(index_options);
-    std::vector<VectorId> ids;
-    std::vector<float> rows;
-    Status loaded = db.read([&](store::Connection& connection) -> Status {
-      auto statement =
-          connection.prepare("SELECT asset_id, embedding FROM smart_search WHERE model = ?1 AND dim = ?2");
-      if (!statement) return statement.error();
-      statement->bind(1, std::string_view(model)).bind(2, *dimension);
-      while (true) {
-        auto row = statement->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        auto vector = store::floats_of_dim(*statement, 1, static_cast<std::size_t>(*dimension));
-        if (!vector) {
-          spdlog::warn("smart_search: skipping asset {}: {}", statement->int64(0), vector.error().message);
-          continue;
-        }
-        ids.push_back(statement->int64(0));
-        rows.insert(rows.end(), vector->begin(), vector->end());
+    std::lock_guard write_lock(write_mutex);
+    const auto file = index_file(model);
+
+    std::unique_ptr<VectorIndex> fresh;
+    RowVersions rows;
+    if (file) {
+      Status read = db.read([&](store::Connection& connection) -> Status {
+        auto found = read_versions(connection, model, *dimension);
+        if (!found) return found.error();
+        rows = std::move(*found);
+        return {};
+      });
+      if (!read) return read;
+      // Below the threshold the index is exact and cheap to rebuild; no file is read.
+      if (rows.size() >= index_options.exact_threshold)
+        if (auto saved = saved_index(*file, model, index_options, rows)) fresh = std::move(*saved);
+    }
+    const bool from_file = fresh != nullptr;
+    if (!from_file) {
+      const auto start = std::chrono::steady_clock::now();
+      fresh = make_index(index_options);
+      rows.clear();
+      std::vector<VectorId> ids;
+      std::vector<float> vectors;
+      Status loaded = db.read([&](store::Connection& connection) -> Status {
+        return store::for_each_row(
+            connection,
+            "SELECT asset_id, version, embedding FROM smart_search WHERE model = ?1 AND dim = ?2 "
+            "ORDER BY asset_id",
+            [&](const store::Statement& row) {
+              // An unusable row is still recorded: the index reflects it by not holding it.
+              rows.emplace_back(row.int64(0), row.int64(1));
+              auto vector = store::floats_of_dim(row, 2, static_cast<std::size_t>(*dimension));
+              if (!vector) {
+                spdlog::warn("smart_search: skipping asset {}: {}", row.int64(0), vector.error().message);
+                return;
+              }
+              ids.push_back(row.int64(0));
+              vectors.insert(vectors.end(), vector->begin(), vector->end());
+            },
+            model, *dimension);
+      });
+      if (!loaded) return loaded;
+      if (Status added = fresh->upsert_many(ids, vectors); !added) return added;
+      spdlog::info("Smart search: {} embeddings of {} indexed in {:.2f} s", ids.size(), model,
+                   seconds_since(start));
+    }
+    bool changed = false;
+    if (file && !persistable(*fresh)) {
+      std::error_code ignored;  // a file left from when the library was larger would only take disk space
+      std::filesystem::remove(*file, ignored);
+    }
+    if (!from_file && file && persistable(*fresh)) {
+      if (Status saved = save_locked(*fresh, *file, model, rows); !saved) {
+        spdlog::warn("Smart search: cannot save the index (retried at shutdown): {}", saved.error().message);
+        changed = true;
       }
-      return {};
-    });
-    if (!loaded) return loaded;
-    if (Status added = fresh->upsert_many(ids, rows); !added) return added;
+    }
+    std::unordered_map<std::int64_t, std::int64_t> fresh_versions(rows.begin(), rows.end());
     std::unique_lock lock(index_mutex);
     active_model = model;
     index = std::move(fresh);
-    spdlog::info("Smart search: {} embeddings of {} loaded", ids.size(), model);
+    versions = std::move(fresh_versions);
+    dirty = changed;
+    return {};
+  }
+
+  // Saves the active index when it is HNSW and changed since it was last read or written (clean shutdown,
+  // model switch). Rows deleted behind the service's back (ON DELETE CASCADE of an asset) are dropped from
+  // the index first; if the store holds rows the index lacks (another process), nothing is saved and the
+  // next start rebuilds.
+  Status save_if_changed() {
+    std::lock_guard write_lock(write_mutex);
+    const auto file = index_file(active_model);
+    if (!file || !dirty || !index || !persistable(*index)) return {};
+    RowVersions rows;
+    Status read = db.read([&](store::Connection& connection) -> Status {
+      auto found = read_versions(connection, active_model, static_cast<std::int64_t>(index->dimension()));
+      if (!found) return found.error();
+      rows = std::move(*found);
+      return {};
+    });
+    if (!read) return read;
+    std::unordered_map<std::int64_t, std::int64_t> stored(rows.begin(), rows.end());
+    std::erase_if(versions, [&](const auto& entry) {
+      if (stored.contains(entry.first)) return false;
+      index->remove(entry.first);
+      return true;
+    });
+    RowVersions held(versions.begin(), versions.end());
+    std::sort(held.begin(), held.end());
+    if (held != rows) {
+      spdlog::warn(
+          "Smart search: the index of {} differs from the store (written by another process?); not "
+          "saved, the next start rebuilds it",
+          active_model);
+      return {};
+    }
+    if (!persistable(*index)) return {};  // removals shrank it back to an exact index
+    if (Status saved = save_locked(*index, *file, active_model, rows); !saved) return saved;
+    dirty = false;
     return {};
   }
 
@@ -154,32 +348,62 @@ struct SmartSearchService::Impl {
   }
 
   Status upsert(std::int64_t asset_id, const std::string& model, std::span<const float> embedding) {
+    std::lock_guard write_lock(write_mutex);
+    const auto version = static_cast<std::int64_t>(version_source());
     Status written = db.write([&](store::Connection& connection) -> Status {
-      auto statement = connection.prepare(
-          "INSERT INTO smart_search (asset_id, model, dim, embedding) VALUES (?1, ?2, ?3, ?4) "
+      return store::exec(
+          connection,
+          "INSERT INTO smart_search (asset_id, model, dim, embedding, version) VALUES (?1, ?2, ?3, ?4, ?5) "
           "ON CONFLICT (asset_id) DO UPDATE SET model = excluded.model, dim = excluded.dim, "
-          "embedding = excluded.embedding");
-      if (!statement) return statement.error();
-      statement->bind(1, asset_id)
-          .bind(2, std::string_view(model))
-          .bind(3, static_cast<std::int64_t>(embedding.size()))
-          .bind_floats(4, embedding);
-      return statement->run();
+          "embedding = excluded.embedding, version = excluded.version",
+          asset_id, model, static_cast<std::int64_t>(embedding.size()), store::Floats{embedding}, version);
     });
     if (!written) return written;
     std::shared_lock lock(index_mutex);
+    dirty = true;
     if (model != active_model) {
       index->remove(asset_id);  // the asset's row now belongs to another model
+      versions.erase(asset_id);
       return {};
     }
+    versions[asset_id] = version;
     return index->upsert(asset_id, embedding);
+  }
+
+  Status remove(std::int64_t asset_id) {
+    std::lock_guard write_lock(write_mutex);
+    Status removed = db.write([&](store::Connection& connection) {
+      return store::exec(connection, "DELETE FROM smart_search WHERE asset_id = ?1", asset_id);
+    });
+    if (!removed) return removed;
+    std::shared_lock lock(index_mutex);
+    index->remove(asset_id);
+    versions.erase(asset_id);
+    dirty = true;
+    return {};
+  }
+
+  Status remove_all() {
+    std::lock_guard write_lock(write_mutex);
+    Status cleared =
+        db.write([](store::Connection& connection) { return connection.exec("DELETE FROM smart_search"); });
+    if (!cleared) return cleared;
+    std::shared_lock lock(index_mutex);
+    index->clear();
+    versions.clear();
+    dirty = true;
+    return {};
   }
 };
 
 SmartSearchService::SmartSearchService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 SmartSearchService::~SmartSearchService() {
-  if (impl_) impl_->settings.unsubscribe(impl_->listener_id);
+  if (!impl_) return;
+  impl_->settings.unsubscribe(impl_->listener_id);
+  // A clean shutdown keeps the next start from rebuilding the HNSW graph.
+  if (Status saved = impl_->save_if_changed(); !saved)
+    spdlog::warn("Smart search: cannot save the index: {}", saved.error().message);
 }
 
 Expected<std::unique_ptr<SmartSearchService>> SmartSearchService::open(store::Database& db,
@@ -201,6 +425,8 @@ Expected<std::unique_ptr<SmartSearchService>> SmartSearchService::open(store::Da
         // replaces them) but only searches the active model's.
         spdlog::info("CLIP model changed from {} to {}: run Smart Search \"Missing\" to encode the library",
                      old_model, new_model);
+        if (Status saved = raw->save_if_changed(); !saved)
+          spdlog::warn("Smart search: cannot save the index of {}: {}", old_model, saved.error().message);
         if (Status loaded = raw->load(new_model); !loaded)
           spdlog::error("Smart search: cannot load embeddings of {}: {}", new_model, loaded.error().message);
       });
@@ -224,18 +450,7 @@ Status SmartSearchService::upsert(std::int64_t asset_id, std::span<const float> 
   return impl_->upsert(asset_id, model, embedding);
 }
 
-Status SmartSearchService::remove(std::int64_t asset_id) {
-  Status removed = impl_->db.write([&](store::Connection& connection) -> Status {
-    auto statement = connection.prepare("DELETE FROM smart_search WHERE asset_id = ?1");
-    if (!statement) return statement.error();
-    statement->bind(1, asset_id);
-    return statement->run();
-  });
-  if (!removed) return removed;
-  std::shared_lock lock(impl_->index_mutex);
-  impl_->index->remove(asset_id);
-  return {};
-}
+Status SmartSearchService::remove(std::int64_t asset_id) { return impl_->remove(asset_id); }
 
 Expected<std::optional<std::vector<float>>> SmartSearchService::embedding(std::int64_t asset_id) const {
   std::shared_lock lock(impl_->index_mutex);
@@ -372,13 +587,8 @@ Expected<IndexOutcome> SmartSearchService::index_asset(std::int64_t asset_id) {
 Expected<std::vector<std::int64_t>> SmartSearchService::assets_to_index(bool force) {
   const std::string model =
       settings::normalize_clip_model_name(impl_->settings.get().machine_learning.clip.model_name);
-  if (force) {
-    Status cleared = impl_->db.write(
-        [](store::Connection& connection) { return connection.exec("DELETE FROM smart_search"); });
-    if (!cleared) return cleared.error();
-    std::shared_lock lock(impl_->index_mutex);
-    impl_->index->clear();
-  }
+  if (force)
+    if (Status cleared = impl_->remove_all(); !cleared) return cleared.error();
   return impl_->db.read([&](store::Connection& connection) -> Expected<std::vector<std::int64_t>> {
     std::string sql =
         "SELECT a.id FROM asset a "
@@ -388,17 +598,8 @@ Expected<std::vector<std::int64_t>> SmartSearchService::assets_to_index(bool for
     if (!force)
       sql += " AND NOT EXISTS (SELECT 1 FROM smart_search s WHERE s.asset_id = a.id AND s.model = ?1)";
     sql += " ORDER BY a.id";
-    auto statement = connection.prepare(sql);
-    if (!statement) return statement.error();
-    if (!force) statement->bind(1, std::string_view(model));
-    std::vector<std::int64_t> ids;
-    while (true) {
-      auto row = statement->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      ids.push_back(statement->int64(0));
-    }
-    return ids;
+    return force ? store::query<std::int64_t>(connection, sql)
+                 : store::query<std::int64_t>(connection, sql, model);
   });
 }
 

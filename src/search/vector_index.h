@@ -4,12 +4,13 @@
 // − dot.
 //
 // The indexes are caches: the store (SQLite) holds the embeddings; an index is rebuilt from it at start-up
-// and updated on every upsert/delete. All implementations are thread-safe (many concurrent searches, one
+// (or, for HNSW, read back from a file written by save_index) and updated on every upsert/delete. All implementations are thread-safe (many concurrent searches, one
 // writer).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -95,6 +96,29 @@ std::unique_ptr<VectorIndex> make_hnsw_index(std::size_t dimension, const HnswPa
 // Exact while size() < exact_threshold, switching to HNSW (built from the stored vectors) once it grows past
 // it (and back to exact when it shrinks below half of it).
 std::unique_ptr<VectorIndex> make_index(const IndexOptions& options);
+
+// What a saved index describes; the caller decides whether a loaded index is still valid for its store.
+struct IndexFileMeta {
+  std::string model;        // the embedding model (at most 1 KiB)
+  std::string fingerprint;  // opaque bytes describing the store state the index reflects (at most 1 GiB)
+};
+
+struct LoadedIndex {
+  std::unique_ptr<VectorIndex> index;  // as make_index(options) would return, in HNSW mode
+  IndexFileMeta meta;
+};
+
+// Whether save_index can write `index` (an HNSW index, or make_index's index while it uses HNSW): the exact
+// index is rebuilt from the store fast enough and is never persisted.
+bool persistable(const VectorIndex& index);
+// Writes an HNSW index to `path` atomically (temporary file beside it, fsync, rename, fsync of the folder).
+// Format (docs/search.md): header (magic, format version, dimension, counts, graph layout, model,
+// fingerprint), the hnswlib graph, and a SHA-256 of everything before it. kBadRequest when !persistable.
+Status save_index(const VectorIndex& index, const std::filesystem::path& path, const IndexFileMeta& meta);
+// Reads a file written by save_index for `options` (dimension and HNSW M must match). The file is untrusted:
+// its size, header, checksum and then graph structure are checked before the index is used; any mismatch is
+// kBadRequest naming the reason (kNotFound when there is no file), never a crash.
+Expected<LoadedIndex> load_index(const std::filesystem::path& path, const IndexOptions& options);
 
 // L2-normalizes in place; returns false for a zero or non-finite vector.
 bool normalize(std::span<float> vector);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -49,16 +50,27 @@ struct ServerInfo {
 // /api/server/{ping,version,about,features,config} (public) and /api/system-config (admin).
 void register_server_routes(Api& api, settings::SettingsStore& settings, const ServerInfo& info);
 
-// One configured ML URL and whether its last health check answered.
+// One configured ML URL: whether it takes requests, and its request counters since start.
 struct MlUrlHealth {
   std::string url;
   bool healthy = false;
+  int outstanding = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t failures = 0;
+  std::map<std::string, double, std::less<>> latency_ms;  // moving average by task
 };
-// The ML client's health by URL in the configured order; `refresh` pings every URL first (blocking up to
-// the ping timeout per URL).
-using MlHealthProbe = std::function<std::vector<MlUrlHealth>(bool refresh)>;
+struct MlHealth {
+  std::string balance;            // machineLearning.balance in use
+  std::vector<MlUrlHealth> urls;  // configured order
+};
+// The ML client's state; `refresh` pings every URL first (blocking up to the ping timeout per URL).
+using MlHealthProbe = std::function<MlHealth(bool refresh)>;
 // GET /api/server/ml-health (admin).
 void register_ml_health_route(Api& api, MlHealthProbe probe);
+
+// GET /metrics (Prometheus text format), with the system-config read permission: an admin session or an API
+// key with systemConfig.read (Prometheus sends it with `http_headers: {x-api-key: ...}`).
+void register_metrics_route(Api& api, std::function<std::string()> render);
 
 // True when a user with this id exists (library owners).
 using UserExists = std::function<bool(std::int64_t user_id)>;

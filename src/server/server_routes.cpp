@@ -107,11 +107,24 @@ void register_ml_health_route(Api& api, MlHealthProbe probe) {
           [probe = std::move(probe)](const ApiRequest& req) -> Expected<ApiResponse> {
             auto refresh = req.query_bool("refresh");
             if (!refresh) return refresh.error();
+            const MlHealth health = probe(refresh->value_or(false));
             json urls = json::array();
-            for (const auto& entry : probe(refresh->value_or(false))) {
-              urls.push_back({{"url", entry.url}, {"healthy", entry.healthy}});
+            for (const auto& entry : health.urls) {
+              urls.push_back({{"url", entry.url},
+                              {"healthy", entry.healthy},
+                              {"outstanding", entry.outstanding},
+                              {"requests", entry.requests},
+                              {"failures", entry.failures},
+                              {"latencyMs", entry.latency_ms}});
             }
-            return ApiResponse::json({{"urls", std::move(urls)}});
+            return ApiResponse::json({{"balance", health.balance}, {"urls", std::move(urls)}});
+          });
+}
+
+void register_metrics_route(Api& api, std::function<std::string()> render) {
+  api.get("/metrics", admin_route(Permission::kSystemConfigRead),
+          [render = std::move(render)](const ApiRequest&) -> Expected<ApiResponse> {
+            return ApiResponse::bytes(render(), "text/plain; version=0.0.4; charset=utf-8");
           });
 }
 

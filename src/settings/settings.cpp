@@ -12,6 +12,7 @@
 
 #include "core/logging.h"
 #include "store/database.h"
+#include "store/query.h"
 
 namespace focal::settings {
 namespace {
@@ -227,6 +228,7 @@ SystemConfig from_tree(const json& tree) {
   auto& out = config.machine_learning;
   out.enabled = ml.at("enabled").get<bool>();
   out.urls = ml.at("urls").get<std::vector<std::string>>();
+  out.balance = ml.at("balance").get<std::string>();
   out.availability_checks.enabled = ml.at("availabilityChecks").at("enabled").get<bool>();
   out.availability_checks.timeout_ms = static_cast<int>(
       std::clamp<long long>(ml.at("availabilityChecks").at("timeout").get<long long>(), -1, 1LL << 30));
@@ -268,6 +270,8 @@ Status SystemConfig::validate() const {
   if (ml.urls.empty()) return bad("machineLearning.urls must contain at least one URL");
   for (const auto& url : ml.urls)
     if (!valid_url(url)) return bad("machineLearning.urls: \"" + url + "\" is not an http(s) URL");
+  if (ml.balance != "fallback" && ml.balance != "least-outstanding")
+    return bad("machineLearning.balance must be \"fallback\" or \"least-outstanding\"");
   if (Status s = at_least("machineLearning.availabilityChecks.timeout", ml.availability_checks.timeout_ms, 1);
       !s)
     return s;
@@ -373,6 +377,7 @@ json to_json(const SystemConfig& config) {
       {"machineLearning",
        {{"enabled", ml.enabled},
         {"urls", ml.urls},
+        {"balance", ml.balance},
         {"availabilityChecks",
          {{"enabled", ml.availability_checks.enabled},
           {"timeout", ml.availability_checks.timeout_ms},
@@ -478,12 +483,10 @@ struct SettingsStore::Impl {
   Expected<SystemConfig> load_stored() {
     if (read_only) return file_config;
     auto text = db.read([](store::Connection& connection) -> Expected<std::string> {
-      auto statement = connection.prepare("SELECT value FROM system_metadata WHERE key = ?1");
-      if (!statement) return statement.error();
-      statement->bind(1, kConfigKey);
-      auto row = statement->step();
-      if (!row) return row.error();
-      return *row ? statement->text(0) : std::string("{}");
+      auto value = store::query_one<std::string>(
+          connection, "SELECT value FROM system_metadata WHERE key = ?1", kConfigKey);
+      if (!value) return std::move(value).error();
+      return value->value_or("{}");
     });
     if (!text) return text.error();
     json partial = json::parse(*text, nullptr, false);
@@ -552,12 +555,10 @@ Status SettingsStore::update(const SystemConfig& config) {
   if (Status valid = config.validate(); !valid) return valid;
   const std::string stored = diff_json(config, impl_->defaults).dump();
   Status written = impl_->db.write([&](store::Connection& connection) -> Status {
-    auto statement = connection.prepare(
-        "INSERT INTO system_metadata(key, value) VALUES (?1, ?2) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    if (!statement) return statement.error();
-    statement->bind(1, kConfigKey).bind(2, stored);
-    return statement->run();
+    return store::exec(connection,
+                       "INSERT INTO system_metadata(key, value) VALUES (?1, ?2) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       kConfigKey, stored);
   });
   if (!written) return written;
   impl_->publish(config);

@@ -70,6 +70,9 @@ struct MachineLearningSettings {
   // run on one machine finds a local focal-ml; unreachable URLs are skipped by the availability checks.
   std::vector<std::string> urls{"http://127.0.0.1:3003",
                                 "http://immich-machine-learning:3003"};  // env IMMICH_MACHINE_LEARNING_URL
+  // focal only: "fallback" (Immich: the first healthy URL takes every request) or "least-outstanding"
+  // (every healthy URL takes requests, the least busy first, weighted by its measured latency).
+  std::string balance = "fallback";
   AvailabilityChecks availability_checks;
   ClipSettings clip;
   DuplicateDetectionSettings duplicate_detection;

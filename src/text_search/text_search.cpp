@@ -12,6 +12,7 @@
 #include "ml_client/ml_client.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "store/query.h"
 #include "text_search/tokenize.h"
 
 namespace focal::text_search {
@@ -82,30 +83,23 @@ struct TextSearchService::Impl {
   Status store_lines(std::int64_t asset_id, const std::vector<ml::TextLine>& lines) {
     const std::string text = search_text(lines);
     return db.write([&](store::Connection& c) -> Status {
-      auto removed = c.prepare("DELETE FROM asset_ocr WHERE asset_id = ?1");
-      if (!removed) return removed.error();
-      if (Status s = removed->bind(1, asset_id).run(); !s) return s;
+      if (Status s = store::exec(c, "DELETE FROM asset_ocr WHERE asset_id = ?1", asset_id); !s) return s;
       auto insert = c.prepare(
           "INSERT INTO asset_ocr (asset_id, x1, y1, x2, y2, x3, y3, x4, y4, box_score, text_score, text) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
       if (!insert) return insert.error();
       for (const auto& line : lines) {
         insert->reset();
-        insert->bind(1, asset_id);
-        for (int k = 0; k < 8; ++k)
-          insert->bind(2 + k, static_cast<double>(line.box[static_cast<std::size_t>(k)]));
-        insert->bind(10, static_cast<double>(line.box_score))
-            .bind(11, static_cast<double>(line.text_score))
-            .bind(12, std::string_view(line.text));
+        const auto& box = line.box;
+        store::bind_all(*insert, asset_id, box[0], box[1], box[2], box[3], box[4], box[5], box[6], box[7],
+                        line.box_score, line.text_score, line.text);
         if (Status s = insert->run(); !s) return s;
       }
-      auto unindex = c.prepare("DELETE FROM ocr_search WHERE rowid = ?1");
-      if (!unindex) return unindex.error();
-      if (Status s = unindex->bind(1, asset_id).run(); !s) return s;
+      if (Status s = store::exec(c, "DELETE FROM ocr_search WHERE rowid = ?1", asset_id); !s) return s;
       if (!text.empty()) {
-        auto index = c.prepare("INSERT INTO ocr_search (rowid, text) VALUES (?1, ?2)");
-        if (!index) return index.error();
-        if (Status s = index->bind(1, asset_id).bind(2, std::string_view(text)).run(); !s) return s;
+        if (Status s = store::exec(c, "INSERT INTO ocr_search (rowid, text) VALUES (?1, ?2)", asset_id, text);
+            !s)
+          return s;
       }
       return library::set_job_status(c, asset_id, library::JobStatusColumn::kOcr, store::now_ms());
     });
@@ -163,16 +157,7 @@ Expected<std::vector<std::int64_t>> TextSearchService::assets_to_process(bool fo
         "WHERE a.deleted_at IS NULL AND a.visibility != 'hidden'";
     if (!force) sql += " AND j.ocr_at IS NULL";
     sql += " ORDER BY a.id";
-    auto statement = c.prepare(sql);
-    if (!statement) return statement.error();
-    std::vector<std::int64_t> ids;
-    while (true) {
-      auto row = statement->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      ids.push_back(statement->int64(0));
-    }
-    return ids;
+    return store::query<std::int64_t>(c, sql);
   });
 }
 
@@ -191,38 +176,30 @@ Expected<std::unordered_set<std::int64_t>> TextSearchService::matching_assets(
     if (!match.empty()) statement->bind(1, std::string_view(match));
     if (owner) statement->bind(2, *owner);
     std::unordered_set<std::int64_t> found;
-    while (true) {
-      auto row = statement->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      if (strict_word_similarity(wanted, statement->text(1)) >= kMinSimilarity)
-        found.insert(statement->int64(0));
-    }
+    Status walked = store::for_each_row(*statement, [&](const store::Statement& row) {
+      if (strict_word_similarity(wanted, row.text(1)) >= kMinSimilarity) found.insert(row.int64(0));
+    });
+    if (!walked) return walked.error();
     return found;
   });
 }
 
 Expected<std::vector<StoredLine>> TextSearchService::lines(std::int64_t asset_id) const {
   return impl_->db.read([&](store::Connection& c) -> Expected<std::vector<StoredLine>> {
-    auto statement = c.prepare(
+    return store::query(
+        c,
         "SELECT text, x1, y1, x2, y2, x3, y3, x4, y4, box_score, text_score FROM asset_ocr "
-        "WHERE asset_id = ?1 AND is_visible = 1 ORDER BY id");
-    if (!statement) return statement.error();
-    statement->bind(1, asset_id);
-    std::vector<StoredLine> out;
-    while (true) {
-      auto row = statement->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      StoredLine line;
-      line.text = statement->text(0);
-      for (int k = 0; k < 8; ++k)
-        line.box[static_cast<std::size_t>(k)] = static_cast<float>(statement->real(1 + k));
-      line.box_score = static_cast<float>(statement->real(9));
-      line.text_score = static_cast<float>(statement->real(10));
-      out.push_back(std::move(line));
-    }
-    return out;
+        "WHERE asset_id = ?1 AND is_visible = 1 ORDER BY id",
+        [](const store::Statement& row) {
+          StoredLine line;
+          line.text = row.text(0);
+          for (int k = 0; k < 8; ++k)
+            line.box[static_cast<std::size_t>(k)] = static_cast<float>(row.real(1 + k));
+          line.box_score = static_cast<float>(row.real(9));
+          line.text_score = static_cast<float>(row.real(10));
+          return line;
+        },
+        asset_id);
   });
 }
 

@@ -61,6 +61,7 @@ ROUTES = [
     {"kind": "admin", "method": "GET", "path": "/api/system-config/defaults", "ok": 200},
     {"kind": "admin", "method": "PUT", "path": "/api/system-config", "ok": 200, "body": "{config}"},
     {"kind": "admin", "method": "GET", "path": "/api/server/ml-health", "ok": 200},
+    {"kind": "admin", "method": "GET", "path": "/metrics", "ok": 200},
     # jobs (administrative)
     {"kind": "admin", "method": "GET", "path": "/api/queues", "ok": 200},
     {"kind": "admin", "method": "GET", "path": "/api/queues/smartSearch", "pattern": "/api/queues/:name", "ok": 200},

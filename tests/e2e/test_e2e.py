@@ -297,6 +297,59 @@ def test_ml_outage_and_kill9_lose_nothing(reference, stack, photos):
     assert rc == 0, serve.log_tail()
 
 
+def test_three_ml_nodes_share_the_work_and_one_dies(reference, stack, photos):
+    """Run C: machineLearning.balance = "least-outstanding" over three focal-ml nodes. Every node takes requests;
+    one is killed with SIGKILL mid-run and its requests move to the others; the end state equals run A."""
+    if "results" not in reference:
+        pytest.skip("needs the reference run")
+    ports = [free_port() for _ in range(3)]
+    nodes = [stack.start_ml(port, f"ml-c{i}") for i, port in enumerate(ports)]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    data_dir = stack.workdir / "data-c"
+    env = stack.focal_env(data_dir, ports[0], {"IMMICH_MACHINE_LEARNING_URL": ",".join(urls)})
+    serve, port = stack.start_serve(env, "serve-c")
+    api = ApiClient(port)
+    try:
+        sign_up(api)
+        config = api.get("/api/system-config").json()
+        config["machineLearning"]["balance"] = "least-outstanding"
+        assert api.put("/api/system-config", config).status == 200
+        out = stack.cli(env, "import", str(photos)).stdout
+        assert f"{len(GOOD_PHOTOS) + len(BROKEN_FILES)} new" in out, out
+
+        def requests_by_url() -> dict:
+            return {u["url"]: u["requests"] for u in api.get("/api/server/ml-health").json()["urls"]}
+
+        wait_until(lambda: all(requests_by_url().values()), 90, "requests on every ML node")
+        nodes[2].kill9()
+        assert_only_broken_files_failed(api.wait_idle(timeout=180), data_dir)
+        results = check_library(data_dir, set(GOOD_PHOTOS))
+        for name, ref in reference["results"].items():
+            got = results[name]
+            assert got["embedding"] == ref["embedding"], f"{name}: embedding differs from the reference run"
+            assert got["faces"] == ref["faces"], f"{name}: {got['faces']} faces, reference {ref['faces']}"
+
+        health = api.get("/api/server/ml-health").json()
+        assert health["balance"] == "least-outstanding"
+        by_url = {u["url"]: u for u in health["urls"]}
+        assert not by_url[urls[2]]["healthy"]
+        # The two live nodes did the rest between them, neither idle.
+        live = [by_url[u]["requests"] for u in urls[:2]]
+        assert min(live) >= 0.2 * sum(live), health
+        assert by_url[urls[0]]["failures"] == by_url[urls[1]]["failures"] == 0, health
+        metrics = api.get("/metrics")
+        assert metrics.status == 200
+        text = metrics.body.decode()
+        assert f'focal_ml_node_requests_total{{url="{urls[0]}"}} {by_url[urls[0]]["requests"]}' in text, text
+        assert 'focal_jobs{queue="smartSearch",state="completed"}' in text, text
+        print("requests per ML node:", {u: by_url[u]["requests"] for u in urls})
+    finally:
+        rc = serve.stop()
+        for node in nodes[:2]:
+            node.stop()
+    assert rc == 0, serve.log_tail()
+
+
 def test_cli_import_wait_without_server(reference, stack, testdata, tmp_path):
     """`focal import --wait` runs every job in the foreground; no server involved."""
     folder = tmp_path / "few"

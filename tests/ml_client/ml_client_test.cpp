@@ -74,6 +74,7 @@ class FakeMlServer {
         requests_.push_back(seen);
       }
       if (mode_ == Mode::kSlow) wait_long();
+      if (delay_.load() > 0ms) std::this_thread::sleep_for(delay_.load());
       std::lock_guard lock(mutex_);
       return http::Response::text(status_, body_.empty() ? default_body(seen) : body_, "application/json");
     });
@@ -97,6 +98,8 @@ class FakeMlServer {
     return requests_;
   }
   int pings() const { return pings_; }
+  // Every /predict answer takes this long (a node's inference time).
+  void delay(std::chrono::milliseconds by) { delay_ = by; }
   void respond(int status, std::string body) {
     std::lock_guard lock(mutex_);
     status_ = status;
@@ -137,6 +140,7 @@ class FakeMlServer {
   test_support::HttpTestServer server_;
   int port_ = -1;
   std::atomic<int> pings_{0};
+  std::atomic<std::chrono::milliseconds> delay_{0ms};
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -454,6 +458,181 @@ TEST(MlClientTest, MalformedOcrResponsesAreErrorsNamingTheUrl) {
     EXPECT_NE(lines.error().kind, ErrorKind::kUnavailable) << body;
     EXPECT_NE(lines.error().message.find("http://node-7"), std::string::npos) << lines.error().message;
   }
+}
+
+// Sends `total` clip_text requests from `threads` threads at once; every one must succeed.
+void load(HttpMlClient& client, int threads, int total) {
+  std::atomic<int> next{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      while (next.fetch_add(1) < total)
+        if (!client.clip_text("ViT-B-32__openai", "a dog", "").ok()) ++failed;
+    });
+  for (auto& worker : workers) worker.join();
+  EXPECT_EQ(failed.load(), 0);
+}
+
+std::vector<std::size_t> request_counts(const std::vector<FakeMlServer*>& servers) {
+  std::vector<std::size_t> out;
+  for (const auto* server : servers) out.push_back(server->requests().size());
+  return out;
+}
+
+// least-outstanding over `urls`, with a request timeout far above the fake nodes' delays.
+ClientOptions balanced(std::vector<std::string> urls) {
+  ClientOptions options = options_for(std::move(urls));
+  options.balance = Balance::kLeastOutstanding;
+  options.request_timeout = 5s;
+  return options;
+}
+
+// A slow (80 ms) and a fast (5 ms) node.
+struct SlowAndFast {
+  SlowAndFast() {
+    slow.delay(80ms);
+    fast.delay(5ms);
+  }
+  FakeMlServer slow{FakeMlServer::Mode::kHealthy};
+  FakeMlServer fast{FakeMlServer::Mode::kHealthy};
+};
+
+TEST(MlClientBalanceTest, NamesParseAndSettingsChooseTheMode) {
+  EXPECT_EQ(parse_balance("fallback"), Balance::kFallback);
+  EXPECT_EQ(parse_balance("least-outstanding"), Balance::kLeastOutstanding);
+  EXPECT_EQ(parse_balance("round-robin"), std::nullopt);
+  EXPECT_EQ(to_string(Balance::kLeastOutstanding), "least-outstanding");
+  settings::SystemConfig config = settings::default_config({});
+  EXPECT_EQ(client_options(config, {}).balance, Balance::kFallback);  // Immich's behaviour by default
+  config.machine_learning.balance = "least-outstanding";
+  EXPECT_TRUE(config.validate().ok());
+  EXPECT_EQ(client_options(config, {}).balance, Balance::kLeastOutstanding);
+  config.machine_learning.balance = "round-robin";
+  auto invalid = config.validate();
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_EQ(invalid.error().message, "machineLearning.balance must be \"fallback\" or \"least-outstanding\"");
+}
+
+TEST(MlClientBalanceTest, FallbackSendsEverythingToTheFirstHealthyNode) {
+  FakeMlServer a(FakeMlServer::Mode::kHealthy);
+  FakeMlServer b(FakeMlServer::Mode::kHealthy);
+  FakeMlServer c(FakeMlServer::Mode::kHealthy);
+  for (auto* node : {&a, &b, &c}) node->delay(20ms);
+  HttpMlClient client(options_for({a.url(), b.url(), c.url()}));
+  client.check_health_now();
+  load(client, 6, 30);
+  EXPECT_EQ(request_counts({&a, &b, &c}), (std::vector<std::size_t>{30, 0, 0}));
+}
+
+TEST(MlClientBalanceTest, LeastOutstandingKeepsEveryHealthyNodeBusy) {
+  FakeMlServer a(FakeMlServer::Mode::kHealthy);
+  FakeMlServer b(FakeMlServer::Mode::kHealthy);
+  FakeMlServer c(FakeMlServer::Mode::kHealthy);
+  for (auto* node : {&a, &b, &c}) node->delay(30ms);
+  HttpMlClient client(balanced({a.url(), b.url(), c.url()}));
+  client.check_health_now();
+  load(client, 6, 60);
+  const auto counts = request_counts({&a, &b, &c});
+  // Six requests in flight over three equal nodes: two each at any time, so each takes about a third.
+  for (std::size_t n : counts) EXPECT_GE(n, 12u) << counts[0] << " " << counts[1] << " " << counts[2];
+
+  const auto nodes = client.nodes();
+  ASSERT_EQ(nodes.size(), 3u);
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    EXPECT_EQ(nodes[i].requests, counts[i]);
+    EXPECT_EQ(nodes[i].failures, 0u);
+    EXPECT_EQ(nodes[i].outstanding, 0);
+    EXPECT_TRUE(nodes[i].healthy);
+    ASSERT_EQ(nodes[i].latency_ms.count("clip.textual"), 1u);
+    EXPECT_GE(nodes[i].latency_ms.at("clip.textual"), 25.0);
+    total += nodes[i].requests;
+  }
+  EXPECT_EQ(total, 60u);
+}
+
+TEST(MlClientBalanceTest, LeastOutstandingWeighsByMeasuredLatency) {
+  SlowAndFast nodes;
+  auto& [slow, fast] = nodes;
+  HttpMlClient client(balanced({slow.url(), fast.url()}));
+  client.check_health_now();
+  // One request at a time: both are idle, so the measured latency decides after each has been tried once.
+  load(client, 1, 20);
+  EXPECT_EQ(slow.requests().size(), 1u);
+  EXPECT_EQ(fast.requests().size(), 19u);
+  // The latency is per task: image requests have no measurement yet, so both nodes are tried again.
+  ASSERT_TRUE(client.clip_image("ViT-B-32__openai", "\xff\xd8jpeg").ok());
+  ASSERT_TRUE(client.clip_image("ViT-B-32__openai", "\xff\xd8jpeg").ok());
+  EXPECT_EQ(slow.requests().size(), 2u);
+  EXPECT_EQ(fast.requests().size(), 20u);
+}
+
+TEST(MlClientBalanceTest, AnOldLatencyStopsRankingItsNode) {
+  SlowAndFast nodes;
+  auto& [slow, fast] = nodes;
+  ClientOptions options = balanced({slow.url(), fast.url()});
+  options.latency_validity = 1s;
+  HttpMlClient client(options);
+  client.check_health_now();
+  load(client, 1, 5);
+  ASSERT_EQ(slow.requests().size(), 1u);
+  // The slow node's single sample expires while the fast one is kept fresh by traffic: the slow node is
+  // unmeasured again and gets the next request.
+  const auto until = std::chrono::steady_clock::now() + 1200ms;
+  while (std::chrono::steady_clock::now() < until && slow.requests().size() == 1u) {
+    ASSERT_TRUE(client.clip_text("m", "x", "").ok());
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(slow.requests().size(), 2u);
+}
+
+TEST(MlClientBalanceTest, ANodeThatDiesMidRunLosesItsShareAndNothingFails) {
+  FakeMlServer a(FakeMlServer::Mode::kHealthy);
+  FakeMlServer b(FakeMlServer::Mode::kHealthy);
+  auto c = std::make_unique<FakeMlServer>(FakeMlServer::Mode::kHealthy);
+  for (auto* node : {&a, &b, c.get()}) node->delay(20ms);
+  const std::string dead_url = c->url();
+  ClientOptions options = balanced({a.url(), b.url(), dead_url});
+  options.ping_interval = 60s;  // no health check brings it back during the test
+  HttpMlClient client(options);
+  client.check_health_now();
+  load(client, 6, 18);
+  EXPECT_GT(c->requests().size(), 0u);
+  c.reset();  // killed: connections are refused from now on
+  load(client, 6, 30);
+  const auto nodes = client.nodes();
+  EXPECT_FALSE(nodes[2].healthy);
+  EXPECT_GE(nodes[2].failures, 1u);
+  EXPECT_EQ(nodes[0].requests + nodes[1].requests + nodes[2].requests - nodes[2].failures, 48u);
+
+  std::string metrics;
+  render_node_metrics(client, metrics);
+  EXPECT_NE(metrics.find("focal_ml_balance{mode=\"least-outstanding\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("focal_ml_node_healthy{url=\"" + dead_url + "\"} 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("focal_ml_node_failures_total{url=\"" + dead_url + "\"} " +
+                         std::to_string(nodes[2].failures)),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("focal_ml_node_latency_seconds{url=\"" + a.url() + "\",task=\"clip.textual\"}"),
+            std::string::npos)
+      << metrics;
+}
+
+TEST(MlClientBalanceTest, WithChecksOffAFailedNodeSitsOutOneInterval) {
+  FakeMlServer a(FakeMlServer::Mode::kHealthy);
+  const std::string down = "http://127.0.0.1:" + std::to_string(closed_port());
+  ClientOptions options = options_for({down, a.url()});
+  options.balance = Balance::kLeastOutstanding;
+  options.availability_checks = false;
+  options.ping_interval = 300ms;
+  HttpMlClient client(options);
+  ASSERT_TRUE(client.clip_text("m", "x", "").ok());  // tries `down` first (configured order), then `a`
+  EXPECT_FALSE(client.is_healthy(down));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client.clip_text("m", "x", "").ok());
+  EXPECT_EQ(client.nodes()[0].requests, 1u);  // skipped while it sits out
+  std::this_thread::sleep_for(350ms);
+  EXPECT_TRUE(client.is_healthy(down));  // tried again after the interval
 }
 
 }  // namespace

@@ -5,11 +5,14 @@
 #include "search/search.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
+#include <set>
 
 #include "jobs/jobs.h"
 #include "library/library.h"
@@ -102,9 +105,9 @@ class SearchTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void open_service() {
+  void open_service(SmartSearchOptions options = {}) {
     service_.reset();
-    auto service = SmartSearchService::open(*db_, *settings_, ml_, *assets_);
+    auto service = SmartSearchService::open(*db_, *settings_, ml_, *assets_, options);
     ASSERT_TRUE(service.ok()) << service.error().message;
     service_ = std::move(*service);
   }
@@ -379,6 +382,128 @@ TEST_F(SearchTest, IndexIsRebuiltFromTheStoreAtStartup) {
   ASSERT_TRUE(service_->remove(5).ok());
   EXPECT_FALSE(service_->embedding(5)->has_value());
   EXPECT_EQ(count("SELECT count(*) FROM smart_search"), 4);
+}
+
+// --- saved HNSW index ---
+
+class SavedIndexTest : public SearchTest {
+ protected:
+  static constexpr std::int64_t kAssets = 40;
+
+  void SetUp() override {
+    SearchTest::SetUp();
+    options_.index.exact_threshold = 8;  // HNSW with a handful of vectors
+    options_.index.hnsw.ef_construction = 32;
+    options_.index_dir = dir_;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (std::int64_t i = 1; i <= kAssets; ++i) {
+      add({.id = i, .file_name = "IMG_" + std::to_string(i) + ".jpg"});
+      std::vector<float> v(kDim);
+      for (auto& x : v) x = normal(rng);
+      vectors_.push_back(std::move(v));
+    }
+    open_service(options_);
+    for (std::int64_t i = 1; i <= kAssets; ++i)
+      ASSERT_TRUE(service_->upsert(i, vectors_[static_cast<std::size_t>(i - 1)]).ok());
+  }
+
+  std::filesystem::path file() const { return dir_ / "smart-search-ViT-B-32__openai.hnsw"; }
+  // A rebuild writes a new file (temporary + rename): a new inode.
+  ino_t inode() const {
+    struct stat info {};
+    return ::stat(file().c_str(), &info) == 0 ? info.st_ino : 0;
+  }
+  std::vector<std::vector<Neighbor>> results() const {
+    std::vector<std::vector<Neighbor>> out;
+    for (const auto& v : vectors_) out.push_back(*service_->nearest(v, 5));
+    return out;
+  }
+
+  SmartSearchOptions options_;
+  std::vector<std::vector<float>> vectors_;
+};
+
+TEST_F(SavedIndexTest, SavedAtShutdownAndReusedWhenTheStoreMatches) {
+  const auto before = results();
+  EXPECT_EQ(before[3].front().id, 4);
+  service_.reset();  // the index changed since it was built: saved
+  ASSERT_TRUE(std::filesystem::exists(file()));
+  const ino_t saved = inode();
+  open_service(options_);
+  EXPECT_EQ(inode(), saved);  // read back, not rebuilt and saved again
+  EXPECT_EQ(results(), before);
+  service_.reset();  // unchanged since read: not rewritten
+  EXPECT_EQ(inode(), saved);
+}
+
+TEST_F(SavedIndexTest, StaleFingerprintTriggersARebuild) {
+  service_.reset();
+  const ino_t saved = inode();
+  // Behind the service's back: one embedding replaced, one asset deleted (ON DELETE CASCADE).
+  ASSERT_TRUE(db_->write([&](store::Connection& c) -> Status {
+                   auto update = c.prepare(
+                       "UPDATE smart_search SET embedding = ?1, version = version + 1 "
+                       "WHERE asset_id = 7");
+                   if (!update) return update.error();
+                   update->bind_floats(1, vectors_[0]);
+                   if (Status ok = update->run(); !ok) return ok;
+                   return c.exec("DELETE FROM asset WHERE id = 9");
+                 })
+                  .ok());
+  open_service(options_);
+  EXPECT_NE(inode(), saved);  // rebuilt, then saved
+  const auto first = *service_->nearest(vectors_[0], 2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(std::set<VectorId>({first[0].id, first[1].id}), std::set<VectorId>({1, 7}));
+  EXPECT_FALSE(service_->embedding(9)->has_value());
+  const ino_t rebuilt = inode();
+  service_.reset();
+  open_service(options_);
+  EXPECT_EQ(inode(), rebuilt);  // the rebuilt file matches the store
+}
+
+TEST_F(SavedIndexTest, RowsDeletedWhileRunningAreDroppedBeforeSaving) {
+  ASSERT_TRUE(db_->write([](store::Connection& c) { return c.exec("DELETE FROM asset WHERE id = 3"); }).ok());
+  service_.reset();
+  const ino_t saved = inode();
+  open_service(options_);
+  EXPECT_EQ(inode(), saved);  // the file matched the store
+  EXPECT_FALSE(service_->embedding(3)->has_value());
+  const auto hits = service_->nearest(vectors_[2], 10);
+  ASSERT_TRUE(hits.ok());
+  for (const auto& hit : *hits) EXPECT_NE(hit.id, 3);
+}
+
+TEST_F(SavedIndexTest, DamagedFilesAreRebuilt) {
+  const auto before = results();
+  service_.reset();
+  std::string good(std::filesystem::file_size(file()), '\0');
+  std::ifstream(file(), std::ios::binary).read(good.data(), static_cast<std::streamsize>(good.size()));
+  std::string flipped = good;
+  flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 1);
+  std::string wrong_version = good;
+  wrong_version[8] = 9;
+  std::string wrong_dimension = good;
+  wrong_dimension[17] = 1;  // dimension 512 (0x200) → 256
+  for (const std::string& damaged :
+       {good.substr(0, good.size() / 3), flipped, wrong_version, wrong_dimension, std::string("FOCALHNS")}) {
+    std::ofstream(file(), std::ios::binary | std::ios::trunc) << damaged;
+    const ino_t damaged_inode = inode();
+    open_service(options_);
+    EXPECT_NE(inode(), damaged_inode);  // rebuilt and saved over the damaged file
+    EXPECT_EQ(results(), before);
+    service_.reset();
+  }
+}
+
+TEST_F(SearchTest, ExactIndexesAreNotSaved) {
+  SmartSearchOptions options;
+  options.index_dir = dir_;
+  open_service(options);
+  add_indexed_library();
+  service_.reset();
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "smart-search-ViT-B-32__openai.hnsw"));
 }
 
 TEST_F(SearchTest, JobsQueueAllIndexAndChainDuplicates) {

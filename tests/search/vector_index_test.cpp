@@ -2,12 +2,17 @@
 #include "search/vector_index.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
+#include <thread>
 
 namespace focal::search {
 namespace {
@@ -268,6 +273,178 @@ TEST(VectorIndexTest, ConcurrentSearchesDuringUpdates) {
   }
   writer.join();
   EXPECT_EQ(index->size(), 200u);
+}
+
+// --- saved HNSW indexes ---
+
+class IndexFileTest : public ::testing::Test {
+ protected:
+  static constexpr std::size_t kDim = 24;
+  static constexpr std::size_t kRows = 300;
+
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("focal-index-file-test-" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    options_ = adaptive(kDim, 50);  // HNSW from 50 vectors on
+    options_.hnsw.ef_construction = 64;
+    data_ = random_matrix(kRows, kDim, 17);
+    index_ = make_index(options_);
+    std::vector<VectorId> ids(kRows);
+    for (std::size_t i = 0; i < kRows; ++i) ids[i] = static_cast<VectorId>(1000 + i);
+    ASSERT_TRUE(index_->upsert_many(ids, data_).ok());
+    for (VectorId id = 1000; id < 1030; ++id) index_->remove(id);  // tombstones travel too
+    ASSERT_TRUE(persistable(*index_));
+    ASSERT_TRUE(save_index(*index_, file(), meta_).ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::filesystem::path file() const { return dir_ / "index.hnsw"; }
+  std::string bytes() const {
+    std::string out(std::filesystem::file_size(file()), '\0');
+    std::ifstream(file(), std::ios::binary).read(out.data(), static_cast<std::streamsize>(out.size()));
+    return out;
+  }
+  void write(const std::string& content) const {
+    std::ofstream(file(), std::ios::binary | std::ios::trunc) << content;
+  }
+  // load_index must refuse the file with a reason containing `reason`.
+  void expect_rejected(const std::string& reason, const IndexOptions& options) const {
+    auto loaded = load_index(file(), options);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.error().kind, ErrorKind::kBadRequest);
+    EXPECT_NE(loaded.error().message.find(reason), std::string::npos) << loaded.error().message;
+  }
+  void expect_rejected(const std::string& reason) const { expect_rejected(reason, options_); }
+
+  std::filesystem::path dir_;
+  IndexOptions options_;
+  std::vector<float> data_;
+  std::unique_ptr<VectorIndex> index_;
+  IndexFileMeta meta_{"ViT-B-32__openai", std::string("fp\0rint", 7)};
+};
+
+TEST_F(IndexFileTest, RoundTripGivesIdenticalResults) {
+  auto loaded = load_index(file(), options_);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->meta.model, meta_.model);
+  EXPECT_EQ(loaded->meta.fingerprint, meta_.fingerprint);
+  VectorIndex& copy = *loaded->index;
+  EXPECT_TRUE(persistable(copy));
+  EXPECT_EQ(copy.size(), index_->size());
+  EXPECT_FALSE(copy.contains(1000));
+  EXPECT_EQ(copy.get(1100), index_->get(1100));
+  const auto queries = random_matrix(20, kDim, 99);
+  std::unordered_set<VectorId> allowed{1040, 1050, 1060, 1200};
+  for (std::size_t q = 0; q < 20; ++q) {
+    EXPECT_EQ(*copy.search(row(queries, q, kDim), 10), *index_->search(row(queries, q, kDim), 10));
+    EXPECT_EQ(*copy.search(row(queries, q, kDim), 3, filter_of(&allowed)),
+              *index_->search(row(queries, q, kDim), 3, filter_of(&allowed)));
+  }
+  // The loaded index keeps working as a live one.
+  ASSERT_TRUE(copy.upsert(5, row(queries, 0, kDim)).ok());
+  EXPECT_EQ(copy.search(row(queries, 0, kDim), 1)->front().id, 5);
+  EXPECT_TRUE(copy.remove(1100));
+  EXPECT_FALSE(copy.contains(1100));
+  // A second save of the loaded index is byte-identical but for the added vector: it loads again.
+  ASSERT_TRUE(save_index(copy, file(), meta_).ok());
+  auto again = load_index(file(), options_);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->index->size(), copy.size());
+}
+
+TEST_F(IndexFileTest, DamagedFilesAreRejected) {
+  const std::string good = bytes();
+  ASSERT_GT(good.size(), kRows * kDim * sizeof(float));
+
+  write(good.substr(0, good.size() / 2));
+  expect_rejected("truncated");
+  write(good.substr(0, good.size() - 1));
+  expect_rejected("");  // the digest no longer lines up
+  write(good.substr(0, 10));
+  expect_rejected("truncated");
+  write("");
+  expect_rejected("truncated");
+  write(good + "x");
+  expect_rejected("checksum");
+
+  for (const std::size_t at : {good.size() / 3, good.size() / 2, good.size() - 40, good.size() - 1}) {
+    std::string flipped = good;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x20);
+    write(flipped);
+    expect_rejected("checksum");
+  }
+
+  std::string magic = good;
+  magic[0] = 'X';
+  write(magic);
+  expect_rejected("magic");
+
+  std::string version = good;
+  version[8] = 2;  // format version (u32 after the 8-byte magic)
+  write(version);
+  expect_rejected("format version 2");
+
+  std::string dimension = good;
+  dimension[16] = 48;  // dimension (u64 at 16)
+  write(dimension);
+  expect_rejected("dimension 48");
+
+  write(good);
+  expect_rejected("dimension 24, expected 32", adaptive(32, 50));
+  IndexOptions other_m = options_;
+  other_m.hnsw.m = 8;
+  expect_rejected("M=16", other_m);
+  EXPECT_TRUE(load_index(file(), options_).ok());
+}
+
+// A forger can recompute the digest (focal_vector_index links OpenSSL, so the test binary does too): the
+// graph itself must still be checked before hnswlib walks it.
+TEST_F(IndexFileTest, ForgedGraphsWithAValidChecksumAreRejected) {
+  const std::string good = bytes();
+  auto forge = [&](std::size_t at, const std::string& value) {
+    std::string forged = good;
+    forged.replace(at, value.size(), value);
+    unsigned int length = 0;
+    EVP_Digest(forged.data(), forged.size() - 32,
+               reinterpret_cast<unsigned char*>(&forged[forged.size() - 32]), &length, EVP_sha256(), nullptr);
+    write(forged);
+  };
+  // Payload starts after the 80-byte header, the model, the u64 fingerprint size and the fingerprint.
+  const std::size_t level0 = 80 + meta_.model.size() + 8 + meta_.fingerprint.size();
+  const std::size_t element = 2 * 16 * 4 + 4 + kDim * sizeof(float) + 8;
+  const std::uint32_t far_away = 1'000'000;
+  forge(level0 + 4, std::string(reinterpret_cast<const char*>(&far_away), 4));  // element 0's first link
+  expect_rejected("missing node");
+  forge(level0, std::string("\xff\x7f", 2));  // element 0 claims 32767 links
+  expect_rejected("too many links");
+  const float big = 3.0f;
+  forge(level0 + 2 * 16 * 4 + 4, std::string(reinterpret_cast<const char*>(&big), 4));  // element 0's vector
+  expect_rejected("not normalized");
+  std::string label(8, '\0');
+  std::memcpy(label.data(), good.data() + level0 + element + element - 8, 8);  // element 1's id on element 0
+  forge(level0 + element - 8, label);
+  expect_rejected("duplicate id");
+  write(good);
+  EXPECT_TRUE(load_index(file(), options_).ok());
+}
+
+TEST_F(IndexFileTest, MissingFileAndExactIndexes) {
+  auto missing = load_index(dir_ / "absent.hnsw", options_);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, ErrorKind::kNotFound);
+
+  auto exact = make_index(adaptive(kDim, 1000));
+  ASSERT_TRUE(exact->upsert(1, row(data_, 0, kDim)).ok());
+  EXPECT_FALSE(persistable(*exact));
+  EXPECT_FALSE(save_index(*exact, dir_ / "exact.hnsw", meta_).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "exact.hnsw"));
+  // No temporary is left beside the target.
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir_)) ++files;
+  EXPECT_EQ(files, 1u);
 }
 
 }  // namespace

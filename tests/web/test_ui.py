@@ -256,6 +256,11 @@ def test_08_settings_smart_search_off_and_a_dead_ml_url(page: Page, server, chec
     check_page("settings")
     check_page("settings", dark=True)
 
+    # The fixture's import went through the live node: its counters are shown.
+    expect(page.get_by_test_id("ml-url-counters").first).to_contain_text("requests, 0 failed")
+    page.get_by_label("Spread requests").select_option("least-outstanding")
+    expect(page.get_by_text("Every healthy URL takes requests")).to_be_visible()
+
     page.get_by_label("Smart Search", exact=True).uncheck()
     dead = f"http://127.0.0.1:{free_port()}"
     page.get_by_label("Add a URL").fill(dead)
@@ -264,6 +269,8 @@ def test_08_settings_smart_search_off_and_a_dead_ml_url(page: Page, server, chec
     expect(page.get_by_text("Settings saved.")).to_be_visible()
     row = page.get_by_test_id("ml-url").filter(has_text=dead)
     expect(row).to_have_attribute("data-health", "unhealthy", timeout=20_000)
+    page.reload()
+    expect(page.get_by_label("Spread requests")).to_have_value("least-outstanding")
 
     page.goto("/search?q=dog")
     expect(page.get_by_test_id("search-mode")).to_have_attribute("data-mode", "keyword")

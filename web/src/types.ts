@@ -127,7 +127,15 @@ export interface DuplicateGroup {
 }
 
 export interface MlHealth {
-  urls: { url: string; healthy: boolean }[];
+  balance?: 'fallback' | 'least-outstanding';
+  urls: {
+    url: string;
+    healthy: boolean;
+    outstanding?: number;
+    requests?: number;
+    failures?: number;
+    latencyMs?: Record<string, number>;
+  }[];
 }
 
 // The system config is a deep JSON object; the settings page edits it by dotted path (lib/config-path.ts).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // Machine Learning Settings: ML on/off per feature, the CLIP and face models (with the re-run warning),
-// thresholds, and the ML URL list (add / remove / reorder) with each URL's live health.
+// thresholds, and the ML URL list (add / remove / reorder, how requests are spread) with each URL's live
+// health and request counters.
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { Icon } from '../components/icons';
@@ -191,8 +192,20 @@ export function Settings() {
 
         <fieldset>
           <legend>Machine-learning URLs</legend>
+          <label>
+            Spread requests
+            <select
+              value={String(value('machineLearning.balance') ?? 'fallback')}
+              onChange={(e) => set('machineLearning.balance', e.currentTarget.value)}
+            >
+              <option value="fallback">In this order: the first healthy URL takes every request (Immich)</option>
+              <option value="least-outstanding">Over every healthy URL, the least busy first</option>
+            </select>
+          </label>
           <p class="muted small">
-            Tried in this order: the first healthy URL takes the request, the next ones are fallbacks.
+            {value('machineLearning.balance') === 'least-outstanding'
+              ? 'Every healthy URL takes requests: the one with the fewest in flight, weighted by how fast it answers. Unreachable URLs are skipped until a health check sees them again.'
+              : 'Tried in this order: the first healthy URL takes the request, the next ones are fallbacks.'}
           </p>
           <ol class="url-list" aria-label="Machine-learning URLs">
             {urls.map((url, index) => {
@@ -204,6 +217,11 @@ export function Settings() {
                   <span class={`health health-${status}`}>
                     {status === 'unknown' ? 'Not checked (save first)' : status === 'healthy' ? 'Healthy' : 'Unreachable'}
                   </span>
+                  {h?.requests !== undefined && h.requests > 0 && (
+                    <span class="muted small" data-testid="ml-url-counters">
+                      {h.requests} requests, {h.failures ?? 0} failed, {h.outstanding ?? 0} in flight
+                    </span>
+                  )}
                   <button type="button" class="button icon-only" aria-label={`Move ${url} up`} disabled={index === 0} onClick={() => set('machineLearning.urls', moveUrl(urls, index, -1))}>
                     <Icon name="up" />
                   </button>
