@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <list>
@@ -19,6 +17,7 @@
 #include "library/library.h"
 #include "ml_client/ml_client.h"
 #include "search/asset_filter_sql.h"
+#include "search/saved_index.h"
 #include "search/search.h"
 #include "settings/settings.h"
 #include "store/database.h"
@@ -26,6 +25,13 @@
 
 namespace focal::search {
 namespace {
+
+using detail::read_saved_index;
+using detail::read_versions;
+using detail::RowVersions;
+using detail::saved_index_file;
+using detail::seconds_since;
+using detail::write_saved_index;
 
 // Component "search" schema history (documented in search.h).
 constexpr store::Migration kMigrations[] = {
@@ -98,54 +104,6 @@ class QueryCache {
   std::unordered_map<std::string, std::list<Entry>::iterator> map_;
 };
 
-// (asset_id, version) of the rows of one model, by asset id: the fingerprint of a saved index.
-using RowVersions = std::vector<std::pair<std::int64_t, std::int64_t>>;
-
-std::string encode_versions(const RowVersions& rows) {
-  std::string out(sizeof(std::uint64_t) + rows.size() * 2 * sizeof(std::int64_t), '\0');
-  const std::uint64_t count = rows.size();
-  std::memcpy(out.data(), &count, sizeof(count));
-  char* at = out.data() + sizeof(count);
-  for (const auto& [id, version] : rows) {
-    std::memcpy(at, &id, sizeof(id));
-    std::memcpy(at + sizeof(id), &version, sizeof(version));
-    at += sizeof(id) + sizeof(version);
-  }
-  return out;
-}
-
-std::optional<RowVersions> decode_versions(const std::string& bytes) {
-  std::uint64_t count = 0;
-  if (bytes.size() < sizeof(count)) return std::nullopt;
-  std::memcpy(&count, bytes.data(), sizeof(count));
-  if ((bytes.size() - sizeof(count)) / (2 * sizeof(std::int64_t)) != count ||
-      (bytes.size() - sizeof(count)) % (2 * sizeof(std::int64_t)) != 0)
-    return std::nullopt;
-  RowVersions rows(static_cast<std::size_t>(count));
-  const char* at = bytes.data() + sizeof(count);
-  for (auto& [id, version] : rows) {
-    std::memcpy(&id, at, sizeof(id));
-    std::memcpy(&version, at + sizeof(id), sizeof(version));
-    at += sizeof(id) + sizeof(version);
-  }
-  return rows;
-}
-
-Expected<RowVersions> read_versions(store::Connection& connection, const std::string& model,
-                                    std::int64_t dim) {
-  return store::query(
-      connection,
-      "SELECT asset_id, version FROM smart_search WHERE model = ?1 AND dim = ?2 ORDER BY asset_id",
-      [](const store::Statement& row) {
-        return std::pair{row.int64(0), row.int64(1)};
-      },
-      model, dim);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 }  // namespace
 
 Status migrate(store::Database& db) { return db.migrate("search", kMigrations); }
@@ -182,54 +140,6 @@ struct SmartSearchService::Impl {
         options(opts),
         cache(opts.query_cache) {}
 
-  // The file of `model`'s saved HNSW index (none without an index folder).
-  std::optional<std::filesystem::path> index_file(const std::string& model) const {
-    if (options.index_dir.empty()) return std::nullopt;
-    std::string name;
-    for (const char c : model)
-      name +=
-          (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.') ? c : '_';
-    return options.index_dir / ("smart-search-" + name + ".hnsw");
-  }
-
-  // The saved index of `model` when it holds exactly `rows` (nullopt, with the reason logged, otherwise).
-  std::optional<std::unique_ptr<VectorIndex>> saved_index(const std::filesystem::path& file,
-                                                          const std::string& model,
-                                                          const IndexOptions& index_options,
-                                                          const RowVersions& rows) const {
-    const auto start = std::chrono::steady_clock::now();
-    auto loaded = load_index(file, index_options);
-    if (!loaded) {
-      if (loaded.error().kind == ErrorKind::kNotFound)
-        spdlog::info("Smart search: no saved index at {}; building it", file.string());
-      else
-        spdlog::warn("Smart search: cannot use the saved index, rebuilding it: {}", loaded.error().message);
-      return std::nullopt;
-    }
-    if (loaded->meta.model != model) {
-      spdlog::warn("Smart search: {} holds embeddings of {}, not {}; rebuilding it", file.string(),
-                   loaded->meta.model, model);
-      return std::nullopt;
-    }
-    if (decode_versions(loaded->meta.fingerprint) != rows) {
-      spdlog::info("Smart search: {} is older than the stored embeddings of {}; rebuilding it", file.string(),
-                   model);
-      return std::nullopt;
-    }
-    spdlog::info("Smart search: read {} embeddings of {} from {} in {:.2f} s", rows.size(), model,
-                 file.string(), seconds_since(start));
-    return std::move(loaded->index);
-  }
-
-  Status save_locked(const VectorIndex& to_save, const std::filesystem::path& file, const std::string& model,
-                     const RowVersions& rows) const {
-    const auto start = std::chrono::steady_clock::now();
-    if (Status saved = save_index(to_save, file, {model, encode_versions(rows)}); !saved) return saved;
-    spdlog::info("Smart search: saved the index of {} ({} embeddings) to {} in {:.2f} s", model, rows.size(),
-                 file.string(), seconds_since(start));
-    return {};
-  }
-
   // Makes `model` active: its saved index when that matches the store, else every stored embedding of
   // `model` in a fresh index (saved when it is HNSW).
   Status load(const std::string& model_name) {
@@ -239,7 +149,7 @@ struct SmartSearchService::Impl {
     IndexOptions index_options = options.index;
     index_options.dimension = static_cast<std::size_t>(*dimension);
     std::lock_guard write_lock(write_mutex);
-    const auto file = index_file(model);
+    const auto file = saved_index_file(options.index_dir, model);
 
     std::unique_ptr<VectorIndex> fresh;
     RowVersions rows;
@@ -253,7 +163,7 @@ struct SmartSearchService::Impl {
       if (!read) return read;
       // Below the threshold the index is exact and cheap to rebuild; no file is read.
       if (rows.size() >= index_options.exact_threshold)
-        if (auto saved = saved_index(*file, model, index_options, rows)) fresh = std::move(*saved);
+        if (auto saved = read_saved_index(*file, model, index_options, rows)) fresh = std::move(*saved);
     }
     const bool from_file = fresh != nullptr;
     if (!from_file) {
@@ -291,7 +201,7 @@ struct SmartSearchService::Impl {
       std::filesystem::remove(*file, ignored);
     }
     if (!from_file && file && persistable(*fresh)) {
-      if (Status saved = save_locked(*fresh, *file, model, rows); !saved) {
+      if (Status saved = write_saved_index(*fresh, *file, model, rows); !saved) {
         spdlog::warn("Smart search: cannot save the index (retried at shutdown): {}", saved.error().message);
         changed = true;
       }
@@ -311,7 +221,7 @@ struct SmartSearchService::Impl {
   // next start rebuilds.
   Status save_if_changed() {
     std::lock_guard write_lock(write_mutex);
-    const auto file = index_file(active_model);
+    const auto file = saved_index_file(options.index_dir, active_model);
     if (!file || !dirty || !index || !persistable(*index)) return {};
     RowVersions rows;
     Status read = db.read([&](store::Connection& connection) -> Status {
@@ -337,7 +247,7 @@ struct SmartSearchService::Impl {
       return {};
     }
     if (!persistable(*index)) return {};  // removals shrank it back to an exact index
-    if (Status saved = save_locked(*index, *file, active_model, rows); !saved) return saved;
+    if (Status saved = write_saved_index(*index, *file, active_model, rows); !saved) return saved;
     dirty = false;
     return {};
   }
