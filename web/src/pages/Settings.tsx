@@ -7,6 +7,7 @@ import { api } from '../api';
 import { Icon } from '../components/icons';
 import { Loading, Notice, errorText } from '../components/ui';
 import { getPath, setPath } from '../lib/config-path';
+import { plural } from '../lib/format';
 import type { MlHealth, SystemConfig } from '../types';
 
 const CLIP_MODELS = [
@@ -198,8 +199,8 @@ export function Settings() {
               value={String(value('machineLearning.balance') ?? 'fallback')}
               onChange={(e) => set('machineLearning.balance', e.currentTarget.value)}
             >
-              <option value="fallback">In this order: the first healthy URL takes every request (Immich)</option>
-              <option value="least-outstanding">Over every healthy URL, the least busy first</option>
+              <option value="fallback">In order (Immich)</option>
+              <option value="least-outstanding">Least busy first</option>
             </select>
           </label>
           <p class="muted small">
@@ -218,8 +219,9 @@ export function Settings() {
                     {status === 'unknown' ? 'Not checked (save first)' : status === 'healthy' ? 'Healthy' : 'Unreachable'}
                   </span>
                   {h?.requests !== undefined && h.requests > 0 && (
-                    <span class="muted small" data-testid="ml-url-counters">
-                      {h.requests} requests, {h.failures ?? 0} failed, {h.outstanding ?? 0} in flight
+                    <span class="muted small url-counters" data-testid="ml-url-counters">
+                      {plural(h.requests, 'request')}, {(h.failures ?? 0).toLocaleString()} failed,{' '}
+                      {(h.outstanding ?? 0).toLocaleString()} in flight
                     </span>
                   )}
                   <button type="button" class="button icon-only" aria-label={`Move ${url} up`} disabled={index === 0} onClick={() => set('machineLearning.urls', moveUrl(urls, index, -1))}>
