@@ -106,10 +106,11 @@ std::string task_of(const json& entries) {
 struct HttpMlClient::Impl {
   using SteadyClock = std::chrono::steady_clock;
 
-  // Moving average of a task's successful requests on one node, and when it last moved.
+  // Moving average of a task's successful requests on one node, and when it last moved (nullopt: only the
+  // warm-up answer so far, which ranks nothing).
   struct Latency {
     double ms = 0;
-    SteadyClock::time_point measured_at;
+    std::optional<SteadyClock::time_point> measured_at;
   };
 
   // What the client knows of one configured URL.
@@ -120,6 +121,7 @@ struct HttpMlClient::Impl {
     int outstanding = 0;
     std::uint64_t requests = 0;
     std::uint64_t failures = 0;
+    SteadyClock::time_point last_sent{};  // least-outstanding's tie-break: the longest-waiting node first
     std::map<std::string, Latency, std::less<>> latency;  // by task
   };
 
@@ -172,6 +174,7 @@ struct HttpMlClient::Impl {
     Node& node = nodes[url];
     ++node.outstanding;
     ++node.requests;
+    node.last_sent = SteadyClock::now();
   }
 
   // Ends an attempt: a success feeds the task's latency average, a failure marks the node down.
@@ -185,9 +188,19 @@ struct HttpMlClient::Impl {
       if (ok) {
         constexpr double kWeight = 0.2;  // about the last 10 requests
         const double ms = std::chrono::duration<double, std::milli>(took).count();
-        auto [average, first] = node.latency.try_emplace(task, Latency{ms, {}});
-        if (!first) average->second.ms += kWeight * (ms - average->second.ms);
-        average->second.measured_at = SteadyClock::now();
+        const auto now = SteadyClock::now();
+        auto [average, first] = node.latency.try_emplace(task, Latency{ms, std::nullopt});
+        // A node's first answer to a task includes loading the model (seconds, against milliseconds after):
+        // it is reported but ranks nothing, else that node would look slow and idle for dozens of requests.
+        // A stale average restarts from the new sample for the same reason: a blend would keep a node that was
+        // slow for a while ranked slow for many validity periods after it has become fast.
+        if (!first) {
+          if (!average->second.measured_at || now - *average->second.measured_at > options.latency_validity)
+            average->second.ms = ms;
+          else
+            average->second.ms += kWeight * (ms - average->second.ms);
+          average->second.measured_at = now;
+        }
       } else {
         ++node.failures;
       }
@@ -257,12 +270,17 @@ struct HttpMlClient::Impl {
     std::vector<std::string> rest;
     for (const auto& url : options.urls) (usable(url, now) ? first : rest).push_back(url);
     if (options.balance == Balance::kLeastOutstanding && first.size() > 1) {
-      // A node without a (recent) measurement of this task counts as the fastest measured one and wins a tie,
-      // then the node with fewer requests so far does, so a new (or newly healthy) node is tried and measured
-      // soon.
+      // A node without a (recent) measurement of this task (past its warm-up answer) counts as the fastest
+      // measured one and wins a tie, so a new (or newly healthy) node is tried and measured soon; then the node
+      // that has waited longest since its last request does (a new node does not take every request until its
+      // count catches up with the others'). Latencies within kSameSpeed of the fastest count as the fastest:
+      // nodes of one speed measure a little apart from noise alone, and a strict ranking would then give one
+      // of them nearly every request whenever fewer requests than nodes are in flight.
+      constexpr double kSameSpeed = 1.5;
       const auto latency_of = [&](const Node& node) -> std::optional<double> {
         const auto found = node.latency.find(task);
-        if (found == node.latency.end() || now - found->second.measured_at > options.latency_validity)
+        if (found == node.latency.end() || !found->second.measured_at ||
+            now - *found->second.measured_at > options.latency_validity)
           return std::nullopt;
         return found->second.ms;
       };
@@ -273,11 +291,14 @@ struct HttpMlClient::Impl {
             fastest_ms = fastest_ms == 0 ? *ms : std::min(fastest_ms, *ms);
       const auto rank = [&](const std::string& url) {
         const auto node = nodes.find(url);
-        if (node == nodes.end()) return std::tuple{std::max(fastest_ms, 0.01), false, std::uint64_t{0}};
+        if (node == nodes.end())
+          return std::tuple{std::max(fastest_ms, 0.01), false, SteadyClock::time_point{}};
         const auto measured = latency_of(node->second);
-        const double latency = std::max(measured.value_or(fastest_ms), 0.01);
+        double latency = measured.value_or(fastest_ms);
+        if (latency <= kSameSpeed * fastest_ms) latency = fastest_ms;
+        latency = std::max(latency, 0.01);
         return std::tuple{(node->second.outstanding + 1) * latency, measured.has_value(),
-                          node->second.requests};
+                          node->second.last_sent};
       };
       std::stable_sort(first.begin(), first.end(),
                        [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });

@@ -333,16 +333,19 @@ def test_three_ml_nodes_share_the_work_and_one_dies(reference, stack, photos):
         assert health["balance"] == "least-outstanding"
         by_url = {u["url"]: u for u in health["urls"]}
         assert not by_url[urls[2]]["healthy"]
-        # The two live nodes did the rest between them, neither idle.
+        # The two live nodes did the rest between them, neither idle. Not an even split: they share two cores with
+        # each other and the server, so one of them measures faster for a while by chance and rightly takes
+        # more (runs here gave 24-46 % to the smaller one; fallback would give it 0 %).
         live = [by_url[u]["requests"] for u in urls[:2]]
-        assert min(live) >= 0.2 * sum(live), health
+        assert min(live) >= 0.15 * sum(live), health
         assert by_url[urls[0]]["failures"] == by_url[urls[1]]["failures"] == 0, health
         metrics = api.get("/metrics")
         assert metrics.status == 200
         text = metrics.body.decode()
         assert f'focal_ml_node_requests_total{{url="{urls[0]}"}} {by_url[urls[0]]["requests"]}' in text, text
         assert 'focal_jobs{queue="smartSearch",state="completed"}' in text, text
-        print("requests per ML node:", {u: by_url[u]["requests"] for u in urls})
+        print("requests per ML node:", {u: by_url[u]["requests"] for u in urls},
+              "latency (ms):", {u: by_url[u]["latencyMs"] for u in urls})
     finally:
         rc = serve.stop()
         for node in nodes[:2]:

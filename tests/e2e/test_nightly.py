@@ -26,8 +26,11 @@ def test_nightly_tasks_run_at_the_start_time_once_a_day(stack, tmp_path):
     try:
         wait_until(lambda: db_rows(data_dir, "SELECT last_run FROM job_schedule WHERE name = 'nightlyTasks'"),
                    30, "the nightly run")
-        completed = wait_until(lambda: dict(db_rows(data_dir, "SELECT queue, completed FROM job_queue "
-                                                              "WHERE completed > 0")) or None, 30, "its jobs")
+        def completed_by_queue():  # once both nightly jobs are done (they run on two queues, in any order)
+            done = dict(db_rows(data_dir, "SELECT queue, completed FROM job_queue WHERE completed > 0"))
+            return done if {"backgroundTask", "facialRecognition"} <= done.keys() else None
+
+        completed = wait_until(completed_by_queue, 30, "its jobs")
         assert completed.get("backgroundTask") == 1, completed  # PersonCleanup (databaseCleanup)
         assert completed.get("facialRecognition") == 1, completed  # FacialRecognitionQueueAll (clusterNewFaces)
         assert "thumbnailGeneration" not in completed, completed  # missingThumbnails is off

@@ -557,15 +557,16 @@ TEST(MlClientBalanceTest, LeastOutstandingWeighsByMeasuredLatency) {
   auto& [slow, fast] = nodes;
   HttpMlClient client(balanced({slow.url(), fast.url()}));
   client.check_health_now();
-  // One request at a time: both are idle, so the measured latency decides after each has been tried once.
+  // One request at a time: both are idle, so the measured latency decides once each has answered twice (the
+  // first answer is the warm-up, a model load on a real node, and ranks nothing).
   load(client, 1, 20);
-  EXPECT_EQ(slow.requests().size(), 1u);
-  EXPECT_EQ(fast.requests().size(), 19u);
+  EXPECT_EQ(slow.requests().size(), 2u);
+  EXPECT_EQ(fast.requests().size(), 18u);
   // The latency is per task: image requests have no measurement yet, so both nodes are tried again.
   ASSERT_TRUE(client.clip_image("ViT-B-32__openai", "\xff\xd8jpeg").ok());
   ASSERT_TRUE(client.clip_image("ViT-B-32__openai", "\xff\xd8jpeg").ok());
-  EXPECT_EQ(slow.requests().size(), 2u);
-  EXPECT_EQ(fast.requests().size(), 20u);
+  EXPECT_EQ(slow.requests().size(), 3u);
+  EXPECT_EQ(fast.requests().size(), 19u);
 }
 
 TEST(MlClientBalanceTest, AnOldLatencyStopsRankingItsNode) {
@@ -576,15 +577,76 @@ TEST(MlClientBalanceTest, AnOldLatencyStopsRankingItsNode) {
   HttpMlClient client(options);
   client.check_health_now();
   load(client, 1, 5);
-  ASSERT_EQ(slow.requests().size(), 1u);
-  // The slow node's single sample expires while the fast one is kept fresh by traffic: the slow node is
-  // unmeasured again and gets the next request.
+  ASSERT_EQ(slow.requests().size(), 2u);  // the warm-up and one sample
+  // The slow node's sample expires while the fast one is kept fresh by traffic: the slow node is unmeasured
+  // again and gets the next request.
   const auto until = std::chrono::steady_clock::now() + 1200ms;
-  while (std::chrono::steady_clock::now() < until && slow.requests().size() == 1u) {
+  while (std::chrono::steady_clock::now() < until && slow.requests().size() == 2u) {
     ASSERT_TRUE(client.clip_text("m", "x", "").ok());
     std::this_thread::sleep_for(20ms);
   }
-  EXPECT_EQ(slow.requests().size(), 2u);
+  EXPECT_EQ(slow.requests().size(), 3u);
+}
+
+TEST(MlClientBalanceTest, ANodeSlowOnlyAtFirstGetsItsShareOnceItsSampleIsOld) {
+  // Node a's first answers are slow (as on a node busy with other work for a while), then it is as fast as b.
+  FakeMlServer a(FakeMlServer::Mode::kHealthy);
+  FakeMlServer b(FakeMlServer::Mode::kHealthy);
+  a.delay(400ms);
+  b.delay(10ms);
+  ClientOptions options = balanced({a.url(), b.url()});
+  options.latency_validity = 500ms;
+  HttpMlClient client(options);
+  client.check_health_now();
+  load(client, 1, 4);  // each node's warm-up, then one sample each
+  ASSERT_EQ(request_counts({&a, &b}), (std::vector<std::size_t>{2, 2}));
+  a.delay(10ms);
+  // b takes everything until a's sample is old; a's next sample replaces the 400 ms (a blend would still
+  // say 300 ms and idle a for several more validity periods), and from then on the two share the requests.
+  const auto until = std::chrono::steady_clock::now() + 700ms;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(client.clip_text("m", "x", "").ok());
+    std::this_thread::sleep_for(5ms);
+  }
+  const auto before = request_counts({&a, &b});
+  load(client, 1, 40);
+  const auto after = request_counts({&a, &b});
+  EXPECT_GE(after[0] - before[0], 12u) << "a " << after[0] - before[0] << ", b " << after[1] - before[1];
+  EXPECT_GE(after[1] - before[1], 12u) << "a " << after[0] - before[0] << ", b " << after[1] - before[1];
+}
+
+TEST(MlClientBalanceTest, AWarmUpAnswerDoesNotRankItsNode) {
+  // Node a's first answer is slow, as a real node's is while it loads the model; from its second on, a is as
+  // fast as b and shares the requests at once.
+  FakeMlServer a(FakeMlServer::Mode::kHealthy);
+  FakeMlServer b(FakeMlServer::Mode::kHealthy);
+  a.delay(400ms);
+  b.delay(10ms);
+  HttpMlClient client(balanced({a.url(), b.url()}));
+  client.check_health_now();
+  load(client, 1, 2);
+  ASSERT_EQ(request_counts({&a, &b}), (std::vector<std::size_t>{1, 1}));
+  a.delay(10ms);
+  load(client, 1, 40);
+  const auto counts = request_counts({&a, &b});
+  EXPECT_GE(counts[0], 13u) << "a " << counts[0] << ", b " << counts[1];
+  EXPECT_GE(counts[1], 13u) << "a " << counts[0] << ", b " << counts[1];
+}
+
+TEST(MlClientBalanceTest, EqualNodesShareSequentialRequestsEvenly) {
+  // One request at a time over nodes of one speed: noise in the measured latencies must not hand one of
+  // them nearly everything.
+  FakeMlServer a(FakeMlServer::Mode::kHealthy);
+  FakeMlServer b(FakeMlServer::Mode::kHealthy);
+  FakeMlServer c(FakeMlServer::Mode::kHealthy);
+  a.delay(10ms);
+  b.delay(13ms);  // 30 % slower: still "the same speed"
+  c.delay(10ms);
+  HttpMlClient client(balanced({a.url(), b.url(), c.url()}));
+  client.check_health_now();
+  load(client, 1, 30);
+  const auto counts = request_counts({&a, &b, &c});
+  for (std::size_t n : counts) EXPECT_GE(n, 8u) << counts[0] << " " << counts[1] << " " << counts[2];
 }
 
 TEST(MlClientBalanceTest, ANodeThatDiesMidRunLosesItsShareAndNothingFails) {
