@@ -107,11 +107,23 @@ struct HttpMlClient::Impl {
   using SteadyClock = std::chrono::steady_clock;
 
   // Moving average of a task's successful requests on one node, and when it last moved (nullopt: only the
-  // warm-up answer so far, which ranks nothing).
+  // warm-up answer so far, which ranks nothing) as a time and as a count of attempts started.
   struct Latency {
     double ms = 0;
     std::optional<SteadyClock::time_point> measured_at;
+    std::uint64_t measured_after_attempts = 0;
   };
+
+  // A node's average stops ranking it after options.latency_validity or after this many attempts (to any
+  // node) without a new sample, whichever comes first: one slow answer (a busy moment) would otherwise keep a
+  // node idle for the whole validity period while requests come one at a time. The price is at most one
+  // request in this many on a node that really is slower.
+  static constexpr std::uint64_t kRemeasureAfterAttempts = 20;
+
+  bool is_fresh(const Latency& latency, SteadyClock::time_point now) const {
+    return latency.measured_at && now - *latency.measured_at <= options.latency_validity &&
+           attempts_started - latency.measured_after_attempts <= kRemeasureAfterAttempts;
+  }
 
   // What the client knows of one configured URL.
   struct Node {
@@ -131,6 +143,7 @@ struct HttpMlClient::Impl {
   mutable std::mutex mutex;
   ClientOptions options;
   std::map<std::string, Node, std::less<>> nodes;  // absent: never pinged nor requested
+  std::uint64_t attempts_started = 0;              // to any node
 
   std::thread health_thread;
   std::condition_variable wake;
@@ -174,6 +187,7 @@ struct HttpMlClient::Impl {
     Node& node = nodes[url];
     ++node.outstanding;
     ++node.requests;
+    ++attempts_started;
     node.last_sent = SteadyClock::now();
   }
 
@@ -195,11 +209,12 @@ struct HttpMlClient::Impl {
         // A stale average restarts from the new sample for the same reason: a blend would keep a node that was
         // slow for a while ranked slow for many validity periods after it has become fast.
         if (!first) {
-          if (!average->second.measured_at || now - *average->second.measured_at > options.latency_validity)
-            average->second.ms = ms;
-          else
+          if (is_fresh(average->second, now))
             average->second.ms += kWeight * (ms - average->second.ms);
+          else
+            average->second.ms = ms;
           average->second.measured_at = now;
+          average->second.measured_after_attempts = attempts_started;
         }
       } else {
         ++node.failures;
@@ -279,9 +294,7 @@ struct HttpMlClient::Impl {
       constexpr double kSameSpeed = 1.5;
       const auto latency_of = [&](const Node& node) -> std::optional<double> {
         const auto found = node.latency.find(task);
-        if (found == node.latency.end() || !found->second.measured_at ||
-            now - *found->second.measured_at > options.latency_validity)
-          return std::nullopt;
+        if (found == node.latency.end() || !is_fresh(found->second, now)) return std::nullopt;
         return found->second.ms;
       };
       double fastest_ms = 0;
