@@ -106,8 +106,8 @@ std::string task_of(const json& entries) {
 struct HttpMlClient::Impl {
   using SteadyClock = std::chrono::steady_clock;
 
-  // Moving average of a task's successful requests on one node, and when it last moved (nullopt: only the
-  // warm-up answer so far, which ranks nothing) as a time and as a count of attempts started.
+  // Moving average of a task's successful requests on one node, and when it last moved: the time (nullopt:
+  // only the warm-up answer so far, which ranks nothing) and the number of attempts started by then.
   struct Latency {
     double ms = 0;
     std::optional<SteadyClock::time_point> measured_at;

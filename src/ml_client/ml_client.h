@@ -9,9 +9,10 @@
 // machineLearning.balance = "least-outstanding") tries first the node with the lowest
 // (requests in flight + 1) × measured latency of that task (a node's first answer to a task, which loads the
 // model, is not a sample; an average older than 5 s or 20 requests is measured again; latencies within 1.5×
-// of the fastest count as equal; ties go to the node that has waited longest), so every healthy node works. Each attempt POSTs multipart/form-data to `predict` (relative)
-// with the part `entries` (JSON task spec) plus `image` (bytes) or `text`, exactly as Immich sends it. When
-// every URL fails the call returns kUnavailable with Immich's message, and the job system retries with backoff.
+// of the fastest count as equal; ties go to the node that has waited longest), so every healthy node works.
+// Each attempt POSTs multipart/form-data to `predict` (relative) with the part `entries` (JSON task spec) plus
+// `image` (bytes) or `text`, exactly as Immich sends it. When every URL fails the call returns kUnavailable
+// with Immich's message, and the job system retries with backoff.
 //
 // Unlike Immich, every request has a bounded timeout (ClientOptions::request_timeout, default 120 s) so a
 // hung ML node cannot hold a job forever, and `x-api-key` is sent when FOCAL_ML_API_KEY is set.
@@ -107,8 +108,9 @@ struct NodeStatus {
   std::uint64_t requests = 0;  // attempts sent since start (or since the URL was configured)
   std::uint64_t failures = 0;  // attempts that failed: transport error, timeout, non-2xx or unusable body
   // Moving average (weight 0.2 per sample; restarted by a sample after ClientOptions::latency_validity or 20
-  // attempts without one) of successful requests' latency in ms by task ("clip.visual", "clip.textual", "facial-recognition",
-  // "ocr"); after a single answer (the warm-up, not yet used for balancing), that answer's latency.
+  // attempts without one) of successful requests' latency in ms by task ("clip.visual", "clip.textual",
+  // "facial-recognition", "ocr"); after a single answer (the warm-up, not yet used for balancing), that
+  // answer's latency.
   std::map<std::string, double, std::less<>> latency_ms;
 };
 

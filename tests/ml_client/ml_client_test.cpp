@@ -498,6 +498,16 @@ struct SlowAndFast {
   FakeMlServer fast{FakeMlServer::Mode::kHealthy};
 };
 
+// Two healthy nodes answering after the given delays (each changeable later with delay()).
+struct TwoNodes {
+  TwoNodes(std::chrono::milliseconds a_delay, std::chrono::milliseconds b_delay) {
+    a.delay(a_delay);
+    b.delay(b_delay);
+  }
+  FakeMlServer a{FakeMlServer::Mode::kHealthy};
+  FakeMlServer b{FakeMlServer::Mode::kHealthy};
+};
+
 TEST(MlClientBalanceTest, NamesParseAndSettingsChooseTheMode) {
   EXPECT_EQ(parse_balance("fallback"), Balance::kFallback);
   EXPECT_EQ(parse_balance("least-outstanding"), Balance::kLeastOutstanding);
@@ -579,8 +589,8 @@ TEST(MlClientBalanceTest, AnOldLatencyStopsRankingItsNode) {
   load(client, 1, 5);
   ASSERT_EQ(slow.requests().size(), 2u);  // the warm-up and one sample
   // The slow node's sample expires while the fast one is kept fresh by traffic: the slow node is unmeasured
-  // again and gets the next request.
-  // Few requests (fewer than the 20 after which a sample is old by count anyway), spread over the second.
+  // again and gets the next request. Few requests, spread over the second: fewer than the 20 after which a
+  // sample is old by count anyway.
   const auto until = std::chrono::steady_clock::now() + 1500ms;
   while (std::chrono::steady_clock::now() < until && slow.requests().size() == 2u) {
     ASSERT_TRUE(client.clip_text("m", "x", "").ok());
@@ -591,10 +601,8 @@ TEST(MlClientBalanceTest, AnOldLatencyStopsRankingItsNode) {
 
 TEST(MlClientBalanceTest, ANodeSlowOnlyAtFirstGetsItsShareOnceItsSampleIsOld) {
   // Node a's first answers are slow (as on a node busy with other work for a while), then it is as fast as b.
-  FakeMlServer a(FakeMlServer::Mode::kHealthy);
-  FakeMlServer b(FakeMlServer::Mode::kHealthy);
-  a.delay(400ms);
-  b.delay(10ms);
+  TwoNodes nodes(400ms, 10ms);
+  auto& [a, b] = nodes;
   ClientOptions options = balanced({a.url(), b.url()});
   options.latency_validity = 500ms;
   HttpMlClient client(options);
@@ -619,10 +627,8 @@ TEST(MlClientBalanceTest, ANodeSlowOnlyAtFirstGetsItsShareOnceItsSampleIsOld) {
 TEST(MlClientBalanceTest, AWarmUpAnswerDoesNotRankItsNode) {
   // Node a's first answer is slow, as a real node's is while it loads the model; from its second on, a is as
   // fast as b and shares the requests at once.
-  FakeMlServer a(FakeMlServer::Mode::kHealthy);
-  FakeMlServer b(FakeMlServer::Mode::kHealthy);
-  a.delay(400ms);
-  b.delay(10ms);
+  TwoNodes nodes(400ms, 10ms);
+  auto& [a, b] = nodes;
   HttpMlClient client(balanced({a.url(), b.url()}));
   client.check_health_now();
   load(client, 1, 2);
@@ -654,10 +660,8 @@ TEST(MlClientBalanceTest, EqualNodesShareSequentialRequestsEvenly) {
 TEST(MlClientBalanceTest, ASlowSampleIsRemeasuredAfterTwentyRequests) {
   // One slow answer from a (a busy moment), then a is as fast as b again: well within the 5 s validity, a is
   // measured again once 20 requests have gone elsewhere, and shares the requests from then on.
-  FakeMlServer a(FakeMlServer::Mode::kHealthy);
-  FakeMlServer b(FakeMlServer::Mode::kHealthy);
-  a.delay(10ms);
-  b.delay(10ms);
+  TwoNodes nodes(10ms, 10ms);
+  auto& [a, b] = nodes;
   HttpMlClient client(balanced({a.url(), b.url()}));
   client.check_health_now();
   load(client, 1, 2);  // the warm-ups
