@@ -19,7 +19,7 @@ build_packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libvips-dev libturbojpeg0-dev libicu-dev libpcre2-dev
   libcurl4-openssl-dev libssl-dev openssl
-  libsqlite3-dev
+  libsqlite3-dev libpq-dev  # the library store: SQLite (embedded default) and PostgreSQL's client
   libexiv2-dev  # library: EXIF/XMP metadata
   libhnswlib-dev  # search: HNSW approximate nearest neighbours (header-only)
   libsodium-dev  # auth: Argon2id password hashes, token hashing
@@ -29,6 +29,7 @@ build_packages=(
 )
 test_packages=(
   libgtest-dev libgmock-dev
+  postgresql  # the storage suites run on a real PostgreSQL server too (tests/support/postgres.sh)
   python3 python3-venv
   clang-format clang-tidy
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz / ci-asan builds (libFuzzer, sanitizer runtimes)

@@ -45,8 +45,9 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
   store::DatabaseOptions db_options;
   db_options.path = config.database_path();
   db_options.reader_connections = config.db_readers;
+  db_options.postgres_url = config.database_url;
   auto db = store::Database::open(db_options);
-  if (!db) return with_context(db.error(), "Opening " + db_options.path.string());
+  if (!db) return with_context(db.error(), "Opening " + config.database_location());
   s->db_ = std::move(*db);
 
   // SERVER.md order: library, jobs, settings, search, people, duplicates, ocr, auth.
@@ -87,6 +88,8 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
 
   search::SmartSearchOptions smart_options;
   smart_options.index_dir = config.database_path().parent_path();  // HNSW indexes live beside the database
+  // Other focal processes share a PostgreSQL library: take in their embeddings now and then.
+  if (!config.database_url.empty()) smart_options.sync_interval = std::chrono::milliseconds(config.index_sync_ms);
   auto smart =
       search::SmartSearchService::open(*s->db_, *s->settings_, *s->ml_, s->library_->assets(), smart_options);
   if (!smart) return with_context(smart.error(), "Loading smart search");

@@ -14,7 +14,8 @@
 // password is created for it, and the first admin sign-up claims that placeholder (and so the data).
 //
 // Schema (component "auth", migrated after "people"/"duplicates"; only this component writes these tables):
-//   auth_user(id INTEGER PK, email TEXT UNIQUE NOT NULL COLLATE NOCASE, name TEXT NOT NULL,
+//   auth_user(id INTEGER PK, email TEXT UNIQUE NOT NULL COLLATE NOCASE (PostgreSQL: a unique index on
+//             lower(email)), name TEXT NOT NULL,
 //             password_hash TEXT NOT NULL ('' for the placeholder owner: no login possible),
 //             is_admin INT NOT NULL, created_at INT NOT NULL)
 //   auth_session(id INTEGER PK, user_id INT NOT NULL REFERENCES auth_user ON DELETE CASCADE,

@@ -51,6 +51,18 @@ std::filesystem::path default_data_dir(const EnvMap& env) {
 
 }  // namespace
 
+std::string FocalConfig::database_location() const {
+  if (database_url.empty()) return database_path().string();
+  // postgresql://user:password@host/… → postgresql://user:***@host/…
+  const std::size_t scheme = database_url.find("://");
+  const std::size_t at = database_url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+  const std::size_t colon = database_url.find(':', scheme == std::string::npos ? 0 : scheme + 3);
+  if (scheme == std::string::npos || at == std::string::npos || colon == std::string::npos || colon > at) {
+    return database_url;
+  }
+  return database_url.substr(0, colon + 1) + "***" + database_url.substr(at);
+}
+
 Status FocalConfig::validate() const {
   if (data_dir.empty()) return unprocessable("FOCAL_DATA_DIR must not be empty");
   if (host.empty()) return unprocessable("FOCAL_HOST must not be empty");
@@ -60,6 +72,12 @@ Status FocalConfig::validate() const {
   if (keepalive_timeout_s < 1 || keepalive_timeout_s > 3600)
     return unprocessable("FOCAL_KEEPALIVE_TIMEOUT_S must be between 1 and 3600");
   if (db_readers < 1 || db_readers > 64) return unprocessable("FOCAL_DB_READERS must be between 1 and 64");
+  if (index_sync_ms < 0) return unprocessable("FOCAL_INDEX_SYNC_MS must not be negative");
+  if (!database_url.empty() && !database_url.starts_with("postgresql://") &&
+      !database_url.starts_with("postgres://")) {
+    return unprocessable(
+        "FOCAL_DATABASE_URL must be a postgresql:// URL (unset it for the embedded SQLite database)");
+  }
   if (max_upload_bytes < 1024) return unprocessable("FOCAL_MAX_UPLOAD_BYTES must be at least 1024");
   if (max_json_bytes < 1024) return unprocessable("FOCAL_MAX_JSON_BYTES must be at least 1024");
   if (job_lease_ms < 1000) return unprocessable("FOCAL_JOB_LEASE_MS must be at least 1000");
@@ -86,7 +104,9 @@ std::string FocalConfig::to_json() const {
                         {"FOCAL_ACCESS_LOG", http.access_log},
                         {"FOCAL_MAX_UPLOAD_BYTES", max_upload_bytes},
                         {"FOCAL_MAX_JSON_BYTES", max_json_bytes},
+                        {"FOCAL_DATABASE_URL", database_url.empty() ? "" : database_location()},
                         {"FOCAL_DB_READERS", db_readers},
+                        {"FOCAL_INDEX_SYNC_MS", index_sync_ms},
                         {"FOCAL_WORKERS", workers},
                         {"FOCAL_JOB_LEASE_MS", job_lease_ms},
                         {"FOCAL_JOB_RETRY_INITIAL_MS", job_retry_initial_ms},
@@ -137,6 +157,8 @@ Expected<FocalConfig> parse_focal_config(const EnvMap& env) {
     cfg.trust_proxy = *parsed;
   }
   if (auto st = int_var("FOCAL_DB_READERS", cfg.db_readers); !st) return st.error();
+  if (const auto* v = get("FOCAL_DATABASE_URL")) cfg.database_url = *v;
+  if (auto st = int_var("FOCAL_INDEX_SYNC_MS", cfg.index_sync_ms); !st) return st.error();
   if (auto st = int_var("FOCAL_JOB_LEASE_MS", cfg.job_lease_ms); !st) return st.error();
   if (auto st = int_var("FOCAL_JOB_RETRY_INITIAL_MS", cfg.job_retry_initial_ms); !st) return st.error();
   if (auto st = int_var("FOCAL_JOB_RETRY_MAX_MS", cfg.job_retry_max_ms); !st) return st.error();

@@ -24,7 +24,14 @@ struct FocalConfig {
   HttpFrontConfig http;  // FOCAL_HEADER_TIMEOUT_S, _BODY_TIMEOUT_S, _MAX_CONNECTIONS, _TLS_*, _ACCESS_LOG
   std::size_t max_upload_bytes = std::size_t{512} << 20;  // FOCAL_MAX_UPLOAD_BYTES (multipart uploads)
   std::size_t max_json_bytes = std::size_t{1} << 20;      // FOCAL_MAX_JSON_BYTES (every other request body)
-  int db_readers = 4;   // FOCAL_DB_READERS: pooled SQLite reader connections
+  // FOCAL_DATABASE_URL: postgresql://user:password@host:port/database[?…] keeps the library in that
+  // PostgreSQL database (several focal processes may share it); unset, the embedded SQLite database in
+  // data_dir. Previews and index files stay in data_dir either way.
+  std::string database_url;
+  int db_readers = 4;   // FOCAL_DB_READERS: pooled reader connections (SQLite or PostgreSQL)
+  // FOCAL_INDEX_SYNC_MS: with FOCAL_DATABASE_URL, how often the in-memory smart-search index takes in the
+  // embeddings other processes wrote or deleted; 0: never.
+  int index_sync_ms = 10'000;
   bool workers = true;  // FOCAL_WORKERS: `focal serve` runs the job workers (false: API only)
   // FOCAL_JOB_LEASE_MS: a running job's lease; a killed process's jobs return to their queue after it. The
   // heartbeat renews leases every lease/4.
@@ -38,6 +45,8 @@ struct FocalConfig {
   bool no_color = false;           // NO_COLOR
 
   std::filesystem::path database_path() const { return data_dir / "focal.db"; }
+  // Where the library lives, for messages: the SQLite file, or the PostgreSQL URL without its password.
+  std::string database_location() const;
 
   Status validate() const;
   // Effective configuration as pretty JSON (`focal config env`).

@@ -27,6 +27,13 @@
 namespace focal::jobs {
 namespace {
 
+// A condition on `job`, the row an UPDATE sends back to the queue: no other job with its dedupe key is
+// pending (the unique index allows one pending job per key). Both engines accept it, unlike SQLite's
+// UPDATE OR IGNORE.
+constexpr char kNoPendingTwin[] =
+    "(dedupe_key IS NULL OR NOT EXISTS (SELECT 1 FROM job twin WHERE twin.dedupe_key = job.dedupe_key AND "
+    "twin.id <> job.id AND twin.state IN ('waiting', 'delayed')))";
+
 constexpr std::array<QueueInfo, 8> kQueues{{
     {queue::kMetadataExtraction, 5, false, job::kAssetExtractMetadataQueueAll},
     {queue::kThumbnailGeneration, 3, false, job::kAssetGenerateThumbnailsQueueAll},
@@ -186,15 +193,15 @@ struct JobQueue::Impl {
     if (!dedupe && request.name == job::kFacialRecognitionQueueAll) dedupe = std::string(request.name);
     const std::int64_t at = now();
     const bool delayed = request.delay.count() > 0;
-    Status ran =
-        store::exec(conn,
-                    "INSERT OR IGNORE INTO job (queue, name, data, priority, state, dedupe_key, run_at, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    queue_name, request.name, request.data.dump(), request.priority,
-                    delayed ? "delayed" : "waiting", dedupe, at + request.delay.count(), at, at);
-    if (!ran) return ran.error();
-    if (conn.changes() == 0) return std::int64_t{0};
-    return conn.last_insert_rowid();
+    // An equal pending job (same dedupe key) makes this one a no-op: no row comes back, id 0.
+    auto id = store::query_one<std::int64_t>(
+        conn,
+        "INSERT INTO job (queue, name, data, priority, state, dedupe_key, run_at, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        queue_name, request.name, request.data.dump(), request.priority, delayed ? "delayed" : "waiting",
+        dedupe, at + request.delay.count(), at, at);
+    if (!id) return std::move(id).error();
+    return id->value_or(0);
   }
 
   void notify() { wake.notify_all(); }
@@ -238,12 +245,22 @@ struct JobQueue::Impl {
   // Gives a job back to its queue untouched (not failed, its attempt not counted) after a full disk.
   Status give_back(const Job& job) {
     return db.write([&](store::Connection& conn) -> Status {
-      return store::exec(
-          conn,
-          "UPDATE job SET state = 'waiting', attempts = max(attempts - 1, 0), lease_owner = NULL, "
-          "lease_until = NULL, error = ? WHERE id = ? AND state = 'active' AND lease_owner = ?",
-          "data directory full", job.id, options.worker_id);
+      Status back = store::exec(conn,
+                                std::string("UPDATE job SET state = 'waiting', attempts = CASE WHEN attempts > 0 "
+                                            "THEN attempts - 1 ELSE 0 END, lease_owner = NULL, lease_until = "
+                                            "NULL, error = ? WHERE id = ? AND state = 'active' AND "
+                                            "lease_owner = ? AND ") +
+                                    kNoPendingTwin,
+                                "data directory full", job.id, options.worker_id);
+      if (!back || conn.changes() > 0) return back;
+      return drop_if_still_mine(conn, job.id);  // an equal pending job covers it (or the lease was lost)
     });
+  }
+
+  // Removes a job this worker still holds, after an equal pending job was found to cover it.
+  Status drop_if_still_mine(store::Connection& conn, std::int64_t id) {
+    return store::exec(conn, "DELETE FROM job WHERE id = ? AND state = 'active' AND lease_owner = ?", id,
+                       options.worker_id);
   }
 
   // Claims the next job of `queue_name` for one of `names`; nullopt when none is ready.
@@ -266,6 +283,10 @@ struct JobQueue::Impl {
           "SELECT id, name, data, attempts FROM job WHERE queue = ? AND state = 'waiting' AND name IN (";
       for (std::size_t i = 0; i < names.size(); ++i) sql += i == 0 ? "?" : ", ?";
       sql += ") ORDER BY priority, id LIMIT 1";
+      // Several focal processes may claim from one PostgreSQL database at once: SKIP LOCKED passes over a
+      // row another claim has locked and not yet committed, so each job goes to exactly one of them. (SQLite
+      // has one writer at a time: nothing to skip.)
+      if (conn.engine() == store::Engine::kPostgres) sql += " FOR UPDATE SKIP LOCKED";
       auto pick = conn.prepare(sql);
       if (!pick) return pick.error();
       pick->bind(1, queue_name);
@@ -283,7 +304,7 @@ struct JobQueue::Impl {
 
       Status taken = store::exec(conn,
                                  "UPDATE job SET state = 'active', attempts = attempts + 1, lease_owner = ?, "
-                                 "lease_until = ?, updated_at = ? WHERE id = ?",
+                                 "lease_until = ?, updated_at = ? WHERE id = ? AND state = 'waiting'",
                                  options.worker_id, at + options.lease.count(), at, claimed.id);
       if (!taken) return taken.error();
       return std::optional<Job>{std::move(claimed)};
@@ -325,7 +346,7 @@ struct JobQueue::Impl {
       }
       Status counted = store::exec(conn,
                                    "INSERT INTO job_queue (queue, completed) VALUES (?, 1) "
-                                   "ON CONFLICT (queue) DO UPDATE SET completed = completed + 1",
+                                   "ON CONFLICT (queue) DO UPDATE SET completed = job_queue.completed + 1",
                                    done.queue);
       if (!counted) return counted;
       for (const auto& request : next) {
@@ -357,17 +378,14 @@ struct JobQueue::Impl {
     const auto delay = backoff(done.attempt);
     return db.write([&](store::Connection& conn) -> Status {
       Status delayed = store::exec(conn,
-                                   "UPDATE OR IGNORE job SET state = 'delayed', run_at = ?, error = ?, "
-                                   "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND "
-                                   "state = 'active' AND lease_owner = ?",
+                                   std::string("UPDATE job SET state = 'delayed', run_at = ?, error = ?, "
+                                               "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = "
+                                               "? AND state = 'active' AND lease_owner = ? AND ") +
+                                       kNoPendingTwin,
                                    at + delay.count(), message, at, done.id, options.worker_id);
-      if (!delayed) return delayed;
-      if (conn.changes() == 0) {
-        // Either the lease was lost, or an equal pending job (same dedupe key) already covers this one.
-        return store::exec(conn, "DELETE FROM job WHERE id = ? AND state = 'active' AND lease_owner = ?",
-                           done.id, options.worker_id);
-      }
-      return {};
+      if (!delayed || conn.changes() > 0) return delayed;
+      // Either the lease was lost, or an equal pending job (same dedupe key) already covers this one.
+      return drop_if_still_mine(conn, done.id);
     });
   }
 
@@ -488,11 +506,14 @@ struct JobQueue::Impl {
             conn, "UPDATE job SET lease_until = 0 WHERE state = 'active' AND lease_owner = ?", owner);
         if (!expired) return expired.error();
       }
-      Status back =
-          store::exec(conn,
-                      "UPDATE OR IGNORE job SET state = 'waiting', lease_owner = NULL, lease_until = NULL, "
-                      "updated_at = ? WHERE state = 'active' AND lease_until < ?",
-                      at, at);
+      // Of expired jobs sharing a dedupe key only the oldest goes back (the unique index allows one pending).
+      Status back = store::exec(
+          conn,
+          "UPDATE job SET state = 'waiting', lease_owner = NULL, lease_until = NULL, updated_at = ?1 WHERE "
+          "state = 'active' AND lease_until < ?1 AND (dedupe_key IS NULL OR NOT EXISTS (SELECT 1 FROM job twin "
+          "WHERE twin.dedupe_key = job.dedupe_key AND twin.id <> job.id AND (twin.state IN ('waiting', "
+          "'delayed') OR (twin.state = 'active' AND twin.lease_until < ?1 AND twin.id < job.id))))",
+          at);
       if (!back) return back.error();
       const std::int64_t recovered = conn.changes();
       // Rows left: an equal job (same dedupe key) is already pending and covers them.
@@ -637,7 +658,7 @@ struct JobQueue::Impl {
           std::string in = "name IN (";
           for (std::size_t i = 0; i < names.size(); ++i) in += i == 0 ? "?" : ", ?";
           in += ")";
-          sql += " OR (" + in + " AND (state = 'waiting' OR (state = 'delayed' AND (run_at <= ? OR ?))))";
+          sql += " OR (" + in + " AND (state = 'waiting' OR (state = 'delayed' AND (run_at <= ? OR ? = 1))))";
         }
         sql += ")";
         auto stmt = conn.prepare(sql);

@@ -228,12 +228,17 @@ Expected<std::int64_t> AssetRepository::count(const AssetFilter& filter) const {
 
 Expected<std::vector<TimeBucket>> AssetRepository::time_buckets(const AssetFilter& filter) const {
   return db_.read([&](store::Connection& conn) -> Expected<std::vector<TimeBucket>> {
-    // Real seconds so that instants before 1970 fall in their own month (integer division truncates up).
+    // The first second of the UTC month. Real seconds so that instants before 1970 fall in their own month
+    // (integer division truncates up).
+    const char* month = conn.engine() == store::Engine::kSqlite
+                            ? "CAST(strftime('%s', file_created_at / 1000.0, 'unixepoch', 'start of month') "
+                              "AS INTEGER)"
+                            : "CAST(extract(epoch FROM date_trunc('month', to_timestamp(file_created_at / "
+                              "1000.0) AT TIME ZONE 'UTC')) AS BIGINT)";
     return store::query(conn,
-                        fmt::format("SELECT CAST(strftime('%s', file_created_at / 1000.0, 'unixepoch', "
-                                    "'start of month') AS INTEGER) AS "
-                                    "month, count(*) FROM asset WHERE {} GROUP BY month ORDER BY month DESC",
-                                    filter_sql(filter)),
+                        fmt::format("SELECT {} AS month, count(*) FROM asset WHERE {} GROUP BY month ORDER BY "
+                                    "month DESC",
+                                    month, filter_sql(filter)),
                         [](const store::Statement& row) {
                           return TimeBucket{row.int64(0) * 1000, row.int64(1)};
                         });

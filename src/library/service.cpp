@@ -172,7 +172,7 @@ struct LibraryService::Impl {
       if (*same && (*same)->original_path != path_text) {
         duplicate = true;
         return store::exec(
-            conn, "INSERT OR IGNORE INTO asset_duplicate_path (path, asset_id, seen_at) VALUES (?, ?, ?)",
+            conn, "INSERT INTO asset_duplicate_path (path, asset_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             path_text, (*same)->id, now);
       }
       if (*known) {
@@ -507,7 +507,7 @@ Expected<Library> LibraryService::add_library(const fs::path& folder, std::int64
   }
   auto library = impl_->db.write([&](store::Connection& conn) -> Expected<Library> {
     Status inserted =
-        store::exec(conn, "INSERT OR IGNORE INTO library (path, created_at, owner_id) VALUES (?, ?, ?)",
+        store::exec(conn, "INSERT INTO library (path, created_at, owner_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     canonical.string(), store::now_ms(), owner_id);
     if (!inserted) return inserted.error();
     auto row = store::query_one(conn, fmt::format("SELECT {} FROM library WHERE path = ?", kLibraryColumns),

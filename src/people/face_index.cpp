@@ -23,11 +23,18 @@ Status FaceIndex::sync(const std::string& model) {
 }
 
 Status FaceIndex::load_newer_rows() {
+  // PostgreSQL hands out seq numbers at insert, and two processes' transactions may commit out of that
+  // order: a row numbered below the last one seen can still appear. The last kPostgresLookBack numbers are
+  // read again (upserts are idempotent). SQLite commits one writer at a time, in seq order.
+  constexpr std::int64_t kPostgresLookBack = 64;
+  const std::int64_t after =
+      db_.engine() == store::Engine::kPostgres ? std::max<std::int64_t>(last_seq_ - kPostgresLookBack, 0)
+                                               : last_seq_;
   return db_.read([&](store::Connection& c) -> Status {
     return store::for_each_row(
         c, "SELECT seq, face_id, embedding, dim FROM face_search WHERE model = ? AND seq > ? ORDER BY seq",
         [&](const store::Statement& row) -> Status {
-          last_seq_ = row.int64(0);
+          last_seq_ = std::max(last_seq_, row.int64(0));
           const auto dim = static_cast<std::size_t>(row.int64(3));
           if (!index_ && dim > 0)
             index_ = search::make_index(search::IndexOptions{dim, exact_threshold_, {}});
@@ -43,7 +50,7 @@ Status FaceIndex::load_newer_rows() {
           }
           return {};
         },
-        model_, last_seq_);
+        model_, after);
   });
 }
 
@@ -94,7 +101,7 @@ Expected<std::vector<FaceMatch>> FaceIndex::search(const std::string& model, con
             c,
             "SELECT f.id, f.person_id FROM asset_face f JOIN asset a ON a.id = f.asset_id "
             "LEFT JOIN person p ON p.id = f.person_id "
-            "WHERE f.id IN (SELECT value FROM json_each(?1)) AND f.deleted_at IS NULL AND f.is_visible = 1 "
+            "WHERE f.id IN " + store::id_list(c, "?1") + " AND f.deleted_at IS NULL AND f.is_visible = 1 "
             "AND a.deleted_at IS NULL AND a.visibility IN ('timeline', 'archive') "
             "AND (?2 = 0 OR f.person_id IS NOT NULL) "
             "AND (?3 = '' OR p.birth_date IS NULL OR p.birth_date <= ?3) AND (?4 = 0 OR a.owner_id = ?5)",

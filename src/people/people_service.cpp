@@ -80,7 +80,7 @@ Expected<PeoplePage> PeopleService::list(OwnerId owner, const PeopleQuery& q) co
         ") counts ON counts.person_id = p.id LEFT JOIN face_search fs ON fs.face_id = p.feature_face_id "
         "WHERE (p.name != '' OR counts.faces >= ?1) AND (?2 = 1 OR p.is_hidden = 0) AND p.owner_id = ?3 "
         "ORDER BY p.is_hidden ASC, p.is_favorite DESC, (p.name = '') ASC, counts.faces DESC, "
-        "CASE WHEN p.name = '' THEN 1 ELSE 0 END, p.name COLLATE NOCASE ASC, p.created_at ASC, p.id ASC";
+        "CASE WHEN p.name = '' THEN 1 ELSE 0 END, lower(p.name) ASC, p.created_at ASC, p.id ASC";
     std::vector<std::pair<Person, double>> rows;
     Status status = for_each_row(
         c, sql,
@@ -263,7 +263,7 @@ Expected<std::vector<Person>> PeopleService::search_by_name(OwnerId owner, std::
         c,
         "SELECT " + std::string(kPersonColumns) + ", counts.faces FROM person p LEFT JOIN (" +
             std::string(kCountedFaces) +
-            ") counts ON counts.person_id = p.id WHERE p.name != '' AND p.name LIKE ? ESCAPE '\\' "
+            ") counts ON counts.person_id = p.id WHERE p.name != '' AND lower(p.name) LIKE lower(?) ESCAPE '\\' "
             "AND (? = 1 OR p.is_hidden = 0) AND p.owner_id = ? ORDER BY length(p.name), p.name, p.id LIMIT "
             "100",
         [&](const store::Statement& row) { return person_of_row(row, impl_->options.data_dir, 10); }, pattern,
@@ -400,8 +400,8 @@ Expected<std::unordered_set<AssetId>> PeopleService::assets_with_people(
     if (unique.empty()) return out;
     Status status = for_each_row(
         c,
-        "SELECT f.asset_id FROM asset_face f WHERE f.person_id IN (SELECT value FROM json_each(?1)) "
-        "AND f.deleted_at IS NULL AND f.is_visible = 1 GROUP BY f.asset_id "
+        "SELECT f.asset_id FROM asset_face f WHERE f.person_id IN " + store::id_list(c, "?1") +
+            " AND f.deleted_at IS NULL AND f.is_visible = 1 GROUP BY f.asset_id "
         "HAVING count(DISTINCT f.person_id) = ?2",
         [&](const store::Statement& row) { out.insert(row.int64(0)); }, json_ids(unique), unique.size());
     if (!status) return status.error();

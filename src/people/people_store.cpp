@@ -160,11 +160,10 @@ Status PeopleService::Impl::fix_feature_faces(store::Connection& c, PersonId tar
 Status PeopleService::Impl::delete_people(store::Connection& c, std::span<const PersonId> ids) {
   auto files = query<std::string>(
       c,
-      "SELECT thumbnail_path FROM person WHERE id IN (SELECT value FROM json_each(?)) AND thumbnail_path "
-      "!= ''",
+      "SELECT thumbnail_path FROM person WHERE id IN " + store::id_list(c, "?") + " AND thumbnail_path != ''",
       json_ids(ids));
   if (!files) return files.error();
-  Status status = exec(c, "DELETE FROM person WHERE id IN (SELECT value FROM json_each(?))", json_ids(ids));
+  Status status = exec(c, "DELETE FROM person WHERE id IN " + store::id_list(c, "?"), json_ids(ids));
   if (!status) return status;
   for (const std::string& file : *files) {
     std::error_code ec;

@@ -9,6 +9,7 @@
 #include "search/search.h"
 #include "store/database.h"
 #include "store/query.h"
+#include "text_search/tokenize.h"
 
 namespace focal::search {
 namespace {
@@ -50,9 +51,8 @@ std::string optional_text(const store::Statement& row, int column) {
   return row.is_null(column) ? std::string() : row.text(column);
 }
 
-}  // namespace
-
-std::string fts5_query(std::string_view text) {
+// The whitespace-separated words of a query that hold a letter or digit.
+std::vector<std::string> query_words(std::string_view text) {
   std::vector<std::string> words;
   std::size_t start = 0;
   while (start < text.size()) {
@@ -63,6 +63,69 @@ std::string fts5_query(std::string_view text) {
       words.emplace_back(text.substr(start, end - start));
     start = end;
   }
+  return words;
+}
+
+// FTS5's unicode61 tokens of `text` (remove_diacritics 2): runs of letters and digits, accents removed,
+// case folded. PostgreSQL's documents and queries are built from these, so both engines match alike.
+std::vector<std::string> keyword_tokens(std::string_view text) {
+  return text_search::utf8_words(text_search::fold(text));
+}
+
+// A tsvector or tsquery lexeme literal: quoted, with quotes and backslashes doubled (tokens hold only
+// letters and digits, so this is defence in depth).
+std::string lexeme(std::string_view token) {
+  std::string out = "'";
+  for (char c : token) {
+    if (c == '\'' || c == '\\') out += c;
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+std::string tsvector_text(const std::vector<std::pair<std::string, char>>& fields) {
+  // tsvector positions stop at 16383; each field starts a position apart so that a phrase cannot span two.
+  constexpr int kMaxPosition = 16383;
+  std::string out;
+  int position = 0;
+  for (const auto& [text, weight] : fields) {
+    for (const std::string& token : keyword_tokens(text)) {
+      position = std::min(position + 1, kMaxPosition);
+      if (!out.empty()) out += ' ';
+      out += lexeme(token) + ':' + std::to_string(position) + weight;
+    }
+    position = std::min(position + 1, kMaxPosition);
+  }
+  return out;
+}
+
+std::string tsquery_text(std::string_view text) {
+  const std::vector<std::string> words = query_words(text);
+  std::string query;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::vector<std::string> tokens = keyword_tokens(words[i]);
+    if (tokens.empty()) continue;
+    if (!query.empty()) query += " & ";
+    // A word of several tokens ("food-limes") is a phrase of them, as in FTS5.
+    std::string phrase;
+    for (std::size_t t = 0; t < tokens.size(); ++t) {
+      if (t > 0) phrase += " <-> ";
+      phrase += lexeme(tokens[t]);
+    }
+    if (i + 1 == words.size()) phrase += ":*";  // prefix match on the last word (search-as-you-type)
+    query += tokens.size() > 1 ? "(" + phrase + ")" : phrase;
+  }
+  return query;
+}
+
+namespace {
+
+}  // namespace
+
+std::string fts5_query(std::string_view text) {
+  const std::vector<std::string> words = query_words(text);
   std::string query;
   for (std::size_t i = 0; i < words.size(); ++i) {
     if (i > 0) query += ' ';
@@ -100,11 +163,21 @@ Status KeywordSearch::index_asset(store::Connection& connection, std::int64_t as
     return removed;
   if (!*found) return {};  // the asset is gone: its row is removed
   const Indexed& indexed = **found;
-  return store::exec(
-      connection,
-      "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr) VALUES (?1, ?2, "
-      "?3, ?4, ?5, '')",
-      asset_id, indexed.filename, indexed.description, indexed.camera, indexed.dates);
+  if (connection.engine() == store::Engine::kSqlite) {
+    return store::exec(connection,
+                       "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr) VALUES (?1, "
+                       "?2, ?3, ?4, ?5, '')",
+                       asset_id, indexed.filename, indexed.description, indexed.camera, indexed.dates);
+  }
+  // The weights rank as FTS5's bm25 weights do: file name, then description, then camera and dates.
+  const std::string document = tsvector_text({{indexed.filename, 'A'},
+                                              {indexed.description, 'B'},
+                                              {indexed.camera, 'C'},
+                                              {indexed.dates, 'C'}});
+  return store::exec(connection,
+                     "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr, document) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, '', CAST(?6 AS tsvector))",
+                     asset_id, indexed.filename, indexed.description, indexed.camera, indexed.dates, document);
 }
 
 Status KeywordSearch::index_asset(std::int64_t asset_id) {
@@ -153,7 +226,8 @@ Expected<SearchPage> KeywordSearch::search(const KeywordSearchRequest& request) 
   if (request.page < 1) return bad_request("page must be a positive integer");
   if (request.size < 1 || request.size > kMaxPageSize) return bad_request("size must be between 1 and 1000");
   // Without words the search is a listing by the filters alone, newest first (as Immich's metadata search).
-  const std::string match = fts5_query(request.query);
+  const bool postgres = db_.engine() == store::Engine::kPostgres;
+  const std::string match = postgres ? tsquery_text(request.query) : fts5_query(request.query);
   auto restriction = detail::restriction_set(request.filter, resolvers_);
   if (!restriction) return restriction.error();
   const std::optional<std::unordered_set<std::int64_t>>& allowed = *restriction;
@@ -162,15 +236,20 @@ Expected<SearchPage> KeywordSearch::search(const KeywordSearchRequest& request) 
   const std::size_t offset =
       static_cast<std::size_t>(request.page - 1) * static_cast<std::size_t>(request.size);
   const std::size_t want = offset + static_cast<std::size_t>(request.size) + 1;
-  // bm25 weights: file name, description, camera, dates, OCR text.
+  // bm25 weights: file name, description, camera, dates, OCR text. PostgreSQL's ts_rank weighs D, C, B, A
+  // (OCR, camera and dates, description, file name) alike, negated so that lower ranks first on both.
+  const std::string ranked_match =
+      postgres ? "SELECT k.rowid, -ts_rank('{0.25, 0.25, 0.5, 1.0}', k.document, CAST(?1 AS tsquery)) AS rank "
+                 "FROM keyword_search k JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = "
+                 "a.id WHERE k.document @@ CAST(?1 AS tsquery)"
+               : "SELECT k.rowid, bm25(keyword_search, 4.0, 2.0, 1.0, 1.0, 1.0) AS rank FROM keyword_search k "
+                 "JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = a.id "
+                 "WHERE keyword_search MATCH ?1";
   std::string sql =
       match.empty()
           ? "SELECT a.id, 0.0 FROM asset a LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE 1 = 1" +
                 filter.where + " ORDER BY a.file_created_at DESC, a.id DESC"
-          : "SELECT k.rowid, bm25(keyword_search, 4.0, 2.0, 1.0, 1.0, 1.0) AS rank FROM keyword_search k "
-            "JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = a.id "
-            "WHERE keyword_search MATCH ?1" +
-                filter.where + " ORDER BY rank, a.file_created_at DESC, a.id";
+          : ranked_match + filter.where + " ORDER BY rank, a.file_created_at DESC, a.id";
   // Without a restriction set SQL pages; with one, rows are filtered here and paged after.
   if (!allowed) sql += " LIMIT " + std::to_string(want);
   return db_.read([&](store::Connection& connection) -> Expected<SearchPage> {

@@ -16,6 +16,7 @@
 // deletes all rows.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -113,6 +114,9 @@ struct SmartSearchOptions {
   // Where the HNSW index of each model is saved (smart-search-<model>.hnsw) and read back at start-up instead
   // of being rebuilt; empty: never saved (in-memory database, tests).
   std::filesystem::path index_dir;
+  // How often the in-memory index catches up with rows other processes wrote or deleted (several focal
+  // processes on one PostgreSQL database); 0: never (a single process owns the library).
+  std::chrono::milliseconds sync_interval{0};
 };
 
 class SmartSearchService {
@@ -156,6 +160,9 @@ class SmartSearchService {
   Status remove(std::int64_t asset_id);
   // Re-reads the active model's embeddings from the store (another process may have written some).
   Status reload();
+  // Brings the index up to the store's rows of the active model, written or deleted by other processes (what
+  // options.sync_interval runs in the background). Returns how many rows changed in the index.
+  Expected<std::size_t> sync_with_store();
 
   void set_resolvers(FilterResolvers resolvers);
 
@@ -200,5 +207,13 @@ class KeywordSearch {
 // Quotes user text for an FTS5 MATCH: each word becomes a "..." string (quotes doubled), the last one a
 // prefix query; empty when the text has no words.
 std::string fts5_query(std::string_view text);
+
+// The same query for PostgreSQL: a tsquery of the words' letter-and-digit tokens (accents removed, case
+// folded, as FTS5's unicode61 tokenizer folds them), a word of several tokens a phrase, the last token a
+// prefix; empty when the text has no words.
+std::string tsquery_text(std::string_view text);
+
+// A PostgreSQL tsvector of the same tokens, from (text, weight A-D) fields in order.
+std::string tsvector_text(const std::vector<std::pair<std::string, char>>& fields);
 
 }  // namespace focal::search

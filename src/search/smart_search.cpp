@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <list>
@@ -8,7 +9,9 @@
 #include <optional>
 #include <random>
 #include <shared_mutex>
+#include <span>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include "core/logging.h"
@@ -47,6 +50,28 @@ CREATE VIRTUAL TABLE keyword_search USING fts5(
   filename, description, camera, dates, ocr,
   tokenize = 'unicode61 remove_diacritics 2'
 );
+)sql",
+     false,
+     // PostgreSQL: the same columns and a full-text document focal builds (search/keyword_search.cpp), so
+     // that words fold as FTS5's unicode61 folds them, whatever the server's text search configuration.
+     R"sql(
+CREATE TABLE smart_search (
+  asset_id BIGINT PRIMARY KEY REFERENCES asset (id) ON DELETE CASCADE,
+  model TEXT NOT NULL,
+  dim INTEGER NOT NULL,
+  embedding BYTEA NOT NULL
+);
+CREATE INDEX smart_search_model_idx ON smart_search (model);
+CREATE TABLE keyword_search (
+  rowid BIGINT PRIMARY KEY REFERENCES asset (id) ON DELETE CASCADE,
+  filename TEXT NOT NULL,
+  description TEXT NOT NULL,
+  camera TEXT NOT NULL,
+  dates TEXT NOT NULL,
+  ocr TEXT NOT NULL,
+  document TSVECTOR NOT NULL
+);
+CREATE INDEX keyword_search_document_idx ON keyword_search USING GIN (document);
 )sql"},
     // A random version per row, replaced on every insert or update: the saved HNSW index records the version of
     // every row it holds, so a file is reused only for exactly the rows in the store. Random rather than a
@@ -55,6 +80,11 @@ CREATE VIRTUAL TABLE keyword_search USING fts5(
     {2, R"sql(
 ALTER TABLE smart_search ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 UPDATE smart_search SET version = random();
+CREATE INDEX smart_search_version_idx ON smart_search (model, dim, asset_id, version);
+)sql",
+     false, R"sql(
+ALTER TABLE smart_search ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+UPDATE smart_search SET version = floor((random() - 0.5) * 9.0e18)::BIGINT;
 CREATE INDEX smart_search_version_idx ON smart_search (model, dim, asset_id, version);
 )sql"},
 };
@@ -130,6 +160,12 @@ struct SmartSearchService::Impl {
 
   std::mutex resolver_mutex;
   FilterResolvers resolvers;
+
+  // The background catch-up with other processes' rows (options.sync_interval).
+  std::thread syncer;
+  std::mutex syncer_mutex;
+  std::condition_variable syncer_wake;
+  bool stopping = false;
 
   Impl(store::Database& database, settings::SettingsStore& settings_store, ml::MlClient& client,
        const library::AssetRepository& repository, SmartSearchOptions opts)
@@ -293,6 +329,78 @@ struct SmartSearchService::Impl {
     return {};
   }
 
+  Expected<std::size_t> sync_with_store() {
+    std::lock_guard write_lock(write_mutex);
+    if (!index) return std::size_t{0};
+    RowVersions rows;  // sorted by asset id
+    Status read = db.read([&](store::Connection& connection) -> Status {
+      auto found = read_versions(connection, active_model, static_cast<std::int64_t>(index->dimension()));
+      if (!found) return found.error();
+      rows = std::move(*found);
+      return {};
+    });
+    if (!read) return read.error();
+    std::vector<std::int64_t> changed;
+    for (const auto& [id, version] : rows) {
+      const auto held = versions.find(id);
+      if (held == versions.end() || held->second != version) changed.push_back(id);
+    }
+    std::vector<std::int64_t> gone;
+    for (const auto& [id, version] : versions) {
+      const auto stored = std::lower_bound(rows.begin(), rows.end(), std::pair{id, std::int64_t{0}},
+                                           [](const auto& a, const auto& b) { return a.first < b.first; });
+      if (stored == rows.end() || stored->first != id) gone.push_back(id);
+    }
+    if (changed.empty() && gone.empty()) return std::size_t{0};
+    struct Row {
+      std::int64_t id;
+      std::int64_t version;
+      std::vector<float> embedding;
+    };
+    std::vector<Row> fetched;
+    constexpr std::size_t kChunk = 500;  // embeddings read per statement (2 KB each at 512-d)
+    for (std::size_t begin = 0; begin < changed.size(); begin += kChunk) {
+      const std::span<const std::int64_t> chunk(changed.data() + begin, std::min(kChunk, changed.size() - begin));
+      Status got = db.read([&](store::Connection& connection) -> Status {
+        return store::for_each_row(
+            connection,
+            "SELECT asset_id, version, embedding FROM smart_search WHERE model = ?1 AND dim = ?2 AND asset_id IN " +
+                store::id_list(connection, "?3"),
+            [&](const store::Statement& row) {
+              auto vector = store::floats_of_dim(row, 2, index->dimension());
+              if (vector) fetched.push_back({row.int64(0), row.int64(1), std::move(*vector)});
+            },
+            active_model, static_cast<std::int64_t>(index->dimension()), store::json_ids(chunk));
+      });
+      if (!got) return got.error();
+    }
+    std::shared_lock lock(index_mutex);
+    for (const Row& row : fetched) {
+      if (Status added = index->upsert(row.id, row.embedding); !added) return added.error();
+      versions[row.id] = row.version;
+    }
+    for (const std::int64_t id : gone) {
+      index->remove(id);
+      versions.erase(id);
+    }
+    dirty = true;
+    return fetched.size() + gone.size();
+  }
+
+  void sync_loop() {
+    std::unique_lock lock(syncer_mutex);
+    while (!syncer_wake.wait_for(lock, options.sync_interval, [&] { return stopping; })) {
+      lock.unlock();
+      auto synced = sync_with_store();
+      if (!synced) {
+        spdlog::warn("Smart search: cannot catch up with the store: {}", synced.error().message);
+      } else if (*synced > 0) {
+        spdlog::debug("Smart search: {} rows of other processes indexed", *synced);
+      }
+      lock.lock();
+    }
+  }
+
   Status remove_all() {
     std::lock_guard write_lock(write_mutex);
     Status cleared =
@@ -310,6 +418,14 @@ SmartSearchService::SmartSearchService(std::unique_ptr<Impl> impl) : impl_(std::
 
 SmartSearchService::~SmartSearchService() {
   if (!impl_) return;
+  if (impl_->syncer.joinable()) {
+    {
+      const std::lock_guard lock(impl_->syncer_mutex);
+      impl_->stopping = true;
+    }
+    impl_->syncer_wake.notify_all();
+    impl_->syncer.join();
+  }
   impl_->settings.unsubscribe(impl_->listener_id);
   // A clean shutdown keeps the next start from rebuilding the HNSW graph.
   if (Status saved = impl_->save_if_changed(); !saved)
@@ -340,8 +456,11 @@ Expected<std::unique_ptr<SmartSearchService>> SmartSearchService::open(store::Da
         if (Status loaded = raw->load(new_model); !loaded)
           spdlog::error("Smart search: cannot load embeddings of {}: {}", new_model, loaded.error().message);
       });
+  if (raw->options.sync_interval.count() > 0) raw->syncer = std::thread([raw] { raw->sync_loop(); });
   return std::unique_ptr<SmartSearchService>(new SmartSearchService(std::move(impl)));
 }
+
+Expected<std::size_t> SmartSearchService::sync_with_store() { return impl_->sync_with_store(); }
 
 Status SmartSearchService::reload() {
   return impl_->load(impl_->settings.get().machine_learning.clip.model_name);

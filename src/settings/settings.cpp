@@ -108,7 +108,8 @@ constexpr ClipModel kClipModels[] = {
 };
 
 constexpr store::Migration kMigrations[] = {
-    {1, "CREATE TABLE system_metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"},
+    {1, "CREATE TABLE system_metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;", false,
+     "CREATE TABLE system_metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL);"},
 };
 
 Error bad(std::string message) { return bad_request(std::move(message)); }

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// The embedded SQLite store shared by the library server's components.
+// The store shared by the library server's components: embedded SQLite by default, or a PostgreSQL server
+// (DatabaseOptions::postgres_url) that several focal processes share.
 //
-// One writer connection (SQLite allows one writer at a time; serialising in-process avoids SQLITE_BUSY
-// storms) and a pool of reader connections that, thanks to WAL, read a consistent snapshot while the writer
-// commits. Each component owns its tables and registers its own ordered migrations under its own name
-// (schema_migrations(component, version)), so components evolve independently. Services talk to repository
-// interfaces defined by their component; the SQLite implementations use this file. A PostgreSQL
-// implementation replaces those repositories, not the services.
+// One writer connection per process (SQLite allows one writer at a time, and serialising in-process avoids
+// SQLITE_BUSY storms; on PostgreSQL it keeps a process's writes in the order it makes them, while other
+// processes' writers interleave under row locks) and a pool of reader connections that read a consistent
+// snapshot while the writer commits (WAL on SQLite, REPEATABLE READ on PostgreSQL). Each component owns its
+// tables and registers its own ordered migrations under its own name (schema_migrations(component,
+// version)), with the same version numbers on both engines, so components evolve independently.
 #pragma once
 
 #include <cstdint>
@@ -19,15 +20,21 @@
 
 #include "core/error.h"
 
-struct sqlite3;
-struct sqlite3_stmt;
-
 namespace focal::store {
 
-// A prepared statement. Parameters are 1-based as in SQLite; columns are 0-based.
+// The SQL engine behind a Database. SQL in the components is written once where both engines accept it
+// (`?` / `?N` parameters, ON CONFLICT, RETURNING) and chosen by engine() only where they differ.
+enum class Engine { kSqlite, kPostgres };
+
+namespace detail {
+// One engine's prepared statement (store/backend.h).
+class StatementBackend;
+}  // namespace detail
+
+// A prepared statement. Parameters are 1-based (`?N`, or `?` counted from the left); columns are 0-based.
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  explicit Statement(std::unique_ptr<detail::StatementBackend> backend);
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&& other) noexcept;
   Statement(const Statement&) = delete;
@@ -44,8 +51,8 @@ class Statement {
   // float32 vectors (embeddings) are stored as little-endian blobs of 4 * size bytes.
   Statement& bind_floats(int index, std::span<const float> values);
 
-  // Advances to the next row: true when a row is available, false when done. Errors carry the SQL and
-  // SQLite's message; a constraint violation maps to kConflict.
+  // Advances to the next row: true when a row is available, false when done. Errors carry the SQL and the
+  // engine's message; a constraint violation maps to kConflict, a full disk to kStorageFull.
   Expected<bool> step();
   // Runs a statement that returns no rows (or whose rows are ignored).
   Status run();
@@ -60,30 +67,27 @@ class Statement {
   std::vector<float> floats(int column) const;
 
  private:
-  Error error(std::string_view what) const;
-
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* stmt_ = nullptr;
+  std::unique_ptr<detail::StatementBackend> backend_;
 };
 
-// One SQLite connection. Not thread-safe: Database hands it to one thread at a time.
+// One connection to the engine. Not thread-safe: Database hands it to one thread at a time.
 class Connection {
  public:
-  static Expected<std::unique_ptr<Connection>> open(const std::string& path, bool read_only);
+  Connection() = default;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
-  ~Connection();
+  virtual ~Connection() = default;
 
-  Expected<Statement> prepare(std::string_view sql);
+  virtual Engine engine() const = 0;
+  virtual Expected<Statement> prepare(std::string_view sql) = 0;
   // Runs one or more statements without parameters (DDL, PRAGMA).
-  Status exec(std::string_view sql);
-  std::int64_t last_insert_rowid() const;
+  virtual Status exec(std::string_view sql) = 0;
+  // The id the last INSERT generated on this connection (an INTEGER PRIMARY KEY, or an identity column).
+  virtual std::int64_t last_insert_rowid() = 0;
   // Rows changed by the last INSERT/UPDATE/DELETE.
-  std::int64_t changes() const;
-
- private:
-  explicit Connection(sqlite3* db) : db_(db) {}
-  sqlite3* db_;
+  virtual std::int64_t changes() const = 0;
+  // Reconnects a connection the server dropped (PostgreSQL restarts); SQLite's never drop.
+  virtual Status ensure_open() { return {}; }
 };
 
 // One step in a component's schema history. Versions start at 1 and never change once released.
@@ -93,11 +97,17 @@ struct Migration {
   // The step rebuilds tables that others reference (SQLite's create-copy-drop-rename way to change
   // constraints): foreign keys are switched off around it and checked before it commits.
   bool rebuilds_tables = false;
+  // The same step for PostgreSQL (same version number, same resulting tables; types and DDL differ). Empty:
+  // the component has no PostgreSQL schema, and migrating it there fails with a message saying so.
+  std::string_view postgres_sql = {};
 };
 
 struct DatabaseOptions {
   std::filesystem::path path;  // ":memory:" for a private in-memory database (readers then share the writer)
   int reader_connections = 4;
+  // A libpq connection string or URI (postgresql://user@host:port/db?…): the library lives in that
+  // PostgreSQL database instead of `path`.
+  std::string postgres_url = {};
 };
 
 class Database {
@@ -106,6 +116,8 @@ class Database {
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
+
+  Engine engine() const;
 
   // Applies `component`'s migrations newer than its recorded version, each in its own transaction. Fails (and
   // leaves that step unapplied) on the first error; refuses a database whose recorded version is newer than
@@ -145,6 +157,7 @@ class Database {
   Lease lease(bool writer);
   static Status begin(Connection& connection, bool writer);
   static Status end(Connection& connection, bool commit);
+  Status apply(std::string_view component, const Migration& migration);
 
   std::unique_ptr<Impl> impl_;
 };

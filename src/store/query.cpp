@@ -12,4 +12,10 @@ std::string json_ids(std::span<const std::int64_t> ids) {
   return out + "]";
 }
 
+std::string id_list(const Connection& connection, std::string_view parameter) {
+  const std::string p(parameter);
+  if (connection.engine() == Engine::kSqlite) return "(SELECT value FROM json_each(" + p + "))";
+  return "(SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(" + p + " AS json)))";
+}
+
 }  // namespace focal::store

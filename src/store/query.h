@@ -281,7 +281,11 @@ Expected<T> query_value(Connection& connection, std::string_view sql, const Args
   return std::move(**row);
 }
 
-// A JSON array of ids, for `IN (SELECT value FROM json_each(?))` (one parameter for any number of ids).
+// A JSON array of ids: one parameter for any number of ids, read by id_list().
 std::string json_ids(std::span<const std::int64_t> ids);
+
+// `(SELECT … )`, the ids of the json_ids() array bound to `parameter` ("?" or "?N") as a subquery for
+// `x IN …`: SQLite's json_each, PostgreSQL's json_array_elements_text.
+std::string id_list(const Connection& connection, std::string_view parameter);
 
 }  // namespace focal::store

@@ -130,4 +130,10 @@ double strict_word_similarity(std::string_view query, std::string_view document)
   return best;
 }
 
+std::vector<std::string> utf8_words(std::string_view folded) {
+  std::vector<std::string> out;
+  for (const std::u32string& word : words(folded)) out.push_back(encode(word));
+  return out;
+}
+
 }  // namespace focal::text_search

@@ -21,6 +21,8 @@ std::string fold(std::string_view utf8);
 
 // pg_trgm's words of a folded text: maximal runs of letters and digits.
 std::vector<std::u32string> words(std::string_view folded);
+// The same words as UTF-8.
+std::vector<std::string> utf8_words(std::string_view folded);
 
 // pg_trgm strict_word_similarity(query, document): the best Jaccard similarity of the query's trigram set with
 // the trigrams of any run of whole consecutive words of the document (words padded with two spaces before and

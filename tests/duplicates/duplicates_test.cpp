@@ -15,6 +15,7 @@
 #include "search/search.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "support/test_database.h"
 #include "support/library_test_helpers.h"
 
 namespace focal::duplicates {
@@ -51,15 +52,14 @@ TEST(PlanGrouping, NewGroupJoinAndMergeAndClear) {
   EXPECT_EQ(own.merged_groups, std::vector<DuplicateId>{10});
 }
 
-class DuplicateServiceTest : public ::testing::Test {
+// Runs on both engines.
+class DuplicateServiceTest : public ::testing::TestWithParam<store::Engine> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("focal_dup_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    auto db = store::Database::open({dir_ / "focal.db", 2});
-    ASSERT_TRUE(db);
-    db_ = std::move(*db);
+    FOCAL_REQUIRE_DATABASE(database_);
+    dir_ = database_.dir();
+    db_ = database_.open();
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(library::migrate(*db_));
     ASSERT_TRUE(jobs::migrate(*db_));
     ASSERT_TRUE(settings::migrate(*db_));
@@ -90,7 +90,6 @@ class DuplicateServiceTest : public ::testing::Test {
     queue_.reset();
     settings_.reset();
     db_.reset();
-    fs::remove_all(dir_);
   }
 
   AssetId add_asset(const std::vector<float>& embedding, std::int64_t file_size = 1000,
@@ -138,6 +137,7 @@ class DuplicateServiceTest : public ::testing::Test {
 
   std::mt19937_64 rng_{5};
   int made_ = 0;
+  test_support::TestDatabase database_{GetParam()};
   fs::path dir_;
   test_support::UnavailableMl ml_;
   std::unique_ptr<store::Database> db_;
@@ -148,7 +148,7 @@ class DuplicateServiceTest : public ::testing::Test {
   std::unique_ptr<DuplicateService> service_;
 };
 
-TEST_F(DuplicateServiceTest, GroupsNearCopiesOnlyAndResolves) {
+TEST_P(DuplicateServiceTest, GroupsNearCopiesOnlyAndResolves) {
   // Cosine distance 1 - cos(angle): 0.08 rad -> 0.0032 (within 0.01), 0.2 rad -> 0.02 (outside).
   std::vector<float> photo = random_unit();
   AssetId original = add_asset(photo, 5000);
@@ -195,7 +195,7 @@ TEST_F(DuplicateServiceTest, GroupsNearCopiesOnlyAndResolves) {
   EXPECT_EQ((*missing)[0].status, ResolveStatus::kNotFound);
 }
 
-TEST_F(DuplicateServiceTest, TwoUsersSamePhotoAreNotDuplicatesOfEachOther) {
+TEST_P(DuplicateServiceTest, TwoUsersSamePhotoAreNotDuplicatesOfEachOther) {
   std::vector<float> photo = random_unit();
   AssetId mine = add_asset(photo, 5000, kOwner);
   AssetId theirs = add_asset(near(photo, 0.01), 5000, kOwner + 1);
@@ -223,7 +223,7 @@ TEST_F(DuplicateServiceTest, TwoUsersSamePhotoAreNotDuplicatesOfEachOther) {
   EXPECT_EQ(service_->groups(kOwner)->size(), 1u);
 }
 
-TEST_F(DuplicateServiceTest, DismissAndQueueAll) {
+TEST_P(DuplicateServiceTest, DismissAndQueueAll) {
   std::vector<float> photo = random_unit();
   AssetId a = add_asset(photo);
   AssetId b = add_asset(near(photo, 0.05));
@@ -248,6 +248,8 @@ TEST_F(DuplicateServiceTest, DismissAndQueueAll) {
   EXPECT_EQ(*service_->detect(a), DetectOutcome::kSkipped);
   EXPECT_EQ(service_->detect(424242).error().kind, ErrorKind::kNotFound);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, DuplicateServiceTest, test_support::engines(), test_support::engine_name);
 
 }  // namespace
 }  // namespace focal::duplicates

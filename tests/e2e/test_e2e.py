@@ -8,6 +8,8 @@ Pass/fail never depends on timing: kills happen at observed points, and every wa
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 import yaml
@@ -351,6 +353,104 @@ def test_three_ml_nodes_share_the_work_and_one_dies(reference, stack, photos):
         for node in nodes[:2]:
             node.stop()
     assert rc == 0, serve.log_tail()
+
+
+def psql(database: str, sql: str) -> list[list[str]]:
+    """Rows of `sql` on the test PostgreSQL server (ctest's postgres fixture), as text columns."""
+    server = os.environ["FOCAL_TEST_POSTGRES"]
+    run = subprocess.run(
+        ["psql", "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql,
+         f"host={server} user=focal dbname={database}"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    return [line.split("\t") for line in run.stdout.splitlines() if line]
+
+
+def test_two_servers_share_one_postgresql_database(reference, stack, photos):
+    """Run D: FOCAL_DATABASE_URL puts the library in PostgreSQL, and two `focal serve` processes share it (and the
+    data folder, as several machines share a mount) with three focal-ml nodes. Both claim jobs; one is killed with
+    SIGKILL mid-run and the other finishes everything, its jobs included: the end state equals run A's, with one
+    embedding per asset and per face (nothing ran twice, nothing was lost)."""
+    if "results" not in reference:
+        pytest.skip("needs the reference run")
+    if not os.environ.get("FOCAL_TEST_POSTGRES"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("FOCAL_TEST_POSTGRES is unset: ctest's postgres fixture starts the server")
+        pytest.skip("no PostgreSQL test server (FOCAL_TEST_POSTGRES)")
+    database = f"focal_e2e_{os.getpid()}"
+    psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {database}")
+    ports = [free_port() for _ in range(3)]
+    nodes = [stack.start_ml(port, f"ml-d{i}") for i, port in enumerate(ports)]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    data_dir = stack.workdir / "data-d"
+    env = stack.focal_env(data_dir, ports[0], {
+        "IMMICH_MACHINE_LEARNING_URL": ",".join(urls),
+        "FOCAL_DATABASE_URL": f"postgresql://focal@/{database}?host={os.environ['FOCAL_TEST_POSTGRES']}",
+    })
+    first, port = stack.start_serve(env, "serve-d1")
+    second, _ = stack.start_serve(env, "serve-d2")
+    api = ApiClient(port)
+    try:
+        sign_up(api)
+        config = api.get("/api/system-config").json()
+        config["machineLearning"]["balance"] = "least-outstanding"
+        assert api.put("/api/system-config", config).status == 200
+        out = stack.cli(env, "import", str(photos)).stdout
+        assert f"{len(GOOD_PHOTOS) + len(BROKEN_FILES)} new" in out, out
+
+        # Lease owners are "host:pid:…": wait until both servers hold jobs, then kill one of them.
+        owners: set[str] = set()
+
+        def both_claimed() -> bool:
+            owners.update(row[0].split(":")[1] for row in
+                          psql(database, "SELECT DISTINCT lease_owner FROM job WHERE state = 'active'"))
+            return {str(first.proc.pid), str(second.proc.pid)} <= owners
+        wait_until(both_claimed, 90, "jobs claimed by both servers")
+        second.kill9()
+        queues = api.wait_idle(timeout=180)
+        failed = {name: stats["failed"] for name, stats in queues.items() if stats["failed"]}
+        assert set(failed) <= {"metadataExtraction", "thumbnailGeneration"}, failed
+        assert sum(failed.values()) <= len(BROKEN_FILES), failed
+
+        rows = psql(database, """SELECT a.original_file_name, a.status,
+                                        (SELECT count(*) FROM asset_file f WHERE f.asset_id = a.id AND f.type = 'preview'),
+                                        encode(s.embedding, 'hex'),
+                                        (SELECT count(*) FROM asset_face f WHERE f.asset_id = a.id AND f.deleted_at IS NULL)
+                                 FROM asset a LEFT JOIN smart_search s ON s.asset_id = a.id""")
+        canonical = {DUPLICATE_COPY[1]: DUPLICATE_COPY[0]}
+        results = {canonical.get(name, name): (status, int(previews), bytes.fromhex(embedding) if embedding else None,
+                                               int(faces))
+                   for name, status, previews, embedding, faces in rows}
+        assert set(results) == set(GOOD_PHOTOS) | set(BROKEN_FILES), sorted(results)
+        for name, ref in reference["results"].items():
+            status, previews, embedding, faces = results[name]
+            assert (status, previews) == (ref["status"], ref["preview"]), name
+            assert embedding == ref["embedding"], f"{name}: embedding differs from the reference run"
+            assert faces == ref["faces"], f"{name}: {faces} faces, reference {ref['faces']}"
+        assert psql(database, "SELECT count(*) FROM smart_search") == [[str(len(GOOD_PHOTOS))]]
+        assert psql(database, "SELECT count(*) FROM asset_face f JOIN face_search s ON s.face_id = f.id "
+                              "WHERE f.deleted_at IS NULL") == psql(database, "SELECT count(*) FROM asset_face "
+                                                                               "WHERE deleted_at IS NULL")
+        # Smart, keyword and text-in-photo search answer from PostgreSQL.
+        assert len(api.post("/api/search/smart", {"query": QUERY}).json()["assets"]["items"]) > 0
+
+        def names(body: dict) -> list[str]:
+            return [a["originalFileName"] for a in api.post("/api/search/metadata", body).json()["assets"]["items"]]
+        corgi = names({"originalFileName": "corgi"})  # either of the two same-content files, by scan order
+        assert len(corgi) == 1 and corgi[0] in DUPLICATE_COPY, corgi
+        assert "camera-Canon_40D.jpg" in names({"query": "canon"})
+        assert names({"ocr": "scâle"}) == ["ocr-en.jpg"]
+        print("servers that claimed jobs (pids):", sorted(owners),
+              "ML requests of the surviving server:",
+              {u["url"]: u["requests"] for u in api.get("/api/server/ml-health").json()["urls"]})
+    finally:
+        rc = first.stop()
+        second.kill9()
+        for node in nodes:
+            node.stop()
+        psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    assert rc == 0, first.log_tail()
 
 
 def test_cli_import_wait_without_server(reference, stack, testdata, tmp_path):

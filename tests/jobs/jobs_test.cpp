@@ -16,41 +16,29 @@
 
 #include "jobs/daily.h"
 #include "store/database.h"
+#include "support/test_database.h"
 
 namespace focal::jobs {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("focal-jobs-" + std::to_string(getpid()) + "-" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::unique_ptr<store::Database> open_db(const fs::path& file) {
-  auto db = store::Database::open({.path = file, .reader_connections = 2});
-  EXPECT_TRUE(db.ok()) << (db.ok() ? "" : db.error().message);
-  auto migrated = migrate(**db);
-  EXPECT_TRUE(migrated.ok()) << (migrated.ok() ? "" : migrated.error().message);
-  return std::move(*db);
-}
-
-class JobsTest : public ::testing::Test {
+// Every test runs on both engines (a second handle on the same database stands for a second process).
+class JobsTest : public ::testing::TestWithParam<store::Engine> {
  protected:
-  void SetUp() override { db_ = open_db(dir_.path() / "focal.db"); }
+  void SetUp() override {
+    FOCAL_REQUIRE_DATABASE(database_);
+    db_ = open_db();
+    ASSERT_NE(db_, nullptr);
+  }
+
+  std::unique_ptr<store::Database> open_db() {
+    auto db = database_.open();
+    if (db == nullptr) return nullptr;
+    auto migrated = migrate(*db);
+    EXPECT_TRUE(migrated.ok()) << (migrated.ok() ? "" : migrated.error().message);
+    return db;
+  }
 
   std::unique_ptr<JobQueue> make_queue(std::string worker = "worker-a") {
     JobQueueOptions options;
@@ -73,12 +61,12 @@ class JobsTest : public ::testing::Test {
     ASSERT_TRUE(done.ok()) << done.error().message;
   }
 
-  TempDir dir_;
+  test_support::TestDatabase database_{GetParam()};
   std::unique_ptr<store::Database> db_;
   std::atomic<std::int64_t> now_{1'700'000'000'000};
 };
 
-TEST_F(JobsTest, KnownQueuesFollowTheSpecDefaults) {
+TEST_P(JobsTest, KnownQueuesFollowTheSpecDefaults) {
   EXPECT_EQ(find_queue("smartSearch")->default_concurrency, 2);
   EXPECT_EQ(find_queue("thumbnailGeneration")->default_concurrency, 3);
   EXPECT_EQ(find_queue("metadataExtraction")->default_concurrency, 5);
@@ -94,7 +82,7 @@ TEST_F(JobsTest, KnownQueuesFollowTheSpecDefaults) {
   EXPECT_EQ(queue->concurrency("smartSearch"), 4);
 }
 
-TEST_F(JobsTest, RunsEnqueuedJobsAndCountsCompleted) {
+TEST_P(JobsTest, RunsEnqueuedJobsAndCountsCompleted) {
   auto queue = make_queue();
   std::mutex mutex;
   std::vector<std::int64_t> seen;
@@ -118,14 +106,14 @@ TEST_F(JobsTest, RunsEnqueuedJobsAndCountsCompleted) {
   EXPECT_EQ(c.waiting + c.active + c.failed + c.delayed, 0);
 }
 
-TEST_F(JobsTest, UnknownJobNameIsRejected) {
+TEST_P(JobsTest, UnknownJobNameIsRejected) {
   auto queue = make_queue();
   auto id = queue->enqueue(JobRequest("NoSuchJob"));
   ASSERT_FALSE(id.ok());
   EXPECT_EQ(id.error().kind, ErrorKind::kBadRequest);
 }
 
-TEST_F(JobsTest, PriorityThenFifo) {
+TEST_P(JobsTest, PriorityThenFifo) {
   auto queue = make_queue();
   queue->set_concurrency("thumbnailGeneration", 1);
   std::vector<std::string> order;
@@ -145,7 +133,7 @@ TEST_F(JobsTest, PriorityThenFifo) {
                                              "PersonGenerateThumbnail:1"}));
 }
 
-TEST_F(JobsTest, ErrorsMarkFailedUntilCleared) {
+TEST_P(JobsTest, ErrorsMarkFailedUntilCleared) {
   auto queue = make_queue();
   queue->register_handler("SmartSearch", "smartSearch", [](const Job& job) -> Expected<JobOutcome> {
     if (job.data.at("id") == 1) return internal_error("model exploded");
@@ -154,7 +142,7 @@ TEST_F(JobsTest, ErrorsMarkFailedUntilCleared) {
   });
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(queue->enqueue(JobRequest("SmartSearch", {{"id", i}})).ok());
   auto report = queue->run_until_idle();
-  ASSERT_TRUE(report.ok());
+  ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(report->failed, 2);
   auto c = counts(*queue, "smartSearch");
   EXPECT_EQ(c.failed, 2);
@@ -168,20 +156,20 @@ TEST_F(JobsTest, ErrorsMarkFailedUntilCleared) {
   EXPECT_EQ(counts(*queue, "smartSearch").failed, 0);
 }
 
-TEST_F(JobsTest, FailedOutcomeIsAFailedJob) {
+TEST_P(JobsTest, FailedOutcomeIsAFailedJob) {
   auto queue = make_queue();
   queue->register_handler("PersonGenerateThumbnail", "thumbnailGeneration",
                           [](const Job&) -> Expected<JobOutcome> { return JobOutcome::kFailed; });
   ASSERT_TRUE(queue->enqueue(JobRequest("PersonGenerateThumbnail", {{"id", 1}})).ok());
   auto report = queue->run_until_idle();
-  ASSERT_TRUE(report.ok());
+  ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(report->failed, 1);
   auto c = counts(*queue, "thumbnailGeneration");
   EXPECT_EQ(c.failed, 1);
   EXPECT_EQ(c.completed, 0);
 }
 
-TEST_F(JobsTest, FullDiskKeepsJobsQueuedAndStopsTheDrain) {
+TEST_P(JobsTest, FullDiskKeepsJobsQueuedAndStopsTheDrain) {
   auto queue = make_queue();
   std::atomic<bool> full{true};
   std::atomic<int> calls{0};
@@ -207,7 +195,7 @@ TEST_F(JobsTest, FullDiskKeepsJobsQueuedAndStopsTheDrain) {
   EXPECT_EQ(counts(*queue, "smartSearch").failed, 0);
 }
 
-TEST_F(JobsTest, UnavailableRetriesWithExponentialBackoffAndIsNeverDropped) {
+TEST_P(JobsTest, UnavailableRetriesWithExponentialBackoffAndIsNeverDropped) {
   auto queue = make_queue();
   std::vector<int> attempts;
   queue->register_handler("SmartSearch", "smartSearch", [&](const Job& job) -> Expected<JobOutcome> {
@@ -220,7 +208,7 @@ TEST_F(JobsTest, UnavailableRetriesWithExponentialBackoffAndIsNeverDropped) {
   const std::int64_t expected_delays[] = {5'000, 10'000, 20'000};
   for (std::int64_t delay : expected_delays) {
     auto report = queue->run_until_idle();
-    ASSERT_TRUE(report.ok());
+    ASSERT_TRUE(report.ok()) << report.error().message;
     EXPECT_EQ(report->delayed, 1);
     auto delayed = queue->list("smartSearch", JobState::kDelayed);
     ASSERT_TRUE(delayed.ok());
@@ -235,13 +223,13 @@ TEST_F(JobsTest, UnavailableRetriesWithExponentialBackoffAndIsNeverDropped) {
     now_ += 1;
   }
   auto report = queue->run_until_idle();
-  ASSERT_TRUE(report.ok());
+  ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(report->delayed, 0);
   EXPECT_EQ(attempts, (std::vector<int>{1, 2, 3, 4}));
   EXPECT_EQ(counts(*queue, "smartSearch").completed, 1);
 }
 
-TEST_F(JobsTest, BackoffIsCapped) {
+TEST_P(JobsTest, BackoffIsCapped) {
   JobQueueOptions options;
   options.worker_id = "w";
   options.clock = [this] { return now_.load(); };
@@ -265,7 +253,7 @@ TEST_F(JobsTest, BackoffIsCapped) {
   EXPECT_EQ(delays, (std::vector<std::int64_t>{1000, 2000, 3000, 3000}));
 }
 
-TEST_F(JobsTest, ExpiredLeaseReturnsJobToWaiting) {
+TEST_P(JobsTest, ExpiredLeaseReturnsJobToWaiting) {
   auto queue = make_queue();
   std::atomic<int> runs{0};
   queue->register_handler("SmartSearch", "smartSearch", [&](const Job& job) -> Expected<JobOutcome> {
@@ -278,11 +266,11 @@ TEST_F(JobsTest, ExpiredLeaseReturnsJobToWaiting) {
   // A worker that died mid-job (lease in the past) and one still alive (lease in the future).
   sql(
       fmt::format("UPDATE job SET state = 'active', attempts = 1, lease_owner = 'dead', lease_until = {} "
-                  "WHERE json_extract(data, '$.id') = 1",
+                  "WHERE data = '{{\"id\":1}}'",
                   now_.load() - 1));
   sql(
       fmt::format("UPDATE job SET state = 'active', attempts = 1, lease_owner = 'alive', lease_until = {} "
-                  "WHERE json_extract(data, '$.id') = 2",
+                  "WHERE data = '{{\"id\":2}}'",
                   now_.load() + 60'000));
   EXPECT_EQ(counts(*queue, "smartSearch").active, 2);
   auto recovered = queue->recover_expired_leases();
@@ -299,7 +287,7 @@ TEST_F(JobsTest, ExpiredLeaseReturnsJobToWaiting) {
   EXPECT_EQ(counts(*queue, "smartSearch").active, 1);
 }
 
-TEST_F(JobsTest, OpenRecoversExpiredLeases) {
+TEST_P(JobsTest, OpenRecoversExpiredLeases) {
   {
     auto queue = make_queue();
     ASSERT_TRUE(queue->enqueue(JobRequest("SmartSearch", {{"id", 1}})).ok());
@@ -311,8 +299,8 @@ TEST_F(JobsTest, OpenRecoversExpiredLeases) {
   EXPECT_EQ(counts(*queue, "smartSearch").active, 0);
 }
 
-TEST_F(JobsTest, TwoDatabaseHandlesNeverRunAJobTwice) {
-  auto second_db = open_db(dir_.path() / "focal.db");
+TEST_P(JobsTest, TwoDatabaseHandlesNeverRunAJobTwice) {
+  auto second_db = open_db();
   auto a = make_queue("worker-a");
   JobQueueOptions options;
   options.worker_id = "worker-b";
@@ -348,7 +336,7 @@ TEST_F(JobsTest, TwoDatabaseHandlesNeverRunAJobTwice) {
   EXPECT_EQ(counts(*a, "backgroundTask").completed, kJobs);
 }
 
-TEST_F(JobsTest, PauseResumeEmpty) {
+TEST_P(JobsTest, PauseResumeEmpty) {
   auto queue = make_queue();
   std::atomic<int> runs{0};
   queue->register_handler("SmartSearch", "smartSearch", [&](const Job&) -> Expected<JobOutcome> {
@@ -374,7 +362,7 @@ TEST_F(JobsTest, PauseResumeEmpty) {
   EXPECT_EQ(queue->pause("noSuchQueue").error().kind, ErrorKind::kNotFound);
 }
 
-TEST_F(JobsTest, StartEnqueuesQueueAllUnlessActive) {
+TEST_P(JobsTest, StartEnqueuesQueueAllUnlessActive) {
   auto queue = make_queue();
   ASSERT_TRUE(queue->start("smartSearch", true).ok());
   auto waiting = queue->list("smartSearch", JobState::kWaiting);
@@ -396,7 +384,7 @@ TEST_F(JobsTest, StartEnqueuesQueueAllUnlessActive) {
   EXPECT_FALSE(*queue->has_active("faceDetection"));
 }
 
-TEST_F(JobsTest, DedupeKeepsOnePendingJob) {
+TEST_P(JobsTest, DedupeKeepsOnePendingJob) {
   auto queue = make_queue();
   auto first = queue->enqueue(JobRequest("FacialRecognitionQueueAll", {{"force", false}}));
   auto second = queue->enqueue(JobRequest("FacialRecognitionQueueAll", {{"force", false}}));
@@ -419,7 +407,7 @@ TEST_F(JobsTest, DedupeKeepsOnePendingJob) {
   EXPECT_GT(*queue->enqueue(JobRequest("FacialRecognitionQueueAll")), 0);
 }
 
-TEST_F(JobsTest, FollowUpsOnlyAfterSuccessOrSkipped) {
+TEST_P(JobsTest, FollowUpsOnlyAfterSuccessOrSkipped) {
   auto queue = make_queue();
   std::mutex mutex;
   std::vector<std::int64_t> faces;
@@ -452,7 +440,7 @@ TEST_F(JobsTest, FollowUpsOnlyAfterSuccessOrSkipped) {
   EXPECT_EQ(counts(*queue, "faceDetection").completed, 2);
 }
 
-TEST_F(JobsTest, HasActiveSeesRunningJobsAndProgressIsReported) {
+TEST_P(JobsTest, HasActiveSeesRunningJobsAndProgressIsReported) {
   auto queue = make_queue();
   std::atomic<bool> saw_active{false};
   queue->register_handler("AssetDetectFaces", "faceDetection", [&](const Job&) -> Expected<JobOutcome> {
@@ -475,7 +463,7 @@ TEST_F(JobsTest, HasActiveSeesRunningJobsAndProgressIsReported) {
   EXPECT_EQ(last_processed, 1);
 }
 
-TEST_F(JobsTest, BackgroundWorkersProcessJobsAndLiveConcurrency) {
+TEST_P(JobsTest, BackgroundWorkersProcessJobsAndLiveConcurrency) {
   auto queue = make_queue();
   std::atomic<int> running{0};
   std::atomic<int> peak{0};
@@ -508,6 +496,7 @@ class DailyScheduleTest : public JobsTest {
  protected:
   void SetUp() override {
     JobsTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     setenv("TZ", "UTC", 1);  // local time = UTC for the clock below
     tzset();
   }
@@ -522,7 +511,7 @@ class DailyScheduleTest : public JobsTest {
   std::atomic<std::chrono::system_clock::time_point> wall_{};
 };
 
-TEST_F(DailyScheduleTest, ClaimsOncePerDayWithinAnHourOfTheStartTime) {
+TEST_P(DailyScheduleTest, ClaimsOncePerDayWithinAnHourOfTheStartTime) {
   auto queue = make_queue();
   DailySchedule schedule(*queue, *db_, "nightlyTasks", clock());
   at(1, 59);
@@ -546,7 +535,7 @@ TEST_F(DailyScheduleTest, ClaimsOncePerDayWithinAnHourOfTheStartTime) {
   EXPECT_TRUE(*schedule.claim_if_due("23:30"));  // day 4's run, begun after midnight
 }
 
-TEST_F(DailyScheduleTest, TwoProcessesSharingTheDatabaseRunADayOnce) {
+TEST_P(DailyScheduleTest, TwoProcessesSharingTheDatabaseRunADayOnce) {
   auto queue_a = make_queue("worker-a");
   auto queue_b = make_queue("worker-b");
   DailySchedule a(*queue_a, *db_, "nightlyTasks", clock());
@@ -558,7 +547,7 @@ TEST_F(DailyScheduleTest, TwoProcessesSharingTheDatabaseRunADayOnce) {
   EXPECT_TRUE(*other.claim_if_due("00:00"));  // schedules are independent
 }
 
-TEST_F(DailyScheduleTest, TheThreadQueuesTheDaysJobsOnce) {
+TEST_P(DailyScheduleTest, TheThreadQueuesTheDaysJobsOnce) {
   auto queue = make_queue();
   DailySchedule schedule(*queue, *db_, "nightlyTasks", clock());
   at(0, 5);
@@ -583,6 +572,9 @@ TEST_F(DailyScheduleTest, TheThreadQueuesTheDaysJobsOnce) {
   EXPECT_EQ(background->counts.waiting, 1);
   EXPECT_EQ(recognition->counts.waiting, 1);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, JobsTest, test_support::engines(), test_support::engine_name);
+INSTANTIATE_TEST_SUITE_P(Engines, DailyScheduleTest, test_support::engines(), test_support::engine_name);
 
 }  // namespace
 }  // namespace focal::jobs

@@ -16,6 +16,7 @@
 #include "jobs/jobs.h"
 #include "library/library_schema.h"
 #include "store/database.h"
+#include "support/test_database.h"
 
 namespace focal::library {
 namespace {
@@ -57,17 +58,20 @@ std::vector<std::uint8_t> read_bytes(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-class LibraryTest : public ::testing::Test {
+// Runs on both engines.
+class LibraryTest : public ::testing::TestWithParam<store::Engine> {
  protected:
-  void SetUp() override { open_service({}); }
+  void SetUp() override {
+    FOCAL_REQUIRE_DATABASE(database_);
+    open_service({});
+  }
 
   void open_service(LibraryOptions options) {
     library_.reset();
     queue_.reset();
     db_.reset();
-    auto db = store::Database::open({.path = dir_.path() / "focal.db", .reader_connections = 2});
-    ASSERT_TRUE(db.ok()) << db.error().message;
-    db_ = std::move(*db);
+    db_ = database_.open();
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(jobs::migrate(*db_).ok());
     ASSERT_TRUE(migrate(*db_).ok());
     jobs::JobQueueOptions queue_options;
@@ -109,13 +113,14 @@ class LibraryTest : public ::testing::Test {
 
   jobs::QueueCounts counts(std::string_view queue) { return queue_->status(queue)->counts; }
 
+  test_support::TestDatabase database_{GetParam()};
   TempDir dir_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<jobs::JobQueue> queue_;
   std::unique_ptr<LibraryService> library_;
 };
 
-TEST_F(LibraryTest, ScanOfSharedPhotosImportsEachContentOnce) {
+TEST_P(LibraryTest, ScanOfSharedPhotosImportsEachContentOnce) {
   std::int64_t files = 0;
   for (const auto& entry : fs::directory_iterator(kPhotos)) files += entry.is_regular_file() ? 1 : 0;
 
@@ -155,7 +160,7 @@ TEST_F(LibraryTest, ScanOfSharedPhotosImportsEachContentOnce) {
   EXPECT_EQ(counts(jobs::queue::kMetadataExtraction).waiting, report->imported);
 }
 
-TEST_F(LibraryTest, MetadataPreviewsAndChain) {
+TEST_P(LibraryTest, MetadataPreviewsAndChain) {
   const std::vector<std::string> names{"orientation-landscape-1.jpg",
                                        "orientation-landscape-6.jpg",
                                        "face-jennifer-aniston-1.jpg",
@@ -260,7 +265,7 @@ TEST_F(LibraryTest, MetadataPreviewsAndChain) {
   EXPECT_EQ(counts(jobs::queue::kSmartSearch).waiting, n);
 }
 
-TEST_F(LibraryTest, BrokenFilesAreRecordedNotFatal) {
+TEST_P(LibraryTest, BrokenFilesAreRecordedNotFatal) {
   auto report = library_->import_folder(kBroken, kOwner);
   ASSERT_TRUE(report.ok()) << report.error().message;
   drain();
@@ -304,7 +309,7 @@ TEST_F(LibraryTest, BrokenFilesAreRecordedNotFatal) {
       with_jobs);
 }
 
-TEST_F(LibraryTest, PixelLimitRefusesHugeImages) {
+TEST_P(LibraryTest, PixelLimitRefusesHugeImages) {
   LibraryOptions options;
   options.max_pixels = 1000 * 1000;
   open_service(options);
@@ -317,7 +322,7 @@ TEST_F(LibraryTest, PixelLimitRefusesHugeImages) {
   EXPECT_EQ(asset_named("exif-rating.jpg").status, AssetStatus::kReady);
 }
 
-TEST_F(LibraryTest, UploadStoresAndDeduplicates) {
+TEST_P(LibraryTest, UploadStoresAndDeduplicates) {
   const auto bytes = read_bytes(kPhotos / "exif-rating.jpg");
   auto first = library_->upload(bytes, "holiday.jpg", kOwner);
   ASSERT_TRUE(first.ok()) << first.error().message;
@@ -344,7 +349,7 @@ TEST_F(LibraryTest, UploadStoresAndDeduplicates) {
   EXPECT_EQ(counts(jobs::queue::kSmartSearch).waiting, 1);
 }
 
-TEST_F(LibraryTest, RescanMarksMissingFilesOffline) {
+TEST_P(LibraryTest, RescanMarksMissingFilesOffline) {
   const fs::path folder = make_folder({"exif-rating.jpg", "food-limes.jpg"});
   ASSERT_TRUE(library_->import_folder(folder, kOwner).ok());
   fs::remove(folder / "food-limes.jpg");
@@ -353,7 +358,7 @@ TEST_F(LibraryTest, RescanMarksMissingFilesOffline) {
   EXPECT_EQ(asset_named("exif-rating.jpg").status, AssetStatus::kPending);
 }
 
-TEST_F(LibraryTest, JobStatusMarkersAndFilters) {
+TEST_P(LibraryTest, JobStatusMarkersAndFilters) {
   ASSERT_TRUE(library_->import_folder(make_folder({"exif-rating.jpg", "food-limes.jpg"}), kOwner).ok());
   drain();
   const Asset asset = asset_named("exif-rating.jpg");
@@ -383,7 +388,7 @@ TEST_F(LibraryTest, JobStatusMarkersAndFilters) {
   EXPECT_EQ(library_->set_visibility(999999, Visibility::kArchive).error().kind, ErrorKind::kNotFound);
 }
 
-TEST_F(LibraryTest, WatcherImportsNewFiles) {
+TEST_P(LibraryTest, WatcherImportsNewFiles) {
   const fs::path folder = make_folder({});
   ASSERT_TRUE(library_->add_library(folder, kOwner).ok());
   ASSERT_TRUE(library_->start_watching().ok());
@@ -408,7 +413,7 @@ TEST_F(LibraryTest, WatcherImportsNewFiles) {
 namespace focal::library {
 namespace {
 
-TEST_F(LibraryTest, OwnersKeepTheirOwnCopiesOfTheSameContent) {
+TEST_P(LibraryTest, OwnersKeepTheirOwnCopiesOfTheSameContent) {
   const auto bytes = read_bytes(kPhotos / "food-cake.jpg");
   auto mine = library_->upload(bytes, "cake.jpg", kOwner);
   auto theirs = library_->upload(bytes, "cake.jpg", kOwner + 1);
@@ -431,9 +436,17 @@ TEST_F(LibraryTest, OwnersKeepTheirOwnCopiesOfTheSameContent) {
   EXPECT_EQ(library_->add_library(folder, kOwner + 1).error().kind, ErrorKind::kConflict);
 }
 
-TEST(LibraryMigration, RowsFromBeforeOwnershipSurviveAndAreAdopted) {
+INSTANTIATE_TEST_SUITE_P(Engines, LibraryTest, test_support::engines(), test_support::engine_name);
+
+class LibraryMigrationTest : public ::testing::TestWithParam<store::Engine> {
+ protected:
+  void SetUp() override { FOCAL_REQUIRE_DATABASE(database_); }
+  test_support::TestDatabase database_{GetParam()};
+};
+
+TEST_P(LibraryMigrationTest, RowsFromBeforeOwnershipSurviveAndAreAdopted) {
   TempDir dir;
-  auto db = store::Database::open({.path = dir.path() / "focal.db", .reader_connections = 1});
+  auto db = store::Database::open(database_.options(1));
   ASSERT_TRUE(db.ok());
   // A database of the first schema with an asset and rows that reference it.
   ASSERT_TRUE((*db)->migrate("library", std::span(detail::kMigrations).first(1)).ok());
@@ -473,6 +486,8 @@ TEST(LibraryMigration, RowsFromBeforeOwnershipSurviveAndAreAdopted) {
   EXPECT_FALSE((*(*library)->assets().preview_path(7)).has_value());
   EXPECT_EQ((*(*library)->libraries())[0].owner_id, 3);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, LibraryMigrationTest, test_support::engines(), test_support::engine_name);
 
 }  // namespace
 }  // namespace focal::library

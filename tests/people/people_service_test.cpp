@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -20,11 +22,22 @@
 #include "server/routes.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "support/test_database.h"
 #include "support/library_test_helpers.h"
 #include "synthetic_faces.h"
 
 namespace focal::people {
 namespace {
+
+// 'YYYY-MM-DD' as ms since the epoch at 00:00 UTC.
+std::int64_t utc_midnight_ms(const std::string& date) {
+  int year = 0;
+  unsigned month = 0;
+  unsigned day = 0;
+  EXPECT_EQ(std::sscanf(date.c_str(), "%d-%u-%u", &year, &month, &day), 3) << date;
+  const std::chrono::sys_days midnight{std::chrono::year{year} / std::chrono::month{month} / std::chrono::day{day}};
+  return std::chrono::duration_cast<std::chrono::milliseconds>(midnight.time_since_epoch()).count();
+}
 
 constexpr std::int64_t kOwner = 1;  // the user whose library these tests build
 
@@ -47,18 +60,16 @@ class FakeMl final : public test_support::UnavailableMl {
   double last_min_score = 0;
 };
 
-class PeopleServiceTest : public ::testing::Test {
+// Runs on both engines.
+class PeopleServiceTest : public ::testing::TestWithParam<store::Engine> {
  protected:
   static void SetUpTestSuite() { ASSERT_TRUE(init_image_decoding("focal_people_tests")); }
 
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("focal_people_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    auto db = store::Database::open({dir_ / "focal.db", 2});
-    ASSERT_TRUE(db) << db.error().message;
-    db_ = std::move(*db);
+    FOCAL_REQUIRE_DATABASE(database_);
+    dir_ = database_.dir();
+    db_ = database_.open();
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(library::migrate(*db_));
     ASSERT_TRUE(jobs::migrate(*db_));
     ASSERT_TRUE(settings::migrate(*db_));
@@ -83,7 +94,6 @@ class PeopleServiceTest : public ::testing::Test {
     settings_.reset();
     assets_.reset();
     db_.reset();
-    fs::remove_all(dir_);
   }
 
   // An asset of 2880x1440 with a distinct 1440x720 preview; `date` is 'YYYY-MM-DD'.
@@ -103,13 +113,13 @@ class PeopleServiceTest : public ::testing::Test {
     Status written = db_->write([&](store::Connection& c) -> Status {
       auto s = c.prepare(
           "INSERT INTO asset (visibility, original_path, original_file_name, checksum, width, height, "
-          "file_created_at, created_at, updated_at, status, owner_id) VALUES (?, ?, ?, ?, 2880, 1440, "
-          "(unixepoch(?) * 1000), 0, 0, 'ready', ?)");
+          "file_created_at, created_at, updated_at, status, owner_id) VALUES (?, ?, ?, ?, 2880, 1440, ?, 0, 0, "
+          "'ready', ?)");
       if (!s) return s.error();
       s->bind(1, visibility)
           .bind(2, "/photos/" + std::to_string(n) + ".jpg")
           .bind(3, std::to_string(n) + ".jpg");
-      s->bind(4, "sum" + std::to_string(n)).bind(5, date).bind(6, owner);
+      s->bind(4, "sum" + std::to_string(n)).bind(5, utc_midnight_ms(date)).bind(6, owner);
       if (Status r = s->run(); !r) return r;
       id = c.last_insert_rowid();
       auto f = c.prepare("INSERT INTO asset_file (asset_id, type, path) VALUES (?, 'preview', ?)");
@@ -145,8 +155,8 @@ class PeopleServiceTest : public ::testing::Test {
     return n ? *n : -1;
   }
 
-  static inline int counter_ = 0;
   int assets_made_ = 0;
+  test_support::TestDatabase database_{GetParam()};
   fs::path dir_;
   FakeMl ml_;
   std::map<AssetId, std::string> previews_;
@@ -157,7 +167,7 @@ class PeopleServiceTest : public ::testing::Test {
   std::unique_ptr<PeopleService> people_;
 };
 
-TEST_F(PeopleServiceTest, DetectionStoresFacesScaledToTheAssetAndQueuesRecognition) {
+TEST_P(PeopleServiceTest, DetectionStoresFacesScaledToTheAssetAndQueuesRecognition) {
   std::mt19937_64 rng(1);
   AssetId asset = add_asset();
   set_faces(asset, {face_at(100, synthetic::random_unit(rng)), face_at(700, synthetic::random_unit(rng))});
@@ -196,7 +206,7 @@ TEST_F(PeopleServiceTest, DetectionStoresFacesScaledToTheAssetAndQueuesRecogniti
   EXPECT_EQ(count("SELECT count(*) FROM face_search"), 1);
 }
 
-TEST_F(PeopleServiceTest, DetectionErrors) {
+TEST_P(PeopleServiceTest, DetectionErrors) {
   AssetId asset = add_asset();
   ml_.down = true;
   auto down = people_->detect_faces(asset);
@@ -215,7 +225,7 @@ TEST_F(PeopleServiceTest, DetectionErrors) {
   EXPECT_EQ(ml_.calls, calls);
 }
 
-TEST_F(PeopleServiceTest, PipelineClustersNamesMergesAndHides) {
+TEST_P(PeopleServiceTest, PipelineClustersNamesMergesAndHides) {
   std::mt19937_64 rng(42);
   std::vector<std::vector<float>> centres;
   for (int i = 0; i < 3; ++i) centres.push_back(synthetic::random_unit(rng));
@@ -321,7 +331,7 @@ TEST_F(PeopleServiceTest, PipelineClustersNamesMergesAndHides) {
   (void)assets;
 }
 
-TEST_F(PeopleServiceTest, FacesClusterOnlyWithTheSameOwnersFaces) {
+TEST_P(PeopleServiceTest, FacesClusterOnlyWithTheSameOwnersFaces) {
   std::mt19937_64 rng(7);
   const std::vector<float> centre = synthetic::random_unit(rng);
   // The same person photographed by two users, three photos each: one person per user, never shared. Every
@@ -360,7 +370,7 @@ TEST_F(PeopleServiceTest, FacesClusterOnlyWithTheSameOwnersFaces) {
   EXPECT_EQ(people_->get(kOwner + 1, their_person)->face_count, 3);
 }
 
-TEST_F(PeopleServiceTest, FaceModelsOfAnySizeClusterOnlyWithinTheirModel) {
+TEST_P(PeopleServiceTest, FaceModelsOfAnySizeClusterOnlyWithinTheirModel) {
   std::mt19937_64 rng(11);
   // A 128-d recognizer (MobileFaceNet's size) serving buffalo_l: one identity in three photos.
   const std::vector<float> small_centre = synthetic::random_unit(rng, 128);
@@ -411,7 +421,7 @@ TEST_F(PeopleServiceTest, FaceModelsOfAnySizeClusterOnlyWithinTheirModel) {
   EXPECT_EQ(count("SELECT count(*) FROM face_search WHERE dim = 512"), 7);
 }
 
-TEST_F(PeopleServiceTest, EmbeddingsFromBeforeModelsWereRecordedAreAdoptedByTheConfiguredModel) {
+TEST_P(PeopleServiceTest, EmbeddingsFromBeforeModelsWereRecordedAreAdoptedByTheConfiguredModel) {
   std::mt19937_64 rng(5);
   const std::vector<float> centre = synthetic::random_unit(rng);
   for (int p = 0; p < 2; ++p) {
@@ -436,7 +446,7 @@ TEST_F(PeopleServiceTest, EmbeddingsFromBeforeModelsWereRecordedAreAdoptedByTheC
   EXPECT_EQ(count("SELECT count(*) FROM person"), 1);
 }
 
-TEST_F(PeopleServiceTest, RemovedFacesLeaveTheirPersonAndItsFeatureFaceMovesOn) {
+TEST_P(PeopleServiceTest, RemovedFacesLeaveTheirPersonAndItsFeatureFaceMovesOn) {
   std::mt19937_64 rng(11);
   std::vector<float> centre = synthetic::random_unit(rng);
   for (int p = 0; p < 3; ++p) {
@@ -466,7 +476,7 @@ TEST_F(PeopleServiceTest, RemovedFacesLeaveTheirPersonAndItsFeatureFaceMovesOn) 
   EXPECT_EQ(people_->remove_face(kOwner, *before.feature_face_id).error().kind, ErrorKind::kNotFound);
 }
 
-TEST_F(PeopleServiceTest, ReassignUnassignedCleanupAndReset) {
+TEST_P(PeopleServiceTest, ReassignUnassignedCleanupAndReset) {
   std::mt19937_64 rng(7);
   std::vector<float> centre = synthetic::random_unit(rng);
   std::vector<AssetId> assets;
@@ -606,6 +616,7 @@ class PeopleRoutesTest : public PeopleServiceTest {
  protected:
   void SetUp() override {
     PeopleServiceTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     server::register_people_routes(api_, *people_);
   }
 
@@ -640,7 +651,7 @@ class PeopleRoutesTest : public PeopleServiceTest {
   std::int64_t caller_ = kOwner;
 };
 
-TEST_F(PeopleRoutesTest, ListRenameMergeAndErrors) {
+TEST_P(PeopleRoutesTest, ListRenameMergeAndErrors) {
   std::mt19937_64 rng(3);
   std::vector<float> c1 = synthetic::random_unit(rng), c2 = synthetic::random_unit(rng);
   for (int p = 0; p < 3; ++p) {
@@ -705,6 +716,9 @@ TEST_F(PeopleRoutesTest, ListRenameMergeAndErrors) {
   nlohmann::json unassigned = json_of(call("GET", "/api/faces/unassigned"));
   EXPECT_EQ(unassigned.size(), 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, PeopleServiceTest, test_support::engines(), test_support::engine_name);
+INSTANTIATE_TEST_SUITE_P(Engines, PeopleRoutesTest, test_support::engines(), test_support::engine_name);
 
 }  // namespace
 }  // namespace focal::people

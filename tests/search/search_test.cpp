@@ -19,6 +19,7 @@
 #include "ml_client/ml_client.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "support/test_database.h"
 #include "support/library_test_helpers.h"
 
 namespace focal::search {
@@ -77,17 +78,15 @@ struct AssetSpec {
   std::string file_type = "jpeg";
 };
 
-class SearchTest : public ::testing::Test {
+// Runs on both engines.
+class SearchTest : public ::testing::TestWithParam<store::Engine> {
  protected:
   void SetUp() override {
-    dir_ =
-        std::filesystem::temp_directory_path() /
-        ("focal-search-test-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
+    FOCAL_REQUIRE_DATABASE(database_);
+    dir_ = database_.dir();
     std::filesystem::create_directories(dir_ / "thumbs");
-    auto db = store::Database::open({.path = dir_ / "focal.db", .reader_connections = 2});
-    ASSERT_TRUE(db.ok()) << db.error().message;
-    db_ = std::move(*db);
+    db_ = database_.open();
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(library::migrate(*db_).ok());
     ASSERT_TRUE(jobs::migrate(*db_).ok());
     ASSERT_TRUE(settings::migrate(*db_).ok());
@@ -102,7 +101,6 @@ class SearchTest : public ::testing::Test {
     assets_.reset();
     settings_.reset();
     db_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   void open_service(SmartSearchOptions options = {}) {
@@ -184,6 +182,7 @@ class SearchTest : public ::testing::Test {
     }
   }
 
+  test_support::TestDatabase database_{GetParam()};
   std::filesystem::path dir_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<settings::SettingsStore> settings_;
@@ -192,7 +191,7 @@ class SearchTest : public ::testing::Test {
   std::unique_ptr<SmartSearchService> service_;
 };
 
-TEST_F(SearchTest, IndexingOutcomes) {
+TEST_P(SearchTest, IndexingOutcomes) {
   open_service();
   add({.id = 1, .file_name = "a.jpg", .preview = "axis:3"});
   add({.id = 2, .file_name = "b.jpg", .preview = ""});
@@ -224,7 +223,7 @@ TEST_F(SearchTest, IndexingOutcomes) {
   EXPECT_EQ(ml_.image_calls, calls);
 }
 
-TEST_F(SearchTest, SmartSearchRanksPagesAndCachesQueries) {
+TEST_P(SearchTest, SmartSearchRanksPagesAndCachesQueries) {
   open_service();
   add_indexed_library();
   SmartSearchRequest request;
@@ -257,7 +256,7 @@ TEST_F(SearchTest, SmartSearchRanksPagesAndCachesQueries) {
   EXPECT_EQ(by_asset->items.size(), 5u);
 }
 
-TEST_F(SearchTest, SmartSearchErrors) {
+TEST_P(SearchTest, SmartSearchErrors) {
   open_service();
   add_indexed_library();
   SmartSearchRequest none;
@@ -287,7 +286,7 @@ TEST_F(SearchTest, SmartSearchErrors) {
   EXPECT_EQ(service_->search(fresh).error().message, "Smart search is not enabled");
 }
 
-TEST_F(SearchTest, SmartSearchFilters) {
+TEST_P(SearchTest, SmartSearchFilters) {
   open_service();
   add({.id = 1, .file_name = "a.jpg", .preview = "axis:20", .make = "Canon", .taken_ms = 1000});
   add({.id = 2,
@@ -342,7 +341,7 @@ TEST_F(SearchTest, SmartSearchFilters) {
   EXPECT_EQ(asked, (std::vector<std::int64_t>{7, 8}));
 }
 
-TEST_F(SearchTest, ModelChangeInvalidatesAndMissingRequeues) {
+TEST_P(SearchTest, ModelChangeInvalidatesAndMissingRequeues) {
   open_service();
   add_indexed_library();
   EXPECT_TRUE(service_->assets_to_index(false)->empty());
@@ -370,7 +369,7 @@ TEST_F(SearchTest, ModelChangeInvalidatesAndMissingRequeues) {
   EXPECT_TRUE(service_->search(request)->items.empty());
 }
 
-TEST_F(SearchTest, IndexIsRebuiltFromTheStoreAtStartup) {
+TEST_P(SearchTest, IndexIsRebuiltFromTheStoreAtStartup) {
   open_service();
   add_indexed_library();
   service_.reset();
@@ -384,6 +383,34 @@ TEST_F(SearchTest, IndexIsRebuiltFromTheStoreAtStartup) {
   EXPECT_EQ(count("SELECT count(*) FROM smart_search"), 4);
 }
 
+TEST_P(SearchTest, AnotherProcessCatchesUpWithTheStore) {
+  open_service();
+  add_indexed_library();
+  // A second handle on the same database stands for a second focal process with its own index.
+  auto other_db = database_.open();
+  ASSERT_NE(other_db, nullptr);
+  auto other_settings = settings::SettingsStore::open(*other_db, {});
+  ASSERT_TRUE(other_settings.ok());
+  auto other = SmartSearchService::open(*other_db, **other_settings, ml_, *assets_);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  const std::vector<float> query = axis_vector("axis:14");
+  EXPECT_EQ((*other)->nearest(query, 1, {})->front().id, 5);
+
+  // Written by this process after the other one loaded: a new embedding, a changed one and a removed one.
+  add({.id = 6, .file_name = "IMG_6.jpg", .preview = "axis:20"});
+  ASSERT_EQ(*service_->index_asset(6), IndexOutcome::kSuccess);
+  ASSERT_TRUE(service_->upsert(1, axis_vector("axis:14")).ok());
+  ASSERT_TRUE(service_->remove(5).ok());
+  auto synced = (*other)->sync_with_store();
+  ASSERT_TRUE(synced.ok()) << synced.error().message;
+  EXPECT_EQ(*synced, 3U);
+  EXPECT_EQ((*other)->nearest(query, 1, {})->front().id, 1);
+  EXPECT_EQ((*other)->nearest(axis_vector("axis:20"), 1, {})->front().id, 6);
+  EXPECT_EQ((*other)->nearest(query, 10, {})->size(), 5U);
+  EXPECT_EQ(*(*other)->sync_with_store(), 0U);  // nothing new
+  other->reset();
+}
+
 // --- saved HNSW index ---
 
 class SavedIndexTest : public SearchTest {
@@ -392,6 +419,7 @@ class SavedIndexTest : public SearchTest {
 
   void SetUp() override {
     SearchTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     options_.index.exact_threshold = 8;  // HNSW with a handful of vectors
     options_.index.hnsw.ef_construction = 32;
     options_.index_dir = dir_;
@@ -424,7 +452,7 @@ class SavedIndexTest : public SearchTest {
   std::vector<std::vector<float>> vectors_;
 };
 
-TEST_F(SavedIndexTest, SavedAtShutdownAndReusedWhenTheStoreMatches) {
+TEST_P(SavedIndexTest, SavedAtShutdownAndReusedWhenTheStoreMatches) {
   const auto before = results();
   EXPECT_EQ(before[3].front().id, 4);
   service_.reset();  // the index changed since it was built: saved
@@ -437,7 +465,7 @@ TEST_F(SavedIndexTest, SavedAtShutdownAndReusedWhenTheStoreMatches) {
   EXPECT_EQ(inode(), saved);
 }
 
-TEST_F(SavedIndexTest, StaleFingerprintTriggersARebuild) {
+TEST_P(SavedIndexTest, StaleFingerprintTriggersARebuild) {
   service_.reset();
   const ino_t saved = inode();
   // Behind the service's back: one embedding replaced, one asset deleted (ON DELETE CASCADE).
@@ -463,7 +491,7 @@ TEST_F(SavedIndexTest, StaleFingerprintTriggersARebuild) {
   EXPECT_EQ(inode(), rebuilt);  // the rebuilt file matches the store
 }
 
-TEST_F(SavedIndexTest, RowsDeletedWhileRunningAreDroppedBeforeSaving) {
+TEST_P(SavedIndexTest, RowsDeletedWhileRunningAreDroppedBeforeSaving) {
   ASSERT_TRUE(db_->write([](store::Connection& c) { return c.exec("DELETE FROM asset WHERE id = 3"); }).ok());
   service_.reset();
   const ino_t saved = inode();
@@ -475,7 +503,7 @@ TEST_F(SavedIndexTest, RowsDeletedWhileRunningAreDroppedBeforeSaving) {
   for (const auto& hit : *hits) EXPECT_NE(hit.id, 3);
 }
 
-TEST_F(SavedIndexTest, DamagedFilesAreRebuilt) {
+TEST_P(SavedIndexTest, DamagedFilesAreRebuilt) {
   const auto before = results();
   service_.reset();
   std::string good(std::filesystem::file_size(file()), '\0');
@@ -497,7 +525,7 @@ TEST_F(SavedIndexTest, DamagedFilesAreRebuilt) {
   }
 }
 
-TEST_F(SearchTest, ExactIndexesAreNotSaved) {
+TEST_P(SearchTest, ExactIndexesAreNotSaved) {
   SmartSearchOptions options;
   options.index_dir = dir_;
   open_service(options);
@@ -506,7 +534,7 @@ TEST_F(SearchTest, ExactIndexesAreNotSaved) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "smart-search-ViT-B-32__openai.hnsw"));
 }
 
-TEST_F(SearchTest, JobsQueueAllIndexAndChainDuplicates) {
+TEST_P(SearchTest, JobsQueueAllIndexAndChainDuplicates) {
   open_service();
   for (std::int64_t i = 1; i <= 3; ++i)
     add({.id = i, .file_name = "x.jpg", .preview = "axis:" + std::to_string(i)});
@@ -548,7 +576,18 @@ TEST(Fts5QueryTest, QuotesEveryWordAndPrefixesTheLast) {
   EXPECT_EQ(fts5_query("café"), "\"café\"*");
 }
 
-TEST_F(SearchTest, KeywordSearch) {
+TEST(TsqueryTest, FoldsTokensLikeFts5AndPrefixesTheLast) {
+  EXPECT_EQ(tsquery_text("beach sunset"), "'beach' & 'sunset':*");
+  EXPECT_EQ(tsquery_text("CAFÉ x-t4"), "'cafe' & ('x' <-> 't4':*)");
+  EXPECT_EQ(tsquery_text(R"q(a"b OR c* -y)q"), "('a' <-> 'b') & 'or' & 'c' & 'y':*");
+  EXPECT_EQ(tsquery_text("   "), "");
+  EXPECT_EQ(tsquery_text("- * \""), "");
+  // Fields a position apart, so that a phrase never spans two of them.
+  EXPECT_EQ(tsvector_text({{"Café-de-Flore.jpg", 'A'}, {"Beach", 'B'}}),
+            "'cafe':1A 'de':2A 'flore':3A 'jpg':4A 'beach':6B");
+}
+
+TEST_P(SearchTest, KeywordSearch) {
   add({.id = 1,
        .file_name = "IMG_0001.JPG",
        .preview = "",
@@ -644,7 +683,7 @@ TEST_F(SearchTest, KeywordSearch) {
   EXPECT_TRUE(find("volley").empty());
 }
 
-TEST_F(SearchTest, KeywordIndexFollowsMetadataExtraction) {
+TEST_P(SearchTest, KeywordIndexFollowsMetadataExtraction) {
   add({.id = 1, .file_name = "harbour.jpg", .preview = ""});
   KeywordSearch keywords(*db_);
   auto queue = jobs::JobQueue::open(*db_);
@@ -668,6 +707,9 @@ TEST_F(SearchTest, KeywordIndexFollowsMetadataExtraction) {
   ASSERT_EQ(page->items.size(), 1u);
   EXPECT_EQ(page->items[0].asset_id, 1);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, SearchTest, test_support::engines(), test_support::engine_name);
+INSTANTIATE_TEST_SUITE_P(Engines, SavedIndexTest, test_support::engines(), test_support::engine_name);
 
 }  // namespace
 }  // namespace focal::search

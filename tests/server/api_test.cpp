@@ -10,6 +10,7 @@
 #include "server/routes.h"
 #include "store/database.h"
 #include "support/background_server.h"
+#include "support/test_database.h"
 #include "support/http_test_server.h"
 
 namespace focal::server {
@@ -96,14 +97,14 @@ TEST(ApiTest, ErrorBodyHasImmichShape) {
   EXPECT_EQ(error_body({ErrorKind::kConflict, "x"})["error"], "Conflict");
 }
 
-// A server on a free port with the auth routes and a few probes.
-class ServerTest : public ::testing::Test {
+// A server on a free port with the auth routes and a few probes, on both engines.
+class ServerTest : public ::testing::TestWithParam<store::Engine> {
  protected:
   void SetUp() override {
+    FOCAL_REQUIRE_DATABASE(database_);
     ASSERT_TRUE(auth::init_crypto().ok());
-    auto db = store::Database::open({":memory:", 1});
-    ASSERT_TRUE(db.ok()) << db.error().message;
-    db_ = std::move(*db);
+    db_ = database_.open(1);
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(db_->migrate(auth::kComponent, auth::migrations()).ok());
     auth_ = std::make_unique<auth::AuthService>(*db_);
     register_auth_routes(api_, *auth_);
@@ -176,6 +177,7 @@ class ServerTest : public ::testing::Test {
   }
 
   Api api_;
+  test_support::TestDatabase database_{GetParam()};
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<auth::AuthService> auth_;
   std::unique_ptr<HttpServer> server_;
@@ -195,7 +197,7 @@ void expect_error(const test_support::TestReply& res, int status) {
   EXPECT_TRUE(body["error"].is_string());
 }
 
-TEST_F(ServerTest, RoutesNeedCredentials) {
+TEST_P(ServerTest, RoutesNeedCredentials) {
   expect_error(call("GET", "/api/whoami"), 401);
   expect_error(call("GET", "/api/whoami", {{"Authorization", "Bearer nope"}}), 401);
   expect_error(call("GET", "/api/whoami", {{"x-api-key", "nope"}}), 401);
@@ -205,7 +207,7 @@ TEST_F(ServerTest, RoutesNeedCredentials) {
   expect_error(call("POST", "/api/upload", {}, std::string(1000, 'x'), "application/octet-stream"), 401);
 }
 
-TEST_F(ServerTest, AdminSignUpLoginAndSessions) {
+TEST_P(ServerTest, AdminSignUpLoginAndSessions) {
   const auto token = admin_token();
   auto res = call("GET", "/api/whoami", {{"Authorization", "Bearer " + token}});
   ASSERT_EQ(res.status, 200) << res.body;
@@ -241,7 +243,7 @@ TEST_F(ServerTest, AdminSignUpLoginAndSessions) {
   expect_error(call("GET", "/api/whoami", {{"Authorization", "Bearer " + token}}), 401);
 }
 
-TEST_F(ServerTest, LoginCookieIsHttpOnlyAndSameSite) {
+TEST_P(ServerTest, LoginCookieIsHttpOnlyAndSameSite) {
   admin_token();
   auto res = post("/api/auth/login", R"({"email":"admin@example.com","password":"correct horse"})");
   const auto cookie = res.headers.find("set-cookie");
@@ -251,7 +253,7 @@ TEST_F(ServerTest, LoginCookieIsHttpOnlyAndSameSite) {
   EXPECT_EQ(cookie->second.find("Secure"), std::string::npos) << "plain HTTP: no Secure flag";
 }
 
-TEST_F(ServerTest, FailedLoginsAreThrottledPerAccount) {
+TEST_P(ServerTest, FailedLoginsAreThrottledPerAccount) {
   admin_token();
   const auto wrong = R"({"email":"admin@example.com","password":"wrong password"})";
   for (int i = 0; i < 5; ++i) expect_error(post("/api/auth/login", wrong), 401);
@@ -264,7 +266,7 @@ TEST_F(ServerTest, FailedLoginsAreThrottledPerAccount) {
   expect_error(post("/api/auth/login", R"({"email":"other@example.com","password":"wrong password"})"), 401);
 }
 
-TEST_F(ServerTest, ApiKeysAndAdminRoutes) {
+TEST_P(ServerTest, ApiKeysAndAdminRoutes) {
   const Headers admin = {{"Authorization", "Bearer " + admin_token()}};
   auto res = post("/api/api-keys", R"({"name":"cli"})", admin);
   ASSERT_EQ(res.status, 201) << res.body;
@@ -297,7 +299,7 @@ TEST_F(ServerTest, ApiKeysAndAdminRoutes) {
   expect_error(call("GET", "/api/whoami", {{"x-api-key", secret}}), 401);
 }
 
-TEST_F(ServerTest, ApiKeyPermissionsLimitRoutes) {
+TEST_P(ServerTest, ApiKeyPermissionsLimitRoutes) {
   const Headers admin = {{"Authorization", "Bearer " + admin_token()}};
   auto res = post("/api/api-keys", R"({"name":"read","permissions":["user.read"]})", admin);
   ASSERT_EQ(res.status, 201) << res.body;
@@ -312,7 +314,7 @@ TEST_F(ServerTest, ApiKeyPermissionsLimitRoutes) {
   expect_error(post("/api/api-keys", R"({"permissions":[]})", admin), 400);
 }
 
-TEST_F(ServerTest, BodiesAreValidatedAndBounded) {
+TEST_P(ServerTest, BodiesAreValidatedAndBounded) {
   const Headers admin = {{"Authorization", "Bearer " + admin_token()}};
   auto res = post("/api/echo", R"({"a":1})", admin);
   ASSERT_EQ(res.status, 200);
@@ -337,6 +339,8 @@ TEST(ApiTest, RoutesWithoutAPermissionAreRefused) {
                        [](const ApiRequest&) -> Expected<ApiResponse> { return ApiResponse::no_content(); }),
                std::logic_error);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, ServerTest, test_support::engines(), test_support::engine_name);
 
 }  // namespace
 }  // namespace focal::server

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "store/database.h"
+#include "support/test_database.h"
 
 namespace focal::settings {
 namespace {
@@ -168,23 +169,17 @@ TEST(SystemConfigTest, DottedPaths) {
   EXPECT_FALSE(with_path(defaults, "nope.key", "1").ok());
 }
 
-class SettingsStoreTest : public ::testing::Test {
+// Runs on both engines.
+class SettingsStoreTest : public ::testing::TestWithParam<store::Engine> {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("focal-settings-test-" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto db = store::Database::open({.path = dir_ / "focal.db", .reader_connections = 2});
-    ASSERT_TRUE(db.ok()) << db.error().message;
-    db_ = std::move(*db);
+    FOCAL_REQUIRE_DATABASE(database_);
+    dir_ = database_.dir();
+    db_ = database_.open();
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(migrate(*db_).ok());
   }
-  void TearDown() override {
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { db_.reset(); }
   std::string stored() {
     auto text = db_->read([](store::Connection& c) -> Expected<std::string> {
       auto s = c.prepare("SELECT value FROM system_metadata WHERE key = 'system-config'");
@@ -195,11 +190,12 @@ class SettingsStoreTest : public ::testing::Test {
     });
     return text.ok() ? *text : "<error>";
   }
+  test_support::TestDatabase database_{GetParam()};
   std::filesystem::path dir_;
   std::unique_ptr<store::Database> db_;
 };
 
-TEST_F(SettingsStoreTest, StoresOnlyNonDefaultsAndNotifiesListeners) {
+TEST_P(SettingsStoreTest, StoresOnlyNonDefaultsAndNotifiesListeners) {
   auto settings = SettingsStore::open(*db_, {});
   ASSERT_TRUE(settings.ok()) << settings.error().message;
   auto& store = **settings;
@@ -234,7 +230,7 @@ TEST_F(SettingsStoreTest, StoresOnlyNonDefaultsAndNotifiesListeners) {
   EXPECT_EQ(store.get().machine_learning.clip.model_name, "ViT-B-32__openai");
 }
 
-TEST_F(SettingsStoreTest, ReloadSeesAnotherWriterAndLogsUnknownKeys) {
+TEST_P(SettingsStoreTest, ReloadSeesAnotherWriterAndLogsUnknownKeys) {
   auto first = SettingsStore::open(*db_, {});
   auto second = SettingsStore::open(*db_, {});
   ASSERT_TRUE(first.ok() && second.ok());
@@ -263,7 +259,7 @@ TEST_F(SettingsStoreTest, ReloadSeesAnotherWriterAndLogsUnknownKeys) {
   EXPECT_FALSE((*third)->get().machine_learning.enabled);
 }
 
-TEST_F(SettingsStoreTest, InvalidStoredConfigFailsToOpen) {
+TEST_P(SettingsStoreTest, InvalidStoredConfigFailsToOpen) {
   ASSERT_TRUE(db_->write([](store::Connection& c) {
                    return c.exec(
                        "INSERT INTO system_metadata VALUES ('system-config', "
@@ -275,7 +271,7 @@ TEST_F(SettingsStoreTest, InvalidStoredConfigFailsToOpen) {
   EXPECT_NE(settings.error().message.find("machineLearning.facialRecognition.minScore"), std::string::npos);
 }
 
-TEST_F(SettingsStoreTest, ConfigFileIsReadOnly) {
+TEST_P(SettingsStoreTest, ConfigFileIsReadOnly) {
   const auto file = dir_ / "immich.json";
   std::ofstream(file) << R"({"machineLearning":{"urls":["http://file:3003"]}})";
   auto settings = SettingsStore::open(*db_, {{"IMMICH_CONFIG_FILE", file.string()}});
@@ -285,6 +281,8 @@ TEST_F(SettingsStoreTest, ConfigFileIsReadOnly) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().message, "Cannot update configuration while IMMICH_CONFIG_FILE is in use");
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, SettingsStoreTest, test_support::engines(), test_support::engine_name);
 
 }  // namespace
 }  // namespace focal::settings

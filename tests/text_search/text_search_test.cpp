@@ -14,6 +14,7 @@
 #include "ml_client/ml_client.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "support/test_database.h"
 #include "support/library_test_helpers.h"
 
 namespace focal::text_search {
@@ -42,16 +43,15 @@ class FakeMl final : public test_support::UnavailableMl {
   ml::OcrOptions last_options;
 };
 
-class TextSearchTest : public ::testing::Test {
+// Runs on both engines.
+class TextSearchTest : public ::testing::TestWithParam<store::Engine> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("focal-text-search-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    FOCAL_REQUIRE_DATABASE(database_);
+    dir_ = database_.dir();
     fs::create_directories(dir_ / "thumbs");
-    auto db = store::Database::open({.path = dir_ / "focal.db", .reader_connections = 2});
-    ASSERT_TRUE(db) << db.error().message;
-    db_ = std::move(*db);
+    db_ = database_.open();
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(library::migrate(*db_));
     ASSERT_TRUE(jobs::migrate(*db_));
     ASSERT_TRUE(settings::migrate(*db_));
@@ -75,7 +75,6 @@ class TextSearchTest : public ::testing::Test {
     assets_.reset();
     settings_.reset();
     db_.reset();
-    fs::remove_all(dir_);
   }
 
   // A timeline asset of `owner` whose preview makes the fake ML node read `lines`.
@@ -126,6 +125,7 @@ class TextSearchTest : public ::testing::Test {
     return status ? status->counts.completed : -1;
   }
 
+  test_support::TestDatabase database_{GetParam()};
   fs::path dir_;
   int assets_made_ = 0;
   FakeMl ml_;
@@ -136,7 +136,7 @@ class TextSearchTest : public ::testing::Test {
   std::unique_ptr<jobs::JobQueue> queue_;
 };
 
-TEST_F(TextSearchTest, LinesAreStoredAndFoundByTheirWords) {
+TEST_P(TextSearchTest, LinesAreStoredAndFoundByTheirWords) {
   const std::int64_t sign = add_asset({"Café de la Gare", "OPEN 7 DAYS"});
   const std::int64_t receipt = add_asset({"Total 12.50 EUR", "Thank you"});
   const std::int64_t chinese = add_asset({"北京欢迎你"});
@@ -180,7 +180,7 @@ TEST_F(TextSearchTest, LinesAreStoredAndFoundByTheirWords) {
   EXPECT_EQ(count("SELECT count(*) FROM asset_ocr WHERE asset_id = " + std::to_string(receipt)), 0);
 }
 
-TEST_F(TextSearchTest, OutcomesForHiddenMissingAndUnreachable) {
+TEST_P(TextSearchTest, OutcomesForHiddenMissingAndUnreachable) {
   const std::int64_t hidden = add_asset({"secret"}, 1, "hidden");
   auto skipped = service_->process(hidden);
   ASSERT_TRUE(skipped);
@@ -201,7 +201,7 @@ TEST_F(TextSearchTest, OutcomesForHiddenMissingAndUnreachable) {
   EXPECT_EQ(count("SELECT count(*) FROM asset_ocr"), 0);
 }
 
-TEST_F(TextSearchTest, QueueAllMissingThenAllAndNothingWhenOff) {
+TEST_P(TextSearchTest, QueueAllMissingThenAllAndNothingWhenOff) {
   for (int i = 0; i < 3; ++i) add_asset({"line " + std::to_string(i)});
   add_asset({"hidden"}, 1, "hidden");
   ASSERT_TRUE(queue_->enqueue(jobs::JobRequest(std::string(jobs::job::kOcrQueueAll), {{"force", false}})));
@@ -232,6 +232,8 @@ TEST_F(TextSearchTest, QueueAllMissingThenAllAndNothingWhenOff) {
   }
   EXPECT_GT(after_all, 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, TextSearchTest, test_support::engines(), test_support::engine_name);
 
 }  // namespace
 }  // namespace focal::text_search

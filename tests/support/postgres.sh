@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
+# A throwaway PostgreSQL server for the storage suites, from Debian's packages (no system service):
+#   tests/support/postgres.sh start DIR   initdb in DIR/data, then start it listening only on a Unix socket in
+#                                          DIR (no port to collide with), trust authentication for user focal
+#   tests/support/postgres.sh stop DIR    stop it and remove DIR
+# Durability is switched off (fsync, synchronous_commit): the data is thrown away after the run. As root, the
+# server runs as the postgres user (PostgreSQL refuses to run as root). The tests connect with
+# FOCAL_TEST_POSTGRES="host=DIR user=focal" and make a database per test.
+set -euo pipefail
+command=${1:?usage: postgres.sh start|stop DIR}
+dir=${2:?usage: postgres.sh start|stop DIR}
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+[[ -n $bin && -x $bin/initdb ]] || bin=$(dirname "$(command -v initdb)")
+as_server=()
+[[ $(id -u) != 0 ]] || as_server=(runuser -u postgres --)
+
+stop() {
+  if [[ -f $dir/data/postmaster.pid ]]; then
+    "${as_server[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$dir"
+}
+
+case $command in
+  start)
+    stop
+    mkdir -p "$dir"
+    [[ ${#as_server[@]} == 0 ]] || chown postgres "$dir"
+    "${as_server[@]}" "$bin/initdb" -D "$dir/data" -U focal --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
+      { cat "$dir/initdb.log" >&2; exit 1; }
+    "${as_server[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses='' -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on $dir"
+    ;;
+  stop) stop ;;
+  *) echo "usage: postgres.sh start|stop DIR" >&2; exit 2 ;;
+esac

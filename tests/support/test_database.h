@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+// The storage suites run once per engine: a test parameter, not a copy of each test.
+//
+//   class JobsTest : public ::testing::TestWithParam<store::Engine> { ... TestDatabase db_{GetParam()}; };
+//   INSTANTIATE_TEST_SUITE_P(Engines, JobsTest, test_support::engines(), test_support::engine_name);
+//
+// SQLite databases live in a fresh temporary folder; PostgreSQL ones are fresh databases on the server
+// that ctest's postgres fixture starts (tests/support/postgres.sh), whose socket folder FOCAL_TEST_POSTGRES
+// names. Without it the PostgreSQL cases are skipped, except under CI=true,
+// where a missing server is a failure.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "store/database.h"
+
+namespace focal::test_support {
+
+// CI=true: a missing engine fails instead of skipping.
+bool ci();
+
+inline auto engines() { return ::testing::Values(store::Engine::kSqlite, store::Engine::kPostgres); }
+
+inline std::string engine_name(const ::testing::TestParamInfo<store::Engine>& info) {
+  return info.param == store::Engine::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// One empty database of one engine, dropped (or deleted) with this object.
+class TestDatabase {
+ public:
+  explicit TestDatabase(store::Engine engine);
+  ~TestDatabase();
+  TestDatabase(const TestDatabase&) = delete;
+  TestDatabase& operator=(const TestDatabase&) = delete;
+
+  store::Engine engine() const { return engine_; }
+  // Empty when the database exists; otherwise why not (GTEST_SKIP or fail with it: see require()).
+  const std::string& unavailable() const { return unavailable_; }
+  // Options that open this database; opening it twice gives two handles sharing it, as two processes do.
+  store::DatabaseOptions options(int reader_connections = 2) const;
+  // Opens it, or records a test failure and returns null.
+  std::unique_ptr<store::Database> open(int reader_connections = 2) const;
+  // A folder for the test's other files (previews, index files), removed with this object.
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  store::Engine engine_;
+  std::filesystem::path dir_;
+  std::string server_;  // libpq keywords of the test server
+  std::string name_;    // PostgreSQL database name
+  std::string unavailable_;
+};
+
+}  // namespace focal::test_support
+
+// In SetUp(): skips the test (or fails it under CI=true) when its engine is not available.
+#define FOCAL_REQUIRE_DATABASE(database)                                  \
+  do {                                                                    \
+    if (!(database).unavailable().empty()) {                              \
+      if (::focal::test_support::ci()) FAIL() << (database).unavailable(); \
+      GTEST_SKIP() << (database).unavailable();                           \
+    }                                                                     \
+  } while (false)
