@@ -42,6 +42,10 @@ ctest --preset ci-asan -j "$jobs" -LE 'e2e|fidelity|tools|packaging'
 stage "fuzz smoke (${fuzz_seconds} s per target)"
 FOCAL_FUZZ_PRESET=ci-asan scripts/fuzz.sh "$fuzz_seconds"
 stage "clang-tidy"
+# Results are cached by each file's preprocessed source (tools/lint.py), beside ccache's cache: a CI runner that
+# keeps its ccache keeps these too, and lints only the files whose code changed.
+lint_cache=$(ccache --get-config cache_dir 2>/dev/null || true)
+export FOCAL_LINT_CACHE=${FOCAL_LINT_CACHE:-${lint_cache:-$HOME/.cache}/focal-clang-tidy}
 FOCAL_LINT_BUILD=build/ci-asan scripts/lint.sh
 
 stage "build (ci-tsan: threaded suites)"

@@ -89,7 +89,8 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
   search::SmartSearchOptions smart_options;
   smart_options.index_dir = config.database_path().parent_path();  // HNSW indexes live beside the database
   // Other focal processes share a PostgreSQL library: take in their embeddings now and then.
-  if (!config.database_url.empty()) smart_options.sync_interval = std::chrono::milliseconds(config.index_sync_ms);
+  if (!config.database_url.empty())
+    smart_options.sync_interval = std::chrono::milliseconds(config.index_sync_ms);
   auto smart =
       search::SmartSearchService::open(*s->db_, *s->settings_, *s->ml_, s->library_->assets(), smart_options);
   if (!smart) return with_context(smart.error(), "Loading smart search");

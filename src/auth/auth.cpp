@@ -328,12 +328,18 @@ Expected<std::int64_t> AuthService::instance_owner() {
         store::query_one<std::int64_t>(c, "SELECT id FROM auth_user WHERE is_admin = 1 ORDER BY id LIMIT 1");
     if (!first) return std::move(first).error();
     if (*first) return **first;
-    Status inserted = store::exec(c,
-                                  "INSERT INTO auth_user(email, name, password_hash, is_admin, created_at) "
-                                  "VALUES (?1, 'Owner', '', 1, ?2)",
-                                  kPlaceholderEmail, store::now_ms());
-    if (!inserted) return inserted.error();
-    return c.last_insert_rowid();
+    // Two processes starting together on one PostgreSQL database may both get here: the second one's insert
+    // meets the first one's placeholder (same email) and takes it.
+    auto inserted =
+        store::query_one<std::int64_t>(c,
+                                       "INSERT INTO auth_user(email, name, password_hash, is_admin, "
+                                       "created_at) VALUES (?1, 'Owner', '', 1, ?2) ON CONFLICT DO "
+                                       "NOTHING RETURNING id",
+                                       kPlaceholderEmail, store::now_ms());
+    if (!inserted) return std::move(inserted).error();
+    if (*inserted) return **inserted;
+    return store::query_value<std::int64_t>(
+        c, "SELECT id FROM auth_user WHERE is_admin = 1 ORDER BY id LIMIT 1");
   });
 }
 
@@ -349,9 +355,9 @@ Expected<User> AuthService::user_by_id(std::int64_t id) {
 
 Expected<User> AuthService::user_by_email(std::string_view email) {
   return db_.read([&](store::Connection& c) -> Expected<User> {
-    auto user =
-        store::query_one(c, std::string("SELECT ") + kUserColumns + " FROM auth_user u WHERE lower(u.email) = lower(?1)",
-                         user_of_row, email);
+    auto user = store::query_one(
+        c, std::string("SELECT ") + kUserColumns + " FROM auth_user u WHERE lower(u.email) = lower(?1)",
+        user_of_row, email);
     if (!user) return std::move(user).error();
     if (!*user) return not_found("No user with the email " + std::string(email.substr(0, 254)));
     return std::move(**user);
@@ -425,7 +431,9 @@ Expected<Session> AuthService::login(std::string_view email, std::string_view pa
   }
   auto found = db_.read([&](store::Connection& c) -> Expected<std::pair<User, std::string>> {
     auto user = store::query_one(
-        c, std::string("SELECT ") + kUserColumns + ", u.password_hash FROM auth_user u WHERE lower(u.email) = lower(?1)",
+        c,
+        std::string("SELECT ") + kUserColumns +
+            ", u.password_hash FROM auth_user u WHERE lower(u.email) = lower(?1)",
         [](const store::Statement& row) {
           return std::pair<User, std::string>{user_from_row(row, 0), row.text(5)};
         },

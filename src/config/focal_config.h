@@ -28,7 +28,7 @@ struct FocalConfig {
   // PostgreSQL database (several focal processes may share it); unset, the embedded SQLite database in
   // data_dir. Previews and index files stay in data_dir either way.
   std::string database_url;
-  int db_readers = 4;   // FOCAL_DB_READERS: pooled reader connections (SQLite or PostgreSQL)
+  int db_readers = 4;  // FOCAL_DB_READERS: pooled reader connections (SQLite or PostgreSQL)
   // FOCAL_INDEX_SYNC_MS: with FOCAL_DATABASE_URL, how often the in-memory smart-search index takes in the
   // embeddings other processes wrote or deleted; 0: never.
   int index_sync_ms = 10'000;

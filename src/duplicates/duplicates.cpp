@@ -133,8 +133,10 @@ struct DuplicateService::Impl {
           return store::for_each_row(
               c,
               "SELECT a.id, d.duplicate_id FROM asset a LEFT JOIN asset_duplicate d ON d.asset_id = a.id "
-              "WHERE a.id IN " + store::id_list(c, "?1") + " AND a.deleted_at IS NULL "
-              "AND a.visibility IN ('timeline', 'archive') AND a.type = ?2 AND a.owner_id = ?3",
+              "WHERE a.id IN " +
+                  store::id_list(c, "?1") +
+                  " AND a.deleted_at IS NULL "
+                  "AND a.visibility IN ('timeline', 'archive') AND a.type = ?2 AND a.owner_id = ?3",
               [&](const store::Statement& row) {
                 passing[row.int64(0)] = store::column<std::optional<DuplicateId>>(row, 1);
               },
@@ -196,10 +198,10 @@ struct DuplicateService::Impl {
       }
       if (target) {
         if (!plan.merged_groups.empty()) {
-          Status s =
-              exec(c,
-                   "UPDATE asset_duplicate SET duplicate_id = ? WHERE duplicate_id IN " + store::id_list(c, "?"),
-                   *target, json_ids(plan.merged_groups));
+          Status s = exec(
+              c,
+              "UPDATE asset_duplicate SET duplicate_id = ? WHERE duplicate_id IN " + store::id_list(c, "?"),
+              *target, json_ids(plan.merged_groups));
           if (!s) return s;
         }
         for (AssetId member : plan.assets) {
@@ -261,7 +263,8 @@ struct DuplicateService::Impl {
   Expected<std::vector<Member>> members(store::Connection& c, std::int64_t owner, DuplicateId id) {
     return query(
         c,
-        "SELECT a.id, a.file_size, CAST(e.make IS NOT NULL AS INTEGER) + CAST(e.model IS NOT NULL AS INTEGER) + "
+        "SELECT a.id, a.file_size, CAST(e.make IS NOT NULL AS INTEGER) + CAST(e.model IS NOT NULL AS "
+        "INTEGER) + "
         "CAST(e.lens_model IS NOT NULL AS INTEGER) + CAST(e.description IS NOT NULL AS INTEGER) + "
         "CAST(e.rating IS NOT NULL AS INTEGER) + CAST(e.latitude IS NOT NULL AS INTEGER) + "
         "CAST(e.date_time_original IS NOT NULL AS INTEGER) + CAST(e.time_zone IS NOT NULL AS INTEGER) FROM "

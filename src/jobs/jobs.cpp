@@ -245,13 +245,14 @@ struct JobQueue::Impl {
   // Gives a job back to its queue untouched (not failed, its attempt not counted) after a full disk.
   Status give_back(const Job& job) {
     return db.write([&](store::Connection& conn) -> Status {
-      Status back = store::exec(conn,
-                                std::string("UPDATE job SET state = 'waiting', attempts = CASE WHEN attempts > 0 "
-                                            "THEN attempts - 1 ELSE 0 END, lease_owner = NULL, lease_until = "
-                                            "NULL, error = ? WHERE id = ? AND state = 'active' AND "
-                                            "lease_owner = ? AND ") +
-                                    kNoPendingTwin,
-                                "data directory full", job.id, options.worker_id);
+      Status back =
+          store::exec(conn,
+                      std::string("UPDATE job SET state = 'waiting', attempts = CASE WHEN attempts > 0 "
+                                  "THEN attempts - 1 ELSE 0 END, lease_owner = NULL, lease_until = "
+                                  "NULL, error = ? WHERE id = ? AND state = 'active' AND "
+                                  "lease_owner = ? AND ") +
+                          kNoPendingTwin,
+                      "data directory full", job.id, options.worker_id);
       if (!back || conn.changes() > 0) return back;
       return drop_if_still_mine(conn, job.id);  // an equal pending job covers it (or the lease was lost)
     });
@@ -377,12 +378,13 @@ struct JobQueue::Impl {
     const std::int64_t at = now();
     const auto delay = backoff(done.attempt);
     return db.write([&](store::Connection& conn) -> Status {
-      Status delayed = store::exec(conn,
-                                   std::string("UPDATE job SET state = 'delayed', run_at = ?, error = ?, "
-                                               "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = "
-                                               "? AND state = 'active' AND lease_owner = ? AND ") +
-                                       kNoPendingTwin,
-                                   at + delay.count(), message, at, done.id, options.worker_id);
+      Status delayed =
+          store::exec(conn,
+                      std::string("UPDATE job SET state = 'delayed', run_at = ?, error = ?, "
+                                  "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = "
+                                  "? AND state = 'active' AND lease_owner = ? AND ") +
+                          kNoPendingTwin,
+                      at + delay.count(), message, at, done.id, options.worker_id);
       if (!delayed || conn.changes() > 0) return delayed;
       // Either the lease was lost, or an equal pending job (same dedupe key) already covers this one.
       return drop_if_still_mine(conn, done.id);
@@ -510,7 +512,8 @@ struct JobQueue::Impl {
       Status back = store::exec(
           conn,
           "UPDATE job SET state = 'waiting', lease_owner = NULL, lease_until = NULL, updated_at = ?1 WHERE "
-          "state = 'active' AND lease_until < ?1 AND (dedupe_key IS NULL OR NOT EXISTS (SELECT 1 FROM job twin "
+          "state = 'active' AND lease_until < ?1 AND (dedupe_key IS NULL OR NOT EXISTS (SELECT 1 FROM job "
+          "twin "
           "WHERE twin.dedupe_key = job.dedupe_key AND twin.id <> job.id AND (twin.state IN ('waiting', "
           "'delayed') OR (twin.state = 'active' AND twin.lease_until < ?1 AND twin.id < job.id))))",
           at);

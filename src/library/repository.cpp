@@ -235,13 +235,14 @@ Expected<std::vector<TimeBucket>> AssetRepository::time_buckets(const AssetFilte
                               "AS INTEGER)"
                             : "CAST(extract(epoch FROM date_trunc('month', to_timestamp(file_created_at / "
                               "1000.0) AT TIME ZONE 'UTC')) AS BIGINT)";
-    return store::query(conn,
-                        fmt::format("SELECT {} AS month, count(*) FROM asset WHERE {} GROUP BY month ORDER BY "
-                                    "month DESC",
-                                    month, filter_sql(filter)),
-                        [](const store::Statement& row) {
-                          return TimeBucket{row.int64(0) * 1000, row.int64(1)};
-                        });
+    return store::query(
+        conn,
+        fmt::format("SELECT {} AS month, count(*) FROM asset WHERE {} GROUP BY month ORDER BY "
+                    "month DESC",
+                    month, filter_sql(filter)),
+        [](const store::Statement& row) {
+          return TimeBucket{row.int64(0) * 1000, row.int64(1)};
+        });
   });
 }
 

@@ -171,9 +171,10 @@ struct LibraryService::Impl {
       if (!same) return same.error();
       if (*same && (*same)->original_path != path_text) {
         duplicate = true;
-        return store::exec(
-            conn, "INSERT INTO asset_duplicate_path (path, asset_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            path_text, (*same)->id, now);
+        return store::exec(conn,
+                           "INSERT INTO asset_duplicate_path (path, asset_id, seen_at) VALUES (?, ?, ?) ON "
+                           "CONFLICT DO NOTHING",
+                           path_text, (*same)->id, now);
       }
       if (*known) {
         // Changed content (or back online) at a known path: refresh and reprocess.
@@ -506,9 +507,9 @@ Expected<Library> LibraryService::add_library(const fs::path& folder, std::int64
     return bad_request(fmt::format("Library folder {} is not a readable directory", folder.string()));
   }
   auto library = impl_->db.write([&](store::Connection& conn) -> Expected<Library> {
-    Status inserted =
-        store::exec(conn, "INSERT INTO library (path, created_at, owner_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    canonical.string(), store::now_ms(), owner_id);
+    Status inserted = store::exec(
+        conn, "INSERT INTO library (path, created_at, owner_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        canonical.string(), store::now_ms(), owner_id);
     if (!inserted) return inserted.error();
     auto row = store::query_one(conn, fmt::format("SELECT {} FROM library WHERE path = ?", kLibraryColumns),
                                 library_from_row, canonical.string());

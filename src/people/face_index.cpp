@@ -27,9 +27,9 @@ Status FaceIndex::load_newer_rows() {
   // order: a row numbered below the last one seen can still appear. The last kPostgresLookBack numbers are
   // read again (upserts are idempotent). SQLite commits one writer at a time, in seq order.
   constexpr std::int64_t kPostgresLookBack = 64;
-  const std::int64_t after =
-      db_.engine() == store::Engine::kPostgres ? std::max<std::int64_t>(last_seq_ - kPostgresLookBack, 0)
-                                               : last_seq_;
+  const std::int64_t after = db_.engine() == store::Engine::kPostgres
+                                 ? std::max<std::int64_t>(last_seq_ - kPostgresLookBack, 0)
+                                 : last_seq_;
   return db_.read([&](store::Connection& c) -> Status {
     return store::for_each_row(
         c, "SELECT seq, face_id, embedding, dim FROM face_search WHERE model = ? AND seq > ? ORDER BY seq",
@@ -101,10 +101,12 @@ Expected<std::vector<FaceMatch>> FaceIndex::search(const std::string& model, con
             c,
             "SELECT f.id, f.person_id FROM asset_face f JOIN asset a ON a.id = f.asset_id "
             "LEFT JOIN person p ON p.id = f.person_id "
-            "WHERE f.id IN " + store::id_list(c, "?1") + " AND f.deleted_at IS NULL AND f.is_visible = 1 "
-            "AND a.deleted_at IS NULL AND a.visibility IN ('timeline', 'archive') "
-            "AND (?2 = 0 OR f.person_id IS NOT NULL) "
-            "AND (?3 = '' OR p.birth_date IS NULL OR p.birth_date <= ?3) AND (?4 = 0 OR a.owner_id = ?5)",
+            "WHERE f.id IN " +
+                store::id_list(c, "?1") +
+                " AND f.deleted_at IS NULL AND f.is_visible = 1 "
+                "AND a.deleted_at IS NULL AND a.visibility IN ('timeline', 'archive') "
+                "AND (?2 = 0 OR f.person_id IS NOT NULL) "
+                "AND (?3 = '' OR p.birth_date IS NULL OR p.birth_date <= ?3) AND (?4 = 0 OR a.owner_id = ?5)",
             [&](const store::Statement& row) {
               passing[row.int64(0)] = store::column<std::optional<PersonId>>(row, 1);
             },

@@ -127,8 +127,7 @@ Expected<int> PeopleService::Impl::detect_faces(AssetId asset_id) {
     const std::int64_t now = store::now_ms();
     Status status;
     if (!plan.remove.empty()) {
-      status = exec(c, "DELETE FROM asset_face WHERE id IN " + store::id_list(c, "?"),
-                    json_ids(plan.remove));
+      status = exec(c, "DELETE FROM asset_face WHERE id IN " + store::id_list(c, "?"), json_ids(plan.remove));
       if (!status) return status;
       removed_ids = plan.remove;
       spdlog::info("Removed {} faces below detection threshold in asset {}", plan.remove.size(), asset_id);

@@ -263,7 +263,8 @@ Expected<std::vector<Person>> PeopleService::search_by_name(OwnerId owner, std::
         c,
         "SELECT " + std::string(kPersonColumns) + ", counts.faces FROM person p LEFT JOIN (" +
             std::string(kCountedFaces) +
-            ") counts ON counts.person_id = p.id WHERE p.name != '' AND lower(p.name) LIKE lower(?) ESCAPE '\\' "
+            ") counts ON counts.person_id = p.id WHERE p.name != '' AND lower(p.name) LIKE lower(?) ESCAPE "
+            "'\\' "
             "AND (? = 1 OR p.is_hidden = 0) AND p.owner_id = ? ORDER BY length(p.name), p.name, p.id LIMIT "
             "100",
         [&](const store::Statement& row) { return person_of_row(row, impl_->options.data_dir, 10); }, pattern,
@@ -402,7 +403,7 @@ Expected<std::unordered_set<AssetId>> PeopleService::assets_with_people(
         c,
         "SELECT f.asset_id FROM asset_face f WHERE f.person_id IN " + store::id_list(c, "?1") +
             " AND f.deleted_at IS NULL AND f.is_visible = 1 GROUP BY f.asset_id "
-        "HAVING count(DISTINCT f.person_id) = ?2",
+            "HAVING count(DISTINCT f.person_id) = ?2",
         [&](const store::Statement& row) { out.insert(row.int64(0)); }, json_ids(unique), unique.size());
     if (!status) return status.error();
     return out;

@@ -120,9 +120,7 @@ std::string tsquery_text(std::string_view text) {
   return query;
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string fts5_query(std::string_view text) {
   const std::vector<std::string> words = query_words(text);
@@ -164,20 +162,20 @@ Status KeywordSearch::index_asset(store::Connection& connection, std::int64_t as
   if (!*found) return {};  // the asset is gone: its row is removed
   const Indexed& indexed = **found;
   if (connection.engine() == store::Engine::kSqlite) {
-    return store::exec(connection,
-                       "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr) VALUES (?1, "
-                       "?2, ?3, ?4, ?5, '')",
-                       asset_id, indexed.filename, indexed.description, indexed.camera, indexed.dates);
+    return store::exec(
+        connection,
+        "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr) VALUES (?1, "
+        "?2, ?3, ?4, ?5, '')",
+        asset_id, indexed.filename, indexed.description, indexed.camera, indexed.dates);
   }
   // The weights rank as FTS5's bm25 weights do: file name, then description, then camera and dates.
-  const std::string document = tsvector_text({{indexed.filename, 'A'},
-                                              {indexed.description, 'B'},
-                                              {indexed.camera, 'C'},
-                                              {indexed.dates, 'C'}});
-  return store::exec(connection,
-                     "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr, document) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, '', CAST(?6 AS tsvector))",
-                     asset_id, indexed.filename, indexed.description, indexed.camera, indexed.dates, document);
+  const std::string document = tsvector_text(
+      {{indexed.filename, 'A'}, {indexed.description, 'B'}, {indexed.camera, 'C'}, {indexed.dates, 'C'}});
+  return store::exec(
+      connection,
+      "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr, document) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, '', CAST(?6 AS tsvector))",
+      asset_id, indexed.filename, indexed.description, indexed.camera, indexed.dates, document);
 }
 
 Status KeywordSearch::index_asset(std::int64_t asset_id) {
@@ -239,12 +237,13 @@ Expected<SearchPage> KeywordSearch::search(const KeywordSearchRequest& request) 
   // bm25 weights: file name, description, camera, dates, OCR text. PostgreSQL's ts_rank weighs D, C, B, A
   // (OCR, camera and dates, description, file name) alike, negated so that lower ranks first on both.
   const std::string ranked_match =
-      postgres ? "SELECT k.rowid, -ts_rank('{0.25, 0.25, 0.5, 1.0}', k.document, CAST(?1 AS tsquery)) AS rank "
-                 "FROM keyword_search k JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = "
-                 "a.id WHERE k.document @@ CAST(?1 AS tsquery)"
-               : "SELECT k.rowid, bm25(keyword_search, 4.0, 2.0, 1.0, 1.0, 1.0) AS rank FROM keyword_search k "
-                 "JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = a.id "
-                 "WHERE keyword_search MATCH ?1";
+      postgres
+          ? "SELECT k.rowid, -ts_rank('{0.25, 0.25, 0.5, 1.0}', k.document, CAST(?1 AS tsquery)) AS rank "
+            "FROM keyword_search k JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = "
+            "a.id WHERE k.document @@ CAST(?1 AS tsquery)"
+          : "SELECT k.rowid, bm25(keyword_search, 4.0, 2.0, 1.0, 1.0, 1.0) AS rank FROM keyword_search k "
+            "JOIN asset a ON a.id = k.rowid LEFT JOIN asset_exif e ON e.asset_id = a.id "
+            "WHERE keyword_search MATCH ?1";
   std::string sql =
       match.empty()
           ? "SELECT a.id, 0.0 FROM asset a LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE 1 = 1" +

@@ -360,11 +360,13 @@ struct SmartSearchService::Impl {
     std::vector<Row> fetched;
     constexpr std::size_t kChunk = 500;  // embeddings read per statement (2 KB each at 512-d)
     for (std::size_t begin = 0; begin < changed.size(); begin += kChunk) {
-      const std::span<const std::int64_t> chunk(changed.data() + begin, std::min(kChunk, changed.size() - begin));
+      const std::span<const std::int64_t> chunk(changed.data() + begin,
+                                                std::min(kChunk, changed.size() - begin));
       Status got = db.read([&](store::Connection& connection) -> Status {
         return store::for_each_row(
             connection,
-            "SELECT asset_id, version, embedding FROM smart_search WHERE model = ?1 AND dim = ?2 AND asset_id IN " +
+            "SELECT asset_id, version, embedding FROM smart_search WHERE model = ?1 AND dim = ?2 AND "
+            "asset_id IN " +
                 store::id_list(connection, "?3"),
             [&](const store::Statement& row) {
               auto vector = store::floats_of_dim(row, 2, index->dimension());

@@ -293,7 +293,8 @@ Status Database::apply(std::string_view component, const Migration& migration) {
   } else {
     applied = write(apply_in);
   }
-  if (applied && applied_now) spdlog::info("database: applied migration {} v{}", component, migration.version);
+  if (applied && applied_now)
+    spdlog::info("database: applied migration {} v{}", component, migration.version);
   return applied;
 }
 

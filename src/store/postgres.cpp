@@ -35,7 +35,8 @@ Error postgres_error(const PGresult* result, PGconn* conn, std::string_view what
   std::string message = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   const std::string_view code = state != nullptr ? state : "";
-  if (code == "53100") return storage_full({}, "database: " + std::string(what.substr(0, 200)) + ": " + message);
+  if (code == "53100")
+    return storage_full({}, "database: " + std::string(what.substr(0, 200)) + ": " + message);
   ErrorKind kind = ErrorKind::kInternal;
   if (code.empty()) {
     if (PQstatus(conn) != CONNECTION_OK) kind = ErrorKind::kUnavailable;  // no answer: the connection broke
@@ -93,7 +94,8 @@ Placeholders rewrite_placeholders(std::string_view sql) {
         number = out.count + 1;
       }
       out.count = std::max(out.count, number);
-      if (out.used.size() < static_cast<std::size_t>(number)) out.used.resize(static_cast<std::size_t>(number));
+      if (out.used.size() < static_cast<std::size_t>(number))
+        out.used.resize(static_cast<std::size_t>(number));
       out.used[static_cast<std::size_t>(number) - 1] = true;
       out.sql += '$';
       out.sql += std::to_string(number);

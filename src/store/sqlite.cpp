@@ -48,8 +48,7 @@ class SqliteStatement final : public StatementBackend {
   void bind_blob(int index, std::span<const std::byte> bytes) override {
     // A zero-length blob must still be a blob, not NULL: pass a non-null pointer.
     static constexpr std::byte kEmpty{};
-    sqlite3_bind_blob64(stmt_, index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(),
-                        SQLITE_TRANSIENT);
+    sqlite3_bind_blob64(stmt_, index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(), SQLITE_TRANSIENT);
   }
 
   Expected<bool> step() override {

@@ -200,7 +200,8 @@ Expected<std::unordered_set<std::int64_t>> TextSearchService::matching_assets(
   const store::Engine engine = impl_->db.engine();
   const std::string match = candidate_match(query_words, engine);
   std::string sql = "SELECT o.rowid, o.text FROM ocr_search o JOIN asset a ON a.id = o.rowid WHERE 1 = 1";
-  if (!match.empty()) sql += engine == store::Engine::kSqlite ? " AND ocr_search MATCH ?1" : " AND o.text ~ ?1";
+  if (!match.empty())
+    sql += engine == store::Engine::kSqlite ? " AND ocr_search MATCH ?1" : " AND o.text ~ ?1";
   if (owner) sql += " AND a.owner_id = ?2";
   return impl_->db.read([&](store::Connection& c) -> Expected<std::unordered_set<std::int64_t>> {
     auto statement = c.prepare(sql);

@@ -15,8 +15,8 @@
 #include "search/search.h"
 #include "settings/settings.h"
 #include "store/database.h"
-#include "support/test_database.h"
 #include "support/library_test_helpers.h"
+#include "support/test_database.h"
 
 namespace focal::duplicates {
 namespace {

@@ -22,8 +22,8 @@
 #include "server/routes.h"
 #include "settings/settings.h"
 #include "store/database.h"
-#include "support/test_database.h"
 #include "support/library_test_helpers.h"
+#include "support/test_database.h"
 #include "synthetic_faces.h"
 
 namespace focal::people {
@@ -35,7 +35,8 @@ std::int64_t utc_midnight_ms(const std::string& date) {
   unsigned month = 0;
   unsigned day = 0;
   EXPECT_EQ(std::sscanf(date.c_str(), "%d-%u-%u", &year, &month, &day), 3) << date;
-  const std::chrono::sys_days midnight{std::chrono::year{year} / std::chrono::month{month} / std::chrono::day{day}};
+  const std::chrono::sys_days midnight{std::chrono::year{year} / std::chrono::month{month} /
+                                       std::chrono::day{day}};
   return std::chrono::duration_cast<std::chrono::milliseconds>(midnight.time_since_epoch()).count();
 }
 
@@ -113,7 +114,8 @@ class PeopleServiceTest : public ::testing::TestWithParam<store::Engine> {
     Status written = db_->write([&](store::Connection& c) -> Status {
       auto s = c.prepare(
           "INSERT INTO asset (visibility, original_path, original_file_name, checksum, width, height, "
-          "file_created_at, created_at, updated_at, status, owner_id) VALUES (?, ?, ?, ?, 2880, 1440, ?, 0, 0, "
+          "file_created_at, created_at, updated_at, status, owner_id) VALUES (?, ?, ?, ?, 2880, 1440, ?, 0, "
+          "0, "
           "'ready', ?)");
       if (!s) return s.error();
       s->bind(1, visibility)

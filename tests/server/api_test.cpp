@@ -10,8 +10,8 @@
 #include "server/routes.h"
 #include "store/database.h"
 #include "support/background_server.h"
-#include "support/test_database.h"
 #include "support/http_test_server.h"
+#include "support/test_database.h"
 
 namespace focal::server {
 namespace {

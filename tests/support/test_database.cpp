@@ -16,7 +16,8 @@ std::string admin(const std::string& server, const std::string& sql) {
   PGconn* conn = PQconnectdb((server + " dbname=postgres").c_str());
   std::string failure;
   if (PQstatus(conn) != CONNECTION_OK) {
-    failure = std::string("cannot connect to the test PostgreSQL server (") + server + "): " + PQerrorMessage(conn);
+    failure =
+        std::string("cannot connect to the test PostgreSQL server (") + server + "): " + PQerrorMessage(conn);
   } else {
     PGresult* result = PQexec(conn, sql.c_str());
     if (PQresultStatus(result) != PGRES_COMMAND_OK) failure = sql + ": " + PQresultErrorMessage(result);
@@ -46,7 +47,9 @@ TestDatabase::TestDatabase(store::Engine engine) : engine_(engine) {
   if (engine_ == store::Engine::kSqlite) return;
   const char* server = std::getenv("FOCAL_TEST_POSTGRES");
   if (server == nullptr || *server == '\0') {
-    unavailable_ = "no PostgreSQL test server: FOCAL_TEST_POSTGRES (its socket folder) is unset; ctest's postgres fixture sets it";
+    unavailable_ =
+        "no PostgreSQL test server: FOCAL_TEST_POSTGRES (its socket folder) is unset; ctest's postgres "
+        "fixture sets it";
     return;
   }
   server_ = std::string("host=") + server + " user=focal";

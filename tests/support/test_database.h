@@ -58,10 +58,10 @@ class TestDatabase {
 }  // namespace focal::test_support
 
 // In SetUp(): skips the test (or fails it under CI=true) when its engine is not available.
-#define FOCAL_REQUIRE_DATABASE(database)                                  \
-  do {                                                                    \
-    if (!(database).unavailable().empty()) {                              \
+#define FOCAL_REQUIRE_DATABASE(database)                                   \
+  do {                                                                     \
+    if (!(database).unavailable().empty()) {                               \
       if (::focal::test_support::ci()) FAIL() << (database).unavailable(); \
-      GTEST_SKIP() << (database).unavailable();                           \
-    }                                                                     \
+      GTEST_SKIP() << (database).unavailable();                            \
+    }                                                                      \
   } while (false)

@@ -14,8 +14,8 @@
 #include "ml_client/ml_client.h"
 #include "settings/settings.h"
 #include "store/database.h"
-#include "support/test_database.h"
 #include "support/library_test_helpers.h"
+#include "support/test_database.h"
 
 namespace focal::text_search {
 namespace {
