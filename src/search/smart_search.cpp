@@ -293,6 +293,28 @@ struct SmartSearchService::Impl {
     return {active_model, index.get()};
   }
 
+  // The stored embedding of `asset_id` for the active model, taken into the index: a row another process wrote
+  // since the last catch-up (its duplicate job may run here). nullopt when the store has none.
+  Expected<std::optional<std::vector<float>>> take_in(std::int64_t asset_id) {
+    std::lock_guard write_lock(write_mutex);
+    if (!index) return std::optional<std::vector<float>>{};
+    const std::size_t dim = index->dimension();
+    auto row = db.read([&](store::Connection& connection) {
+      return store::query_one<std::int64_t, std::vector<float>>(
+          connection,
+          "SELECT version, embedding FROM smart_search WHERE asset_id = ?1 AND model = ?2 AND dim = ?3",
+          asset_id, active_model, static_cast<std::int64_t>(dim));
+    });
+    if (!row) return std::move(row).error();
+    if (!*row || std::get<1>(**row).size() != dim) return std::optional<std::vector<float>>{};
+    auto& [version, embedding] = **row;
+    std::shared_lock lock(index_mutex);
+    if (Status added = index->upsert(asset_id, embedding); !added) return added.error();
+    versions[asset_id] = version;
+    dirty = true;
+    return std::optional<std::vector<float>>{std::move(embedding)};
+  }
+
   Status upsert(std::int64_t asset_id, const std::string& model, std::span<const float> embedding) {
     std::lock_guard write_lock(write_mutex);
     const auto version = static_cast<std::int64_t>(version_source());
@@ -484,8 +506,13 @@ Status SmartSearchService::upsert(std::int64_t asset_id, std::span<const float> 
 Status SmartSearchService::remove(std::int64_t asset_id) { return impl_->remove(asset_id); }
 
 Expected<std::optional<std::vector<float>>> SmartSearchService::embedding(std::int64_t asset_id) const {
-  std::shared_lock lock(impl_->index_mutex);
-  return impl_->index->get(asset_id);
+  {
+    std::shared_lock lock(impl_->index_mutex);
+    if (auto held = impl_->index->get(asset_id)) return held;
+  }
+  // Not in this process's index: another process sharing the database may have written it since the last
+  // catch-up.
+  return impl_->take_in(asset_id);
 }
 
 Expected<std::vector<Neighbor>> SmartSearchService::nearest(std::span<const float> embedding, std::size_t k,
