@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_common.h"
+#include "config/focal_config.h"
 #include "core/error.h"
 #include "jobs/jobs.h"
 
@@ -16,6 +17,8 @@ namespace focal::app {
 class Services;
 
 struct CliContext {
+  // The process configuration with the command line's --data-dir applied.
+  std::function<const FocalConfig&()> config;
   // Opens the data directory (once) and returns the services; errors are printed by the caller.
   std::function<Expected<Services*>()> services;
   // The user whose library the command works on: --user EMAIL, or the instance owner (the first admin; see
@@ -39,5 +42,7 @@ int fail(const Error& error);
 // The people helper's subcommands (apps/focal/people_cli.cpp): `focal people ...`, `focal duplicates ...`.
 // Each registered callback runs inside main's error handling and returns an exit code via `exit_code`.
 void register_people_cli(CLI::App& app, CliContext& context, int& exit_code);
+// `focal db migrate` and `focal db copy` (apps/focal/db_cli.cpp).
+void register_db_cli(CLI::App& app, CliContext& context, int& exit_code);
 
 }  // namespace focal::app

@@ -386,10 +386,13 @@ int main_impl(int argc, char** argv) {
   std::unique_ptr<Services> services;
   CliContext context;
   context.interrupted = &signals.interrupted();
+  context.config = [&]() -> const FocalConfig& {
+    if (!data_dir_flag.empty()) cfg.data_dir = data_dir_flag;
+    return cfg;
+  };
   context.services = [&]() -> Expected<Services*> {
     if (!services) {
-      if (!data_dir_flag.empty()) cfg.data_dir = data_dir_flag;
-      auto opened = Services::open(cfg, env);
+      auto opened = Services::open(context.config(), env);
       if (!opened) return opened.error();
       services = std::move(*opened);
     }
@@ -593,8 +596,7 @@ int main_impl(int argc, char** argv) {
     return kExitOk;
   }));
   config_cmd->add_subcommand("env", "Print the process configuration (FOCAL_* variables)")->callback([&] {
-    if (!data_dir_flag.empty()) cfg.data_dir = data_dir_flag;
-    std::cout << cfg.to_json() << "\n";
+    std::cout << context.config().to_json() << "\n";
   });
 
   // user
@@ -636,6 +638,7 @@ int main_impl(int argc, char** argv) {
       }));
 
   register_people_cli(app, context, exit_code);
+  register_db_cli(app, context, exit_code);
 
   // Logging: serve logs at FOCAL_LOG_LEVEL (default info); other commands keep stderr for their own output
   // unless the variable asks for more.

@@ -34,6 +34,33 @@ std::vector<jobs::JobRequest> nightly_jobs(const settings::NightlyTasks& tasks) 
 
 }  // namespace
 
+store::DatabaseOptions database_options(const FocalConfig& config) {
+  store::DatabaseOptions options;
+  options.path = config.database_path();
+  options.reader_connections = config.db_readers;
+  options.postgres_url = config.database_url;
+  return options;
+}
+
+Status migrate_all(store::Database& db) {
+  // SERVER.md order: library, jobs, settings, search, people, duplicates, ocr, auth (later components
+  // reference earlier ones' tables).
+  const std::pair<const char*, std::function<Status()>> migrations[] = {
+      {"library", [&] { return library::migrate(db); }},
+      {"jobs", [&] { return jobs::migrate(db); }},
+      {"settings", [&] { return settings::migrate(db); }},
+      {"search", [&] { return search::migrate(db); }},
+      {"people", [&] { return people::migrate(db); }},
+      {"duplicates", [&] { return duplicates::migrate(db); }},
+      {"ocr", [&] { return text_search::migrate(db); }},
+      {"auth", [&] { return db.migrate(auth::kComponent, auth::migrations()); }},
+  };
+  for (const auto& [name, run] : migrations) {
+    if (auto st = run(); !st) return with_context(st.error(), std::string("Migrating ") + name);
+  }
+  return {};
+}
+
 Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, const EnvMap& env) {
   std::unique_ptr<Services> s(new Services(config, env));
   std::error_code ec;
@@ -42,28 +69,10 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
     return internal_error("Cannot create data directory " + config.data_dir.string() + ": " + ec.message());
   if (auto st = auth::init_crypto(); !st) return st.error();
 
-  store::DatabaseOptions db_options;
-  db_options.path = config.database_path();
-  db_options.reader_connections = config.db_readers;
-  db_options.postgres_url = config.database_url;
-  auto db = store::Database::open(db_options);
+  auto db = store::Database::open(database_options(config));
   if (!db) return with_context(db.error(), "Opening " + config.database_location());
   s->db_ = std::move(*db);
-
-  // SERVER.md order: library, jobs, settings, search, people, duplicates, ocr, auth.
-  const std::pair<const char*, std::function<Status()>> migrations[] = {
-      {"library", [&] { return library::migrate(*s->db_); }},
-      {"jobs", [&] { return jobs::migrate(*s->db_); }},
-      {"settings", [&] { return settings::migrate(*s->db_); }},
-      {"search", [&] { return search::migrate(*s->db_); }},
-      {"people", [&] { return people::migrate(*s->db_); }},
-      {"duplicates", [&] { return duplicates::migrate(*s->db_); }},
-      {"ocr", [&] { return text_search::migrate(*s->db_); }},
-      {"auth", [&] { return s->db_->migrate(auth::kComponent, auth::migrations()); }},
-  };
-  for (const auto& [name, run] : migrations) {
-    if (auto st = run(); !st) return with_context(st.error(), std::string("Migrating ") + name);
-  }
+  if (auto migrated = migrate_all(*s->db_); !migrated) return migrated.error();
 
   jobs::JobQueueOptions queue_options;
   queue_options.lease = std::chrono::milliseconds(config.job_lease_ms);

@@ -73,6 +73,11 @@ class Services {
   bool background_ = false;
 };
 
+// How `config` opens the library's database (FOCAL_DATABASE_URL, or <data_dir>/focal.db).
+store::DatabaseOptions database_options(const FocalConfig& config);
+// Runs every component's migrations, in the order their tables reference each other.
+Status migrate_all(store::Database& db);
+
 // The REST API's route table over the services (`focal serve`, `focal routes`, the API fuzzer).
 server::Api build_api(Services& services, const std::string& version);
 

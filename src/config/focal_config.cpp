@@ -51,16 +51,23 @@ std::filesystem::path default_data_dir(const EnvMap& env) {
 
 }  // namespace
 
-std::string FocalConfig::database_location() const {
-  if (database_url.empty()) return database_path().string();
+bool is_postgres_url(std::string_view url) {
+  return url.starts_with("postgresql://") || url.starts_with("postgres://");
+}
+
+std::string redacted_database_url(const std::string& url) {
   // postgresql://user:password@host/… → postgresql://user:***@host/…
-  const std::size_t scheme = database_url.find("://");
-  const std::size_t at = database_url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
-  const std::size_t colon = database_url.find(':', scheme == std::string::npos ? 0 : scheme + 3);
+  const std::size_t scheme = url.find("://");
+  const std::size_t at = url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+  const std::size_t colon = url.find(':', scheme == std::string::npos ? 0 : scheme + 3);
   if (scheme == std::string::npos || at == std::string::npos || colon == std::string::npos || colon > at) {
-    return database_url;
+    return url;
   }
-  return database_url.substr(0, colon + 1) + "***" + database_url.substr(at);
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::string FocalConfig::database_location() const {
+  return database_url.empty() ? database_path().string() : redacted_database_url(database_url);
 }
 
 Status FocalConfig::validate() const {
@@ -73,8 +80,7 @@ Status FocalConfig::validate() const {
     return unprocessable("FOCAL_KEEPALIVE_TIMEOUT_S must be between 1 and 3600");
   if (db_readers < 1 || db_readers > 64) return unprocessable("FOCAL_DB_READERS must be between 1 and 64");
   if (index_sync_ms < 0) return unprocessable("FOCAL_INDEX_SYNC_MS must not be negative");
-  if (!database_url.empty() && !database_url.starts_with("postgresql://") &&
-      !database_url.starts_with("postgres://")) {
+  if (!database_url.empty() && !is_postgres_url(database_url)) {
     return unprocessable(
         "FOCAL_DATABASE_URL must be a postgresql:// URL (unset it for the embedded SQLite database)");
   }

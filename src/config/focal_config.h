@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "config/env.h"
 #include "config/http_front.h"
@@ -52,6 +53,11 @@ struct FocalConfig {
   // Effective configuration as pretty JSON (`focal config env`).
   std::string to_json() const;
 };
+
+// A PostgreSQL connection URI (postgresql:// or postgres://), as FOCAL_DATABASE_URL takes.
+bool is_postgres_url(std::string_view url);
+// `url` without its password, for messages and logs.
+std::string redacted_database_url(const std::string& url);
 
 // Parses FOCAL_* from an environment snapshot and validates; errors name the variable.
 Expected<FocalConfig> parse_focal_config(const EnvMap& env);

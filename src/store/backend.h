@@ -32,6 +32,7 @@ class StatementBackend {
   virtual void reset() = 0;
 
   virtual bool is_null(int column) const = 0;
+  virtual ValueType type(int column) const = 0;
   virtual std::int64_t int64(int column) const = 0;
   virtual double real(int column) const = 0;
   virtual std::string text(int column) const = 0;

@@ -63,6 +63,7 @@ Status Statement::run() {
 void Statement::reset() { backend_->reset(); }
 
 bool Statement::is_null(int column) const { return backend_->is_null(column); }
+ValueType Statement::type(int column) const { return backend_->type(column); }
 std::int64_t Statement::int64(int column) const { return backend_->int64(column); }
 double Statement::real(int column) const { return backend_->real(column); }
 std::string Statement::text(int column) const { return backend_->text(column); }
@@ -220,6 +221,21 @@ Status Database::end(Connection& connection, bool commit) {
 
 Expected<int> Database::schema_version(std::string_view component) {
   return read([&](Connection& connection) { return recorded_version(connection, component); });
+}
+
+Expected<std::vector<std::pair<std::string, int>>> Database::schema_versions() {
+  return read([](Connection& connection) -> Expected<std::vector<std::pair<std::string, int>>> {
+    auto query = connection.prepare(
+        "SELECT component, MAX(version) FROM schema_migrations GROUP BY component ORDER BY component");
+    if (!query) return query.error();
+    std::vector<std::pair<std::string, int>> out;
+    for (;;) {
+      auto row = query->step();
+      if (!row) return row.error();
+      if (!*row) return out;
+      out.emplace_back(query->text(0), static_cast<int>(query->int64(1)));
+    }
+  });
 }
 
 Status Database::migrate(std::string_view component, std::span<const Migration> migrations) {

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -25,6 +26,10 @@ namespace focal::store {
 // The SQL engine behind a Database. SQL in the components is written once where both engines accept it
 // (`?` / `?N` parameters, ON CONFLICT, RETURNING) and chosen by engine() only where they differ.
 enum class Engine { kSqlite, kPostgres };
+
+// The kind of value a column of the current row holds (SQLite's storage classes; PostgreSQL columns map by
+// type: integers and booleans, floating point and numeric, bytea, everything else as text).
+enum class ValueType { kNull, kInteger, kReal, kText, kBlob };
 
 namespace detail {
 // One engine's prepared statement (store/backend.h).
@@ -60,6 +65,7 @@ class Statement {
   void reset();
 
   bool is_null(int column) const;
+  ValueType type(int column) const;
   std::int64_t int64(int column) const;
   double real(int column) const;
   std::string text(int column) const;
@@ -125,6 +131,8 @@ class Database {
   Status migrate(std::string_view component, std::span<const Migration> migrations);
   // The version recorded for `component` (0 when none).
   Expected<int> schema_version(std::string_view component);
+  // Every component's recorded version, by component name.
+  Expected<std::vector<std::pair<std::string, int>>> schema_versions();
 
   // Runs `fn(Connection&)` on the writer connection inside BEGIN IMMEDIATE … COMMIT. The transaction commits
   // when fn returns an ok Status/Expected and rolls back otherwise (or when fn throws). Writers are

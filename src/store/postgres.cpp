@@ -22,10 +22,15 @@ namespace focal::store::detail {
 namespace {
 
 // Type OIDs from PostgreSQL's catalog (pg_type.dat); stable across releases.
+constexpr Oid kBoolOid = 16;
 constexpr Oid kByteaOid = 17;
 constexpr Oid kInt8Oid = 20;
+constexpr Oid kInt2Oid = 21;
+constexpr Oid kInt4Oid = 23;
 constexpr Oid kTextOid = 25;
+constexpr Oid kFloat4Oid = 700;
 constexpr Oid kFloat8Oid = 701;
+constexpr Oid kNumericOid = 1700;
 
 // Error kinds by SQLSTATE class: integrity violations are conflicts (as SQLite's constraint errors), a full
 // disk stops the work until space is freed, and a lost connection, a serialisation failure or a deadlock
@@ -163,6 +168,24 @@ class PostgresStatement final : public StatementBackend {
   }
 
   bool is_null(int column) const override { return PQgetisnull(result_.get(), row_, column) != 0; }
+  ValueType type(int column) const override {
+    if (is_null(column)) return ValueType::kNull;
+    switch (PQftype(result_.get(), column)) {
+      case kBoolOid:
+      case kInt2Oid:
+      case kInt4Oid:
+      case kInt8Oid:
+        return ValueType::kInteger;
+      case kFloat4Oid:
+      case kFloat8Oid:
+      case kNumericOid:
+        return ValueType::kReal;
+      case kByteaOid:
+        return ValueType::kBlob;
+      default:
+        return ValueType::kText;
+    }
+  }
 
   std::int64_t int64(int column) const override {
     const std::string_view value = raw(column);

@@ -62,6 +62,20 @@ class SqliteStatement final : public StatementBackend {
   void reset() override { sqlite3_reset(stmt_); }
 
   bool is_null(int column) const override { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  ValueType type(int column) const override {
+    switch (sqlite3_column_type(stmt_, column)) {
+      case SQLITE_INTEGER:
+        return ValueType::kInteger;
+      case SQLITE_FLOAT:
+        return ValueType::kReal;
+      case SQLITE_TEXT:
+        return ValueType::kText;
+      case SQLITE_BLOB:
+        return ValueType::kBlob;
+      default:
+        return ValueType::kNull;
+    }
+  }
   std::int64_t int64(int column) const override { return sqlite3_column_int64(stmt_, column); }
   double real(int column) const override { return sqlite3_column_double(stmt_, column); }
   std::string text(int column) const override {

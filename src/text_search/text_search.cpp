@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <unicode/unistr.h>
 
+#include <algorithm>
 #include <array>
+#include <span>
 
 #include "core/storage.h"
 #include "jobs/jobs.h"
@@ -90,10 +92,12 @@ std::string candidate_match(const std::vector<std::u32string>& query_words, stor
   return match;
 }
 
-std::string search_text(const std::vector<ml::TextLine>& lines) {
+// The folded, tokenized text of all of an asset's lines, in reading order: what ocr_search holds.
+template <class Lines, class TextOf>
+std::string search_text(const Lines& lines, TextOf text_of) {
   std::string joined;
   for (const auto& line : lines) {
-    const auto tokens = tokenize(line.text);
+    const auto tokens = tokenize(text_of(line));
     if (tokens.empty()) continue;
     if (!joined.empty()) joined += ' ';
     joined += tokens;
@@ -101,9 +105,49 @@ std::string search_text(const std::vector<ml::TextLine>& lines) {
   return fold(joined);
 }
 
+std::string search_text(const std::vector<ml::TextLine>& lines) {
+  return search_text(lines, [](const ml::TextLine& line) -> const std::string& { return line.text; });
+}
+
+Status insert_search_text(store::Connection& c, std::int64_t asset_id, const std::string& text) {
+  if (text.empty()) return {};
+  return store::exec(c, "INSERT INTO ocr_search (rowid, text) VALUES (?1, ?2)", asset_id, text);
+}
+
 }  // namespace
 
 Status migrate(store::Database& db) { return db.migrate("ocr", kMigrations); }
+
+Status rebuild_search_index(store::Database& db) {
+  auto assets = db.read([](store::Connection& c) {
+    return store::query<std::int64_t>(c, "SELECT DISTINCT asset_id FROM asset_ocr ORDER BY asset_id");
+  });
+  if (!assets) return assets.error();
+  Status cleared = db.write([](store::Connection& c) { return c.exec("DELETE FROM ocr_search"); });
+  if (!cleared) return cleared;
+  constexpr std::size_t kChunk = 500;  // short write transactions: other writers interleave
+  for (std::size_t begin = 0; begin < assets->size(); begin += kChunk) {
+    const std::size_t end = std::min(assets->size(), begin + kChunk);
+    Status chunk = db.write([&](store::Connection& c) -> Status {
+      auto lines = store::query<std::int64_t, std::string>(
+          c, "SELECT asset_id, text FROM asset_ocr WHERE asset_id BETWEEN ?1 AND ?2 ORDER BY asset_id, id",
+          (*assets)[begin], (*assets)[end - 1]);
+      if (!lines) return lines.error();
+      for (auto first = lines->begin(); first != lines->end();) {
+        const std::int64_t asset_id = std::get<0>(*first);
+        const auto last = std::find_if(first, lines->end(),
+                                       [&](const auto& line) { return std::get<0>(line) != asset_id; });
+        const std::string text = search_text(
+            std::span(first, last), [](const auto& line) -> const std::string& { return std::get<1>(line); });
+        if (Status s = insert_search_text(c, asset_id, text); !s) return s;
+        first = last;
+      }
+      return {};
+    });
+    if (!chunk) return chunk;
+  }
+  return {};
+}
 
 struct TextSearchService::Impl {
   store::Database& db;
@@ -127,11 +171,7 @@ struct TextSearchService::Impl {
         if (Status s = insert->run(); !s) return s;
       }
       if (Status s = store::exec(c, "DELETE FROM ocr_search WHERE rowid = ?1", asset_id); !s) return s;
-      if (!text.empty()) {
-        if (Status s = store::exec(c, "INSERT INTO ocr_search (rowid, text) VALUES (?1, ?2)", asset_id, text);
-            !s)
-          return s;
-      }
+      if (Status s = insert_search_text(c, asset_id, text); !s) return s;
       return library::set_job_status(c, asset_id, library::JobStatusColumn::kOcr, store::now_ms());
     });
   }

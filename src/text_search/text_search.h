@@ -44,6 +44,9 @@ namespace focal::text_search {
 
 // Migrations of component "ocr" (after "library").
 Status migrate(store::Database& db);
+// Rewrites ocr_search from the stored lines (after `focal db copy`, which copies asset_ocr but not the
+// engine-specific search table).
+Status rebuild_search_index(store::Database& db);
 
 struct StoredLine {
   std::string text;

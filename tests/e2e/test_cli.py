@@ -56,3 +56,25 @@ def test_focal_ml_usage_error_and_bad_configuration_exit_2(stack):
     assert result.returncode == 2 and result.stderr.strip().endswith("Run 'focal-ml --help' for usage.")
     bad = run(stack.focal_ml, "--print-config", env={**clean_env(), "IMMICH_PORT": "http"})
     assert bad.returncode == 2 and "invalid configuration" in bad.stderr, bad.stderr
+
+
+def test_db_commands_check_their_databases(stack, tmp_path):
+    env = {**clean_env(), "FOCAL_DATA_DIR": str(tmp_path / "data")}
+    assert run(stack.focal, "db", "copy", env=env).returncode == 2  # --to is required
+    migrated = run(stack.focal, "db", "migrate", env=env)
+    assert migrated.returncode == 0 and "library" in migrated.stdout and "auth" in migrated.stdout, migrated.stderr
+    library = str(tmp_path / "data" / "focal.db")
+    cases = {
+        ("--to", "ftp://host/db"): "neither a postgresql:// URL nor an SQLite path",
+        ("--to", "sqlite:"): "needs a path",
+        ("--to", f"sqlite:{library}"): "the same database",
+        ("--from", str(tmp_path / "missing.db"), "--to", str(tmp_path / "new.db")): "no SQLite library at",
+    }
+    for args, message in cases.items():
+        result = run(stack.focal, "db", "copy", *args, env=env)
+        assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
+    assert not (tmp_path / "missing.db").exists() and not (tmp_path / "new.db").exists()
+    copied = run(stack.focal, "db", "copy", "--to", str(tmp_path / "copy.db"), env=env)
+    assert copied.returncode == 0 and "Copied 0 rows" in copied.stdout, copied.stderr
+    again = run(stack.focal, "db", "copy", "--to", str(tmp_path / "copy.db"), env=env)
+    assert again.returncode == 0, again.stderr  # an empty library may be replaced

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -366,11 +367,9 @@ def psql(database: str, sql: str) -> list[list[str]]:
     return [line.split("\t") for line in run.stdout.splitlines() if line]
 
 
-def test_two_servers_share_one_postgresql_database(reference, stack, photos):
-    """Run D: FOCAL_DATABASE_URL puts the library in PostgreSQL, and two `focal serve` processes share it (and the
-    data folder, as several machines share a mount) with three focal-ml nodes. Both claim jobs; one is killed with
-    SIGKILL mid-run and the other finishes everything, its jobs included: the end state equals run A's, with one
-    embedding per asset and per face (nothing ran twice, nothing was lost)."""
+@pytest.fixture
+def postgres_database(reference):
+    """A fresh database on the test PostgreSQL server (ctest's postgres fixture): (name, FOCAL_DATABASE_URL)."""
     if "results" not in reference:
         pytest.skip("needs the reference run")
     if not os.environ.get("FOCAL_TEST_POSTGRES"):
@@ -380,13 +379,23 @@ def test_two_servers_share_one_postgresql_database(reference, stack, photos):
     database = f"focal_e2e_{os.getpid()}"
     psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     psql("postgres", f"CREATE DATABASE {database}")
+    yield database, f"postgresql://focal@/{database}?host={os.environ['FOCAL_TEST_POSTGRES']}"
+    psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def test_two_servers_share_one_postgresql_database(reference, stack, photos, postgres_database):
+    """Run D: FOCAL_DATABASE_URL puts the library in PostgreSQL, and two `focal serve` processes share it (and the
+    data folder, as several machines share a mount) with three focal-ml nodes. Both claim jobs; one is killed with
+    SIGKILL mid-run and the other finishes everything, its jobs included: the end state equals run A's, with one
+    embedding per asset and per face (nothing ran twice, nothing was lost)."""
+    database, url = postgres_database
     ports = [free_port() for _ in range(3)]
     nodes = [stack.start_ml(port, f"ml-d{i}") for i, port in enumerate(ports)]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     data_dir = stack.workdir / "data-d"
     env = stack.focal_env(data_dir, ports[0], {
         "IMMICH_MACHINE_LEARNING_URL": ",".join(urls),
-        "FOCAL_DATABASE_URL": f"postgresql://focal@/{database}?host={os.environ['FOCAL_TEST_POSTGRES']}",
+        "FOCAL_DATABASE_URL": url,
     })
     first, port = stack.start_serve(env, "serve-d1")
     second, _ = stack.start_serve(env, "serve-d2")
@@ -449,8 +458,75 @@ def test_two_servers_share_one_postgresql_database(reference, stack, photos):
         second.kill9()
         for node in nodes:
             node.stop()
-        psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     assert rc == 0, first.log_tail()
+
+
+def sqlite_tables(data_dir) -> dict:
+    """Every row of every table of a library's SQLite database (the full-text tables by rowid), sorted."""
+    tables = db_rows(data_dir, "SELECT name, type FROM pragma_table_list WHERE schema = 'main' AND "
+                               "type IN ('table', 'virtual') AND name NOT LIKE 'sqlite_%'")
+    contents = {}
+    for table, kind in tables:
+        if table == "schema_migrations":  # applied_at differs: when each database was migrated
+            contents[table] = sorted(db_rows(data_dir, "SELECT component, version FROM schema_migrations"))
+            continue
+        columns = "rowid, *" if kind == "virtual" else "*"
+        contents[table] = sorted(db_rows(data_dir, f'SELECT {columns} FROM "{table}"'), key=repr)
+    return contents
+
+
+def test_db_copy_to_postgresql_and_back_keeps_everything(reference, stack, postgres_database):
+    """`focal db copy`: run A's SQLite library → PostgreSQL → SQLite again. The copy back holds exactly the rows of
+    the original; a server on the PostgreSQL copy answers searches, people and duplicates as one on the original
+    does; a copy into a database that already holds a library is refused."""
+    database, url = postgres_database
+    # A snapshot of run A (its server stays up for later tests), by the same command from SQLite to SQLite.
+    original = stack.workdir / "data-e"
+    shutil.copytree(reference["data_dir"], original, ignore=shutil.ignore_patterns("focal.db*"))
+    env = stack.focal_env(original, reference["ml_port"], {"FOCAL_WORKERS": "false"})
+    stack.cli(reference["env"], "db", "copy", "--to", f"sqlite:{original / 'focal.db'}")
+    out = stack.cli(env, "db", "copy", "--to", url).stdout
+    assert "Copied" in out and "smart_search" in out, out
+    back = stack.workdir / "data-f"
+    stack.cli(env, "db", "copy", "--from", url, "--to", str(back / "focal.db"))
+    assert sqlite_tables(back) == sqlite_tables(original)
+    again = stack.cli(env, "db", "copy", "--to", url, check=False)
+    assert again.returncode != 0 and "already holds a library" in again.stderr, again.stderr
+    embeddings = db_rows(original, "SELECT count(*) FROM smart_search")[0][0]
+    assert psql(database, "SELECT count(*) FROM smart_search") == [[str(embeddings)]]
+
+    group = db_rows(original, "SELECT id FROM asset WHERE original_file_name = 'group-obama-biden.jpg'")[0][0]
+
+    def answers(server_env: dict, name: str) -> dict:
+        serve, port = stack.start_serve(server_env, name)
+        try:
+            api = ApiClient(port)
+            login = api.post("/api/auth/login", {"email": ADMIN["email"], "password": ADMIN["password"]}, auth=False)
+            assert login.status == 201, login.body  # the users and their password hashes came along
+            api.token = login.json()["accessToken"]
+            keyword = api.post("/api/search/metadata", {"query": "canon"}).json()["assets"]["items"]
+            return {
+                "smart": api.post("/api/search/smart", {"query": QUERY, "size": 1000}).json(),
+                "similar": api.post("/api/search/smart", {"queryAssetId": group, "size": 10}).json(),
+                # bm25 on SQLite, ts_rank on PostgreSQL: the same photos, maybe in another order.
+                "keyword": sorted(a["id"] for a in keyword),
+                "file": api.post("/api/search/metadata", {"originalFileName": "corgi"}).json(),
+                "ocr": api.post("/api/search/metadata", {"ocr": "scâle"}).json(),
+                "people": api.get("/api/people?withHidden=true").json(),
+                "faces": api.get(f"/api/faces?id={group}").json(),
+                "duplicates": api.get("/api/duplicates").json(),
+                "assets": api.get("/api/assets?size=1000").json(),
+                "config": api.get("/api/system-config").json(),
+            }
+        finally:
+            assert serve.stop() == 0, serve.log_tail()
+
+    on_sqlite = answers(env, "serve-e")
+    on_postgres = answers(dict(env, FOCAL_DATABASE_URL=url), "serve-e-pg")
+    assert len(on_sqlite["smart"]["assets"]["items"]) == embeddings and on_sqlite["keyword"]
+    assert [a["originalFileName"] for a in on_sqlite["ocr"]["assets"]["items"]] == ["ocr-en.jpg"]
+    for key, answer in on_sqlite.items():
+        assert on_postgres[key] == answer, key
 
 
 def test_cli_import_wait_without_server(reference, stack, testdata, tmp_path):

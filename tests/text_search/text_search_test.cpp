@@ -14,6 +14,7 @@
 #include "ml_client/ml_client.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "store/query.h"
 #include "support/library_test_helpers.h"
 #include "support/test_database.h"
 
@@ -178,6 +179,25 @@ TEST_P(TextSearchTest, LinesAreStoredAndFoundByTheirWords) {
   }));
   EXPECT_EQ(count("SELECT count(*) FROM ocr_search WHERE rowid = " + std::to_string(receipt)), 0);
   EXPECT_EQ(count("SELECT count(*) FROM asset_ocr WHERE asset_id = " + std::to_string(receipt)), 0);
+}
+
+TEST_P(TextSearchTest, TheSearchTableIsRebuiltFromTheStoredLines) {
+  const std::int64_t sign = add_asset({"Café de la Gare", "OPEN 7 DAYS"});
+  const std::int64_t blank = add_asset({});  // nothing read: no search row
+  const std::int64_t chinese = add_asset({"北京欢迎你"});
+  for (std::int64_t id : {sign, blank, chinese}) ASSERT_TRUE(service_->process(id));
+  const auto rows = [&] {
+    return db_->read([](store::Connection& c) {
+      return store::query<std::int64_t, std::string>(c, "SELECT rowid, text FROM ocr_search ORDER BY rowid");
+    });
+  };
+  auto before = rows();
+  ASSERT_TRUE(before) << before.error().message;
+  ASSERT_EQ(before->size(), 2U);
+  ASSERT_TRUE(db_->write([](store::Connection& c) { return c.exec("DELETE FROM ocr_search"); }));
+  ASSERT_TRUE(rebuild_search_index(*db_));
+  EXPECT_EQ(*rows(), *before);
+  EXPECT_EQ(find("gare open"), std::unordered_set<std::int64_t>{sign});
 }
 
 TEST_P(TextSearchTest, OutcomesForHiddenMissingAndUnreachable) {
