@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // `focal db migrate` and `focal db copy`: bring a library's schema up to date, and move a library between
 // SQLite and PostgreSQL (or make a consistent copy on the same engine).
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -93,12 +95,13 @@ int copy(const DatabaseLocation& from, const DatabaseLocation& to) {
   options.rebuilt_tables = kRebuiltTables;
   // The destination's own library data is never replaced; only tables a fresh migration fills are.
   options.must_be_empty = {"library", "asset", "auth_user"};
-  options.progress = [](std::string_view table, std::int64_t rows, bool done) {
+  const bool terminal = isatty(STDERR_FILENO) != 0;  // a running count only where it can be overwritten
+  options.progress = [terminal](std::string_view table, std::int64_t rows, bool done) {
     if (done) {
       std::printf("  %-22.*s %10lld rows\n", static_cast<int>(table.size()), table.data(),
                   static_cast<long long>(rows));
       std::fflush(stdout);
-    } else {
+    } else if (terminal) {
       std::fprintf(stderr, "  %.*s: %lld rows…\r", static_cast<int>(table.size()), table.data(),
                    static_cast<long long>(rows));
     }
@@ -106,12 +109,16 @@ int copy(const DatabaseLocation& from, const DatabaseLocation& to) {
   std::printf("Copying %s to %s\n", from.shown.c_str(), to.shown.c_str());
   auto copied = store::copy_database(**source, **destination, options);
   if (!copied) return fail(copied.error());
-  if (Status rebuilt = rebuild_derived_tables(**destination); !rebuilt) return fail(rebuilt.error());
   std::int64_t rows = 0;
   for (const auto& table : *copied) rows += table.rows;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("Copied %lld rows in %zu tables in %.1f s; keyword and text-in-photos indexes rebuilt.\n",
-              static_cast<long long>(rows), copied->size(), seconds);
+  const auto seconds_since = [](std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  };
+  std::printf("Copied %lld rows in %zu tables in %.1f s.\n", static_cast<long long>(rows), copied->size(),
+              seconds_since(started));
+  const auto rebuilding = std::chrono::steady_clock::now();
+  if (Status rebuilt = rebuild_derived_tables(**destination); !rebuilt) return fail(rebuilt.error());
+  std::printf("Rebuilt the keyword and text-in-photos indexes in %.1f s.\n", seconds_since(rebuilding));
   std::printf("Run focal on it with the same FOCAL_DATA_DIR (previews and index files stay there)%s.\n",
               to.options.postgres_url.empty() ? "" : " and FOCAL_DATABASE_URL set to the destination");
   return kExitOk;

@@ -2,6 +2,7 @@
 #include <array>
 #include <cstdio>
 #include <ctime>
+#include <span>
 
 #include "core/logging.h"
 #include "jobs/jobs.h"
@@ -120,8 +121,6 @@ std::string tsquery_text(std::string_view text) {
   return query;
 }
 
-namespace {}  // namespace
-
 std::string fts5_query(std::string_view text) {
   const std::vector<std::string> words = query_words(text);
   std::string query;
@@ -138,44 +137,77 @@ std::string fts5_query(std::string_view text) {
   return query;
 }
 
+namespace {
+
+// The searchable text of one asset, from its library rows.
+struct Indexed {
+  std::int64_t asset_id = 0;
+  std::string filename;
+  std::string description;
+  std::string camera;
+  std::string dates;
+};
+
+constexpr std::string_view kIndexedSelect =
+    "SELECT a.id, a.original_file_name, e.description, e.make, e.model, e.lens_model, e.date_time_original, "
+    "a.file_created_at FROM asset a LEFT JOIN asset_exif e ON e.asset_id = a.id ";
+
+Indexed indexed_from_row(const store::Statement& row) {
+  return Indexed{row.int64(0), row.text(1), optional_text(row, 2),
+                 optional_text(row, 3) + " " + optional_text(row, 4) + " " + optional_text(row, 5),
+                 dates_text(store::column<std::optional<std::string>>(row, 6), row.int64(7))};
+}
+
+// Inserts the rows of `assets` (none of them indexed yet), many per statement: a reindex of a large library
+// on PostgreSQL is bound by round trips.
+Status insert_indexed(store::Connection& connection, std::span<const Indexed> assets) {
+  constexpr std::size_t kRowsPerStatement = 100;
+  const bool postgres = connection.engine() == store::Engine::kPostgres;
+  const std::string_view head =
+      postgres ? "INSERT INTO keyword_search (rowid, filename, description, camera, dates, "
+                 "ocr, document) VALUES "
+               : "INSERT INTO keyword_search (rowid, filename, description, camera, dates, "
+                 "ocr) VALUES ";
+  const std::string_view row = postgres ? "(?, ?, ?, ?, ?, '', CAST(? AS tsvector))" : "(?, ?, ?, ?, ?, '')";
+  for (std::size_t begin = 0; begin < assets.size(); begin += kRowsPerStatement) {
+    const auto batch = assets.subspan(begin, std::min(kRowsPerStatement, assets.size() - begin));
+    std::string sql(head);
+    for (std::size_t i = 0; i < batch.size(); ++i) (sql += i > 0 ? ", " : "") += row;
+    // Another process sharing the database may have indexed one of them since it was removed: its row is as
+    // new as this one.
+    if (postgres) sql += " ON CONFLICT (rowid) DO NOTHING";
+    auto insert = connection.prepare(sql);
+    if (!insert) return insert.error();
+    int parameter = 0;
+    for (const Indexed& indexed : batch) {
+      insert->bind(++parameter, indexed.asset_id);
+      for (const std::string* text :
+           {&indexed.filename, &indexed.description, &indexed.camera, &indexed.dates})
+        insert->bind(++parameter, std::string_view(*text));
+      // The weights rank as FTS5's bm25 weights do: file name, then description, then camera and dates.
+      if (postgres) {
+        insert->bind(++parameter, tsvector_text({{indexed.filename, 'A'},
+                                                 {indexed.description, 'B'},
+                                                 {indexed.camera, 'C'},
+                                                 {indexed.dates, 'C'}}));
+      }
+    }
+    if (Status inserted = insert->run(); !inserted) return inserted;
+  }
+  return {};
+}
+
+}  // namespace
+
 Status KeywordSearch::index_asset(store::Connection& connection, std::int64_t asset_id) {
-  struct Indexed {
-    std::string filename;
-    std::string description;
-    std::string camera;
-    std::string dates;
-  };
-  auto found = store::query_one(
-      connection,
-      "SELECT a.original_file_name, e.description, e.make, e.model, e.lens_model, e.date_time_original, "
-      "a.file_created_at FROM asset a LEFT JOIN asset_exif e ON e.asset_id = a.id WHERE a.id = ?1",
-      [](const store::Statement& row) {
-        return Indexed{row.text(0), optional_text(row, 1),
-                       optional_text(row, 2) + " " + optional_text(row, 3) + " " + optional_text(row, 4),
-                       dates_text(store::column<std::optional<std::string>>(row, 5), row.int64(6))};
-      },
-      asset_id);
+  auto found = store::query_one(connection, std::string(kIndexedSelect) + "WHERE a.id = ?1", indexed_from_row,
+                                asset_id);
   if (!found) return std::move(found).error();
   if (Status removed = store::exec(connection, "DELETE FROM keyword_search WHERE rowid = ?1", asset_id);
       !removed)
     return removed;
   if (!*found) return {};  // the asset is gone: its row is removed
-  const Indexed& indexed = **found;
-  if (connection.engine() == store::Engine::kSqlite) {
-    return store::exec(
-        connection,
-        "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr) VALUES (?1, "
-        "?2, ?3, ?4, ?5, '')",
-        asset_id, indexed.filename, indexed.description, indexed.camera, indexed.dates);
-  }
-  // The weights rank as FTS5's bm25 weights do: file name, then description, then camera and dates.
-  const std::string document = tsvector_text(
-      {{indexed.filename, 'A'}, {indexed.description, 'B'}, {indexed.camera, 'C'}, {indexed.dates, 'C'}});
-  return store::exec(
-      connection,
-      "INSERT INTO keyword_search (rowid, filename, description, camera, dates, ocr, document) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, '', CAST(?6 AS tsvector))",
-      asset_id, indexed.filename, indexed.description, indexed.camera, indexed.dates, document);
+  return insert_indexed(connection, std::span(&**found, 1));
 }
 
 Status KeywordSearch::index_asset(std::int64_t asset_id) {
@@ -198,10 +230,18 @@ Status KeywordSearch::reindex_all() {
   if (!cleared) return cleared;
   constexpr std::size_t kChunk = 500;  // short write transactions: other writers interleave
   for (std::size_t begin = 0; begin < ids->size(); begin += kChunk) {
+    const std::size_t end = std::min(ids->size(), begin + kChunk);
     Status chunk = db_.write([&](store::Connection& connection) -> Status {
-      for (std::size_t i = begin; i < std::min(ids->size(), begin + kChunk); ++i)
-        if (Status indexed = index_asset(connection, (*ids)[i]); !indexed) return indexed;
-      return {};
+      // Assets imported since the id list was read are indexed by their own metadata jobs, or here when they
+      // fall inside the range; DELETE first makes either order safe.
+      if (Status s = store::exec(connection, "DELETE FROM keyword_search WHERE rowid BETWEEN ?1 AND ?2",
+                                 (*ids)[begin], (*ids)[end - 1]);
+          !s)
+        return s;
+      auto assets = store::query(connection, std::string(kIndexedSelect) + "WHERE a.id BETWEEN ?1 AND ?2",
+                                 indexed_from_row, (*ids)[begin], (*ids)[end - 1]);
+      if (!assets) return assets.error();
+      return insert_indexed(connection, *assets);
     });
     if (!chunk) return chunk;
   }

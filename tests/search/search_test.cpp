@@ -590,6 +590,26 @@ TEST(TsqueryTest, FoldsTokensLikeFts5AndPrefixesTheLast) {
             "'cafe':1A 'de':2A 'flore':3A 'jpg':4A 'beach':6B");
 }
 
+TEST_P(SearchTest, ReindexCoversEveryAssetAcrossStatementsAndChunks) {
+  // More assets than one multi-row INSERT (100) and one write transaction (500) take, with gaps in the ids.
+  for (std::int64_t id = 1; id <= 1234; ++id) {
+    if (id % 10 == 0) continue;
+    add({.id = id, .file_name = "IMG_" + std::to_string(id) + "_end.jpg", .preview = ""});
+  }
+  KeywordSearch keywords(*db_);
+  ASSERT_TRUE(keywords.index_asset(5).ok());  // an existing row is replaced, not doubled
+  ASSERT_TRUE(keywords.reindex_all().ok());
+  EXPECT_EQ(count("SELECT count(*) FROM keyword_search"), 1234 - 123);
+  for (const std::int64_t id : {1, 101, 599, 1234}) {
+    KeywordSearchRequest request;
+    request.query = "IMG_" + std::to_string(id) + "_end";  // a phrase: no other id matches
+    auto page = keywords.search(request);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    ASSERT_EQ(page->items.size(), 1U) << id;
+    EXPECT_EQ(page->items.front().asset_id, id);
+  }
+}
+
 TEST_P(SearchTest, KeywordSearch) {
   add({.id = 1,
        .file_name = "IMG_0001.JPG",
