@@ -356,10 +356,9 @@ struct DuplicateService::Impl {
   void register_handlers() {
     queue.register_handler(jobs::job::kAssetDetectDuplicates, jobs::queue::kDuplicateDetection,
                            [this](const jobs::Job& job) -> Expected<jobs::JobOutcome> {
-                             auto it = job.data.find("id");
-                             if (it == job.data.end() || !it->is_number_integer())
-                               return jobs::JobOutcome::kFailed;
-                             auto outcome = detect(it->get<AssetId>());
+                             auto id = job.target_id();
+                             if (!id) return id.error();
+                             auto outcome = detect(*id);
                              if (!outcome) {
                                const ErrorKind kind = outcome.error().kind;
                                if (kind == ErrorKind::kNotFound || kind == ErrorKind::kUnprocessable) {
@@ -373,10 +372,7 @@ struct DuplicateService::Impl {
                            });
     queue.register_handler(jobs::job::kAssetDetectDuplicatesQueueAll, jobs::queue::kDuplicateDetection,
                            [this](const jobs::Job& job) -> Expected<jobs::JobOutcome> {
-                             auto force = job.data.find("force");
-                             const bool all =
-                                 force != job.data.end() && force->is_boolean() && force->get<bool>();
-                             auto queued = queue_all(all);
+                             auto queued = queue_all(job.payload().force.value_or(false));
                              if (!queued) return queued.error();
                              return jobs::JobOutcome::kSuccess;
                            });

@@ -34,40 +34,6 @@ constexpr char kNoPendingTwin[] =
     "(dedupe_key IS NULL OR NOT EXISTS (SELECT 1 FROM job twin WHERE twin.dedupe_key = job.dedupe_key AND "
     "twin.id <> job.id AND twin.state IN ('waiting', 'delayed')))";
 
-constexpr std::array<QueueInfo, 8> kQueues{{
-    {queue::kMetadataExtraction, 5, false, job::kAssetExtractMetadataQueueAll},
-    {queue::kThumbnailGeneration, 3, false, job::kAssetGenerateThumbnailsQueueAll},
-    {queue::kSmartSearch, 2, false, job::kSmartSearchQueueAll},
-    {queue::kFaceDetection, 2, false, job::kAssetDetectFacesQueueAll},
-    {queue::kFacialRecognition, 1, true, job::kFacialRecognitionQueueAll},
-    {queue::kDuplicateDetection, 1, true, job::kAssetDetectDuplicatesQueueAll},
-    {queue::kOcr, 1, false, job::kOcrQueueAll},
-    {queue::kBackgroundTask, 5, false, ""},
-}};
-
-struct JobQueueName {
-  std::string_view job;
-  std::string_view queue;
-};
-constexpr std::array<JobQueueName, 16> kJobQueues{{
-    {job::kAssetExtractMetadataQueueAll, queue::kMetadataExtraction},
-    {job::kAssetExtractMetadata, queue::kMetadataExtraction},
-    {job::kAssetGenerateThumbnailsQueueAll, queue::kThumbnailGeneration},
-    {job::kAssetGenerateThumbnails, queue::kThumbnailGeneration},
-    {job::kSmartSearchQueueAll, queue::kSmartSearch},
-    {job::kSmartSearch, queue::kSmartSearch},
-    {job::kAssetDetectFacesQueueAll, queue::kFaceDetection},
-    {job::kAssetDetectFaces, queue::kFaceDetection},
-    {job::kFacialRecognitionQueueAll, queue::kFacialRecognition},
-    {job::kFacialRecognition, queue::kFacialRecognition},
-    {job::kAssetDetectDuplicatesQueueAll, queue::kDuplicateDetection},
-    {job::kAssetDetectDuplicates, queue::kDuplicateDetection},
-    {job::kOcrQueueAll, queue::kOcr},
-    {job::kOcr, queue::kOcr},
-    {job::kPersonCleanup, queue::kBackgroundTask},
-    {job::kPersonGenerateThumbnail, queue::kThumbnailGeneration},
-}};
-
 std::string default_worker_id() {
   std::array<char, 256> host{};
   if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
@@ -84,56 +50,7 @@ struct Pool {
 
 }  // namespace
 
-std::span<const QueueInfo> known_queues() { return kQueues; }
-
-const QueueInfo* find_queue(std::string_view name) {
-  for (const auto& info : kQueues) {
-    if (info.name == name) return &info;
-  }
-  return nullptr;
-}
-
-std::string_view queue_of(std::string_view job_name) {
-  for (const auto& entry : kJobQueues) {
-    if (entry.job == job_name) return entry.queue;
-  }
-  return {};
-}
-
 Status migrate(store::Database& db) { return db.migrate("jobs", detail::kMigrations); }
-
-std::string_view to_string(JobOutcome outcome) {
-  switch (outcome) {
-    case JobOutcome::kSuccess:
-      return "success";
-    case JobOutcome::kSkipped:
-      return "skipped";
-    case JobOutcome::kFailed:
-      return "failed";
-  }
-  return "failed";
-}
-
-std::string_view to_string(JobState state) {
-  switch (state) {
-    case JobState::kWaiting:
-      return "waiting";
-    case JobState::kDelayed:
-      return "delayed";
-    case JobState::kActive:
-      return "active";
-    case JobState::kFailed:
-      return "failed";
-  }
-  return "waiting";
-}
-
-std::optional<JobState> parse_job_state(std::string_view text) {
-  for (auto state : {JobState::kWaiting, JobState::kDelayed, JobState::kActive, JobState::kFailed}) {
-    if (to_string(state) == text) return state;
-  }
-  return std::nullopt;
-}
 
 struct JobQueue::Impl {
   store::Database& db;
@@ -815,7 +732,7 @@ Expected<QueueStatus> JobQueue::status(std::string_view queue_name) {
 
 Expected<std::vector<QueueStatus>> JobQueue::status_all() {
   std::vector<QueueStatus> all;
-  for (const auto& info : kQueues) {
+  for (const auto& info : known_queues()) {
     auto one = impl_->status(info.name);
     if (!one) return one.error();
     all.push_back(std::move(*one));
@@ -880,7 +797,7 @@ Expected<DrainReport> JobQueue::run_until_idle(const DrainOptions& options) {
   if (impl_->running.load()) return bad_request("jobs: run_until_idle while background workers run");
   std::vector<std::string> queues = options.queues;
   if (queues.empty()) {
-    for (const auto& info : kQueues) queues.emplace_back(info.name);
+    for (const auto& info : known_queues()) queues.emplace_back(info.name);
   }
   for (const auto& queue_name : queues) {
     if (Status known = check_queue(queue_name); !known) return known.error();

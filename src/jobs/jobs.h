@@ -81,6 +81,19 @@ std::string_view queue_of(std::string_view job_name);
 // Migrations of component "jobs" (see jobs_schema.h for the tables).
 Status migrate(store::Database& db);
 
+// What focal's jobs carry in their data (Immich's job payloads), read the same way by every handler. A value
+// of the wrong type reads as absent: payloads are not trusted to be well-formed (they come from the API and
+// outlive upgrades in the database).
+struct JobPayload {
+  std::optional<std::int64_t> id;  // the asset, face or person the job works on
+  std::string source;              // "upload", "copy" or empty (Immich's JobSource)
+  std::optional<bool> force;       // queue-all jobs: every item (true) or only those missing the result
+  bool notify = false;             // a per-asset job that goes on to the next pipeline step
+  bool nightly = false;            // queued by the nightly tasks
+  bool deferred = false;           // facial recognition: put off once already, waiting for its neighbours
+};
+JobPayload parse_payload(const nlohmann::json& data);
+
 // A claimed job as a handler sees it.
 struct Job {
   std::int64_t id = 0;
@@ -88,6 +101,11 @@ struct Job {
   std::string queue;
   nlohmann::json data;  // the payload: {id, source?, notify?} per asset, {force?} for queue-all jobs, …
   int attempt = 1;      // 1 on the first run; grows with each retry and each lease recovery
+
+  JobPayload payload() const { return parse_payload(data); }
+  // The payload's id, or an unprocessable error naming the job: a malformed payload fails its job alike in
+  // every component, with the reason kept on the failed job.
+  Expected<std::int64_t> target_id() const;
 };
 
 // What a handler reports (Immich's JobStatus). `failed` here is a handled, expected failure (e.g. no

@@ -46,22 +46,6 @@ fs::path rendition_path(std::int64_t asset_id, AssetFileType type) {
   return fs::path("thumbs") / shard1 / shard2 / name;
 }
 
-std::optional<std::int64_t> payload_id(const jobs::Job& job) {
-  auto it = job.data.find("id");
-  if (it == job.data.end() || !it->is_number_integer()) return std::nullopt;
-  return it->get<std::int64_t>();
-}
-
-std::string payload_source(const nlohmann::json& data) {
-  auto it = data.find("source");
-  return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-bool payload_flag(const nlohmann::json& data, const char* key) {
-  auto it = data.find(key);
-  return it != data.end() && it->is_boolean() && it->get<bool>();
-}
-
 Status record_issue(store::Connection& conn, const std::string& path, const std::string& reason) {
   return store::exec(conn,
                      "INSERT INTO import_issue (path, reason, seen_at) VALUES (?, ?, ?) "
@@ -380,7 +364,7 @@ struct LibraryService::Impl {
   // Queue-all: every asset (force) or those missing the step's result, in pages of 1000.
   Expected<jobs::JobOutcome> queue_all(const jobs::Job& job, std::string_view per_asset_job,
                                        std::string_view missing_sql) {
-    const bool force = payload_flag(job.data, "force");
+    const bool force = job.payload().force.value_or(false);
     std::int64_t after = 0;
     while (true) {
       auto page = db.read([&](store::Connection& conn) -> Expected<std::vector<std::int64_t>> {
@@ -409,8 +393,8 @@ struct LibraryService::Impl {
     using jobs::JobOutcome;
     auto per_asset = [this](auto body) {
       return [this, body](const Job& job) -> Expected<JobOutcome> {
-        auto id = payload_id(job);
-        if (!id) return JobOutcome::kFailed;
+        auto id = job.target_id();
+        if (!id) return id.error();
         Expected<bool> done = (this->*body)(*id);
         if (!done) {
           if (done.error().kind == ErrorKind::kNotFound) return JobOutcome::kFailed;
@@ -439,7 +423,7 @@ struct LibraryService::Impl {
     // As in Immich (storage template step omitted: it always "succeeds"): uploads and copies go on to
     // thumbnails with the same payload.
     queue.on_done(jobs::job::kAssetExtractMetadata, [](const Job& job, JobOutcome) {
-      const std::string source = payload_source(job.data);
+      const std::string source = job.payload().source;
       std::vector<jobs::JobRequest> next;
       if (source == "upload" || source == "copy") {
         next.emplace_back(std::string(jobs::job::kAssetGenerateThumbnails), job.data);
@@ -449,7 +433,7 @@ struct LibraryService::Impl {
     // Step 4: thumbnails done for an upload (or notify) → smart search, face detection and OCR.
     queue.on_done(jobs::job::kAssetGenerateThumbnails, [](const Job& job, JobOutcome) {
       std::vector<jobs::JobRequest> next;
-      if (payload_source(job.data) == "upload" || payload_flag(job.data, "notify")) {
+      if (const jobs::JobPayload payload = job.payload(); payload.source == "upload" || payload.notify) {
         next.emplace_back(std::string(jobs::job::kSmartSearch), job.data);
         next.emplace_back(std::string(jobs::job::kAssetDetectFaces), job.data);
         next.emplace_back(std::string(jobs::job::kOcr), job.data);

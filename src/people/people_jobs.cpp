@@ -24,20 +24,6 @@ namespace {
 constexpr int kQueueBatch = 1000;  // JOBS_ASSET_PAGINATION_SIZE
 constexpr std::string_view kRecognitionStateKey = "facial-recognition-state";
 
-Expected<std::int64_t> json_int(const nlohmann::json& data, std::string_view key) {
-  auto it = data.find(key);
-  if (it == data.end() || !it->is_number_integer()) {
-    return unprocessable("job data needs an integer `" + std::string(key) + "`");
-  }
-  return it->get<std::int64_t>();
-}
-
-std::optional<bool> json_bool(const nlohmann::json& data, std::string_view key) {
-  auto it = data.find(key);
-  if (it == data.end() || !it->is_boolean()) return std::nullopt;
-  return it->get<bool>();
-}
-
 // The job's error names its job, so the failed job (kept until cleared) says what went wrong; the queue
 // decides from the kind: retried (kUnavailable), kept queued (kStorageFull), or failed.
 Error job_error(const Error& error, std::string_view job) {
@@ -345,25 +331,24 @@ void PeopleService::Impl::register_handlers() {
   using jobs::JobOutcome;
   queue.register_handler(jobs::job::kAssetDetectFaces, jobs::queue::kFaceDetection,
                          [this](const Job& job) -> Expected<JobOutcome> {
-                           auto id = json_int(job.data, "id");
-                           if (!id) return job_error(id.error(), job.name);
+                           auto id = job.target_id();
+                           if (!id) return id.error();
                            auto found = detect_faces(*id);
                            if (!found) return job_error(found.error(), job.name);
                            return JobOutcome::kSuccess;
                          });
   queue.register_handler(jobs::job::kAssetDetectFacesQueueAll, jobs::queue::kFaceDetection,
                          [this](const Job& job) -> Expected<JobOutcome> {
-                           auto report = queue_detect_faces(json_bool(job.data, "force"));
+                           auto report = queue_detect_faces(job.payload().force);
                            if (!report) return report.error();
                            return report->skipped ? JobOutcome::kSkipped : JobOutcome::kSuccess;
                          });
   queue.register_handler(
       jobs::job::kFacialRecognition, jobs::queue::kFacialRecognition,
       [this](const Job& job) -> Expected<JobOutcome> {
-        auto id = json_int(job.data, "id");
-        if (!id) return job_error(id.error(), job.name);
-        const bool deferred = json_bool(job.data, "deferred").value_or(false);
-        auto result = recognize(*id, deferred);
+        auto id = job.target_id();
+        if (!id) return id.error();
+        auto result = recognize(*id, job.payload().deferred);
         if (!result) return job_error(result.error(), job.name);
         switch (result->outcome) {
           case RecognitionOutcome::kDeferred: {
@@ -385,8 +370,8 @@ void PeopleService::Impl::register_handlers() {
       });
   queue.register_handler(jobs::job::kFacialRecognitionQueueAll, jobs::queue::kFacialRecognition,
                          [this](const Job& job) -> Expected<JobOutcome> {
-                           auto report = queue_recognition(json_bool(job.data, "force").value_or(false),
-                                                           json_bool(job.data, "nightly").value_or(false));
+                           const jobs::JobPayload payload = job.payload();
+                           auto report = queue_recognition(payload.force.value_or(false), payload.nightly);
                            if (!report) return report.error();
                            return report->skipped ? JobOutcome::kSkipped : JobOutcome::kSuccess;
                          });
@@ -398,8 +383,8 @@ void PeopleService::Impl::register_handlers() {
                          });
   queue.register_handler(jobs::job::kPersonGenerateThumbnail, jobs::queue::kThumbnailGeneration,
                          [this](const Job& job) -> Expected<JobOutcome> {
-                           auto id = json_int(job.data, "id");
-                           if (!id) return job_error(id.error(), job.name);
+                           auto id = job.target_id();
+                           if (!id) return id.error();
                            if (Status s = generate_thumbnail(*id); !s) return job_error(s.error(), job.name);
                            return JobOutcome::kSuccess;
                          });

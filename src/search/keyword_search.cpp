@@ -250,11 +250,9 @@ Status KeywordSearch::reindex_all() {
 
 void KeywordSearch::register_jobs(jobs::JobQueue& queue) {
   queue.on_done(jobs::job::kAssetExtractMetadata, [this](const jobs::Job& job, jobs::JobOutcome) {
-    const auto id = job.data.find("id");
-    if (id != job.data.end() && id->is_number_integer()) {
-      if (Status indexed = index_asset(id->get<std::int64_t>()); !indexed)
-        spdlog::warn("Keyword index of asset {} not updated: {}", id->get<std::int64_t>(),
-                     indexed.error().message);
+    if (const std::optional<std::int64_t> id = job.payload().id) {
+      if (Status indexed = index_asset(*id); !indexed)
+        spdlog::warn("Keyword index of asset {} not updated: {}", *id, indexed.error().message);
     }
     return std::vector<jobs::JobRequest>{};
   });

@@ -664,10 +664,9 @@ Expected<std::vector<std::int64_t>> SmartSearchService::assets_to_index(bool for
 void SmartSearchService::register_jobs(jobs::JobQueue& queue) {
   queue.register_handler(jobs::job::kSmartSearch, jobs::queue::kSmartSearch,
                          [this](const jobs::Job& job) -> Expected<jobs::JobOutcome> {
-                           const auto id = job.data.find("id");
-                           if (id == job.data.end() || !id->is_number_integer())
-                             return bad_request("SmartSearch: job data has no integer id");
-                           auto outcome = index_asset(id->get<std::int64_t>());
+                           auto id = job.target_id();
+                           if (!id) return id.error();
+                           auto outcome = index_asset(*id);
                            if (!outcome) return outcome.error();
                            switch (*outcome) {
                              case IndexOutcome::kSuccess:
@@ -685,7 +684,7 @@ void SmartSearchService::register_jobs(jobs::JobQueue& queue) {
                                impl_->settings.reload();  // queue-all jobs read the config fresh, as Immich's
                            if (!config) return config.error();
                            if (!settings::smart_search_enabled(*config)) return jobs::JobOutcome::kSkipped;
-                           const bool force = job.data.value("force", false);
+                           const bool force = job.payload().force.value_or(false);
                            auto ids = assets_to_index(force);
                            if (!ids) return ids.error();
                            std::vector<jobs::JobRequest> batch;
@@ -704,10 +703,11 @@ void SmartSearchService::register_jobs(jobs::JobQueue& queue) {
   // As in Immich, duplicate detection follows smart search for uploads, even when it was skipped.
   queue.on_done(jobs::job::kSmartSearch, [](const jobs::Job& job, jobs::JobOutcome) {
     std::vector<jobs::JobRequest> next;
-    if (job.data.value("source", std::string()) == "upload") {
+    const jobs::JobPayload payload = job.payload();
+    if (payload.source == "upload" && payload.id) {
       jobs::JobRequest request;
       request.name = jobs::job::kAssetDetectDuplicates;
-      request.data = {{"id", job.data.at("id")}, {"source", "upload"}};
+      request.data = {{"id", *payload.id}, {"source", "upload"}};
       next.push_back(std::move(request));
     }
     return next;

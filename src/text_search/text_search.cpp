@@ -279,10 +279,9 @@ Expected<std::vector<StoredLine>> TextSearchService::lines(std::int64_t asset_id
 void TextSearchService::register_jobs(jobs::JobQueue& queue) {
   queue.register_handler(jobs::job::kOcr, jobs::queue::kOcr,
                          [this](const jobs::Job& job) -> Expected<jobs::JobOutcome> {
-                           const auto id = job.data.find("id");
-                           if (id == job.data.end() || !id->is_number_integer())
-                             return bad_request("Ocr: job data has no integer id");
-                           auto outcome = process(id->get<std::int64_t>());
+                           auto id = job.target_id();
+                           if (!id) return id.error();
+                           auto outcome = process(*id);
                            if (!outcome) return outcome.error();
                            switch (*outcome) {
                              case OcrOutcome::kSuccess:
@@ -300,7 +299,7 @@ void TextSearchService::register_jobs(jobs::JobQueue& queue) {
         auto config = impl_->settings.reload();  // queue-all jobs read the config fresh
         if (!config) return config.error();
         if (!settings::ocr_enabled(*config)) return jobs::JobOutcome::kSkipped;
-        auto ids = assets_to_process(job.data.value("force", false));
+        auto ids = assets_to_process(job.payload().force.value_or(false));
         if (!ids) return ids.error();
         std::vector<jobs::JobRequest> batch;
         for (std::size_t i = 0; i < ids->size(); ++i) {

@@ -576,5 +576,38 @@ TEST_P(DailyScheduleTest, TheThreadQueuesTheDaysJobsOnce) {
 INSTANTIATE_TEST_SUITE_P(Engines, JobsTest, test_support::engines(), test_support::engine_name);
 INSTANTIATE_TEST_SUITE_P(Engines, DailyScheduleTest, test_support::engines(), test_support::engine_name);
 
+TEST(JobPayload, ReadsEachFieldAndTreatsWrongTypesAsAbsent) {
+  const JobPayload full = parse_payload({{"id", 42},
+                                         {"source", "upload"},
+                                         {"force", false},
+                                         {"notify", true},
+                                         {"nightly", true},
+                                         {"deferred", true}});
+  EXPECT_EQ(full.id, 42);
+  EXPECT_EQ(full.source, "upload");
+  EXPECT_EQ(full.force, false);  // present and false: "missing" mode, not absent
+  EXPECT_TRUE(full.notify && full.nightly && full.deferred);
+
+  const JobPayload hostile =
+      parse_payload({{"id", "42"}, {"source", 7}, {"force", "yes"}, {"notify", 1}, {"deferred", nullptr}});
+  EXPECT_FALSE(hostile.id.has_value());
+  EXPECT_EQ(hostile.source, "");
+  EXPECT_FALSE(hostile.force.has_value());
+  EXPECT_FALSE(hostile.notify || hostile.deferred);
+  EXPECT_FALSE(parse_payload(nlohmann::json::array({1, 2})).id.has_value());
+  EXPECT_FALSE(parse_payload({{"id", 1.5}}).id.has_value());
+
+  Job job;
+  job.name = "SmartSearch";
+  job.data = {{"id", "seven"}};
+  auto missing = job.target_id();
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, ErrorKind::kUnprocessable);
+  EXPECT_NE(missing.error().message.find("SmartSearch: the job's data needs an integer id"),
+            std::string::npos);
+  job.data = {{"id", 7}};
+  EXPECT_EQ(*job.target_id(), 7);
+}
+
 }  // namespace
 }  // namespace focal::jobs
