@@ -171,8 +171,7 @@ Status insert_indexed(store::Connection& connection, std::span<const Indexed> as
   const std::string_view row = postgres ? "(?, ?, ?, ?, ?, '', CAST(? AS tsvector))" : "(?, ?, ?, ?, ?, '')";
   for (std::size_t begin = 0; begin < assets.size(); begin += kRowsPerStatement) {
     const auto batch = assets.subspan(begin, std::min(kRowsPerStatement, assets.size() - begin));
-    std::string sql(head);
-    for (std::size_t i = 0; i < batch.size(); ++i) (sql += i > 0 ? ", " : "") += row;
+    std::string sql = std::string(head) + store::repeated_rows(row, batch.size());
     // Another process sharing the database may have indexed one of them since it was removed: its row is as
     // new as this one.
     if (postgres) sql += " ON CONFLICT (rowid) DO NOTHING";
@@ -228,24 +227,19 @@ Status KeywordSearch::reindex_all() {
   Status cleared =
       db_.write([](store::Connection& connection) { return connection.exec("DELETE FROM keyword_search"); });
   if (!cleared) return cleared;
-  constexpr std::size_t kChunk = 500;  // short write transactions: other writers interleave
-  for (std::size_t begin = 0; begin < ids->size(); begin += kChunk) {
-    const std::size_t end = std::min(ids->size(), begin + kChunk);
-    Status chunk = db_.write([&](store::Connection& connection) -> Status {
-      // Assets imported since the id list was read are indexed by their own metadata jobs, or here when they
-      // fall inside the range; DELETE first makes either order safe.
-      if (Status s = store::exec(connection, "DELETE FROM keyword_search WHERE rowid BETWEEN ?1 AND ?2",
-                                 (*ids)[begin], (*ids)[end - 1]);
-          !s)
-        return s;
-      auto assets = store::query(connection, std::string(kIndexedSelect) + "WHERE a.id BETWEEN ?1 AND ?2",
-                                 indexed_from_row, (*ids)[begin], (*ids)[end - 1]);
-      if (!assets) return assets.error();
-      return insert_indexed(connection, *assets);
-    });
-    if (!chunk) return chunk;
-  }
-  return {};
+  return store::write_in_chunks(
+      db_, *ids, 500, [](store::Connection& connection, std::int64_t first, std::int64_t last) -> Status {
+        // Assets imported since the id list was read are indexed by their own metadata jobs, or here when
+        // they fall inside the range; DELETE first makes either order safe.
+        if (Status s = store::exec(connection, "DELETE FROM keyword_search WHERE rowid BETWEEN ?1 AND ?2",
+                                   first, last);
+            !s)
+          return s;
+        auto assets = store::query(connection, std::string(kIndexedSelect) + "WHERE a.id BETWEEN ?1 AND ?2",
+                                   indexed_from_row, first, last);
+        if (!assets) return assets.error();
+        return insert_indexed(connection, *assets);
+      });
 }
 
 void KeywordSearch::register_jobs(jobs::JobQueue& queue) {

@@ -157,10 +157,7 @@ class BatchInsert {
   std::string sql_for(std::size_t rows) const {
     std::string row = "(";
     for (std::size_t i = 0; i < columns_; ++i) row += i > 0 ? ", ?" : "?";
-    row += ')';
-    std::string sql = head_;
-    for (std::size_t i = 0; i < rows; ++i) sql += (i > 0 ? ", " : "") + row;
-    return sql;
+    return head_ + repeated_rows(row + ')', rows);
   }
 
   Connection& connection_;
@@ -361,11 +358,9 @@ Expected<std::vector<CopiedTable>> copy_database(Database& from, Database& to, c
       }
       auto foreign_keys = suspend_foreign_keys(destination);
       if (!foreign_keys) return foreign_keys.error();
-      for (const std::string& table : copied) {
-        if (Status cleared = destination.exec("DELETE FROM " + sql_identifier(table)); !cleared)
-          return in_table(cleared.error(), table);
-      }
-      for (const std::string& table : options.rebuilt_tables) {
+      std::vector<std::string> emptied = copied;
+      emptied.insert(emptied.end(), options.rebuilt_tables.begin(), options.rebuilt_tables.end());
+      for (const std::string& table : emptied) {
         if (Status cleared = destination.exec("DELETE FROM " + sql_identifier(table)); !cleared)
           return in_table(cleared.error(), table);
       }

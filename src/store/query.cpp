@@ -12,6 +12,12 @@ std::string json_ids(std::span<const std::int64_t> ids) {
   return out + "]";
 }
 
+std::string repeated_rows(std::string_view row, std::size_t count) {
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i) (out += i > 0 ? ", " : "") += row;
+  return out;
+}
+
 std::string id_list(const Connection& connection, std::string_view parameter) {
   const std::string p(parameter);
   if (connection.engine() == Engine::kSqlite) return "(SELECT value FROM json_each(" + p + "))";

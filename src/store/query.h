@@ -12,6 +12,7 @@
 // name the SQL and carry SQLite's message and error kind.
 #pragma once
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -279,6 +280,23 @@ Expected<T> query_value(Connection& connection, std::string_view sql, const Args
   if (!row) return std::move(row).error();
   if (!*row) return internal_error("query of '" + std::string(sql) + "' returned no row");
   return std::move(**row);
+}
+
+// `row` ("(?, ?)") `count` times, comma-separated: the VALUES list of a multi-row INSERT.
+std::string repeated_rows(std::string_view row, std::size_t count);
+
+// Runs `fn(Connection&, first_id, last_id)` in one write transaction per `chunk` consecutive ids of the sorted
+// `ids`: a rewrite of a large table in short transactions, so that other writers interleave. Stops at the
+// first failure.
+template <class Fn>
+Status write_in_chunks(Database& db, std::span<const std::int64_t> ids, std::size_t chunk, Fn&& fn) {
+  for (std::size_t begin = 0; begin < ids.size(); begin += chunk) {
+    const std::size_t end = std::min(ids.size(), begin + chunk);
+    Status written =
+        db.write([&](Connection& connection) { return Status(fn(connection, ids[begin], ids[end - 1])); });
+    if (!written) return written;
+  }
+  return {};
 }
 
 // A JSON array of ids: one parameter for any number of ids, read by id_list().

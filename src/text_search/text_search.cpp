@@ -125,28 +125,24 @@ Status rebuild_search_index(store::Database& db) {
   if (!assets) return assets.error();
   Status cleared = db.write([](store::Connection& c) { return c.exec("DELETE FROM ocr_search"); });
   if (!cleared) return cleared;
-  constexpr std::size_t kChunk = 500;  // short write transactions: other writers interleave
-  for (std::size_t begin = 0; begin < assets->size(); begin += kChunk) {
-    const std::size_t end = std::min(assets->size(), begin + kChunk);
-    Status chunk = db.write([&](store::Connection& c) -> Status {
-      auto lines = store::query<std::int64_t, std::string>(
-          c, "SELECT asset_id, text FROM asset_ocr WHERE asset_id BETWEEN ?1 AND ?2 ORDER BY asset_id, id",
-          (*assets)[begin], (*assets)[end - 1]);
-      if (!lines) return lines.error();
-      for (auto first = lines->begin(); first != lines->end();) {
-        const std::int64_t asset_id = std::get<0>(*first);
-        const auto last = std::find_if(first, lines->end(),
-                                       [&](const auto& line) { return std::get<0>(line) != asset_id; });
-        const std::string text = search_text(
-            std::span(first, last), [](const auto& line) -> const std::string& { return std::get<1>(line); });
-        if (Status s = insert_search_text(c, asset_id, text); !s) return s;
-        first = last;
-      }
-      return {};
-    });
-    if (!chunk) return chunk;
-  }
-  return {};
+  return store::write_in_chunks(
+      db, *assets, 500, [](store::Connection& c, std::int64_t first, std::int64_t last) -> Status {
+        auto lines = store::query<std::int64_t, std::string>(
+            c, "SELECT asset_id, text FROM asset_ocr WHERE asset_id BETWEEN ?1 AND ?2 ORDER BY asset_id, id",
+            first, last);
+        if (!lines) return lines.error();
+        for (auto group = lines->begin(); group != lines->end();) {
+          const std::int64_t asset_id = std::get<0>(*group);
+          const auto group_end = std::find_if(
+              group, lines->end(), [&](const auto& line) { return std::get<0>(line) != asset_id; });
+          const std::string text =
+              search_text(std::span(group, group_end),
+                          [](const auto& line) -> const std::string& { return std::get<1>(line); });
+          if (Status s = insert_search_text(c, asset_id, text); !s) return s;
+          group = group_end;
+        }
+        return {};
+      });
 }
 
 struct TextSearchService::Impl {
