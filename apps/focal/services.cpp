@@ -100,6 +100,7 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
   // Other focal processes share a PostgreSQL library: take in their embeddings now and then.
   if (!config.database_url.empty())
     smart_options.sync_interval = std::chrono::milliseconds(config.index_sync_ms);
+  smart_options.pgvector = config.vector_index == "pgvector";
   auto smart =
       search::SmartSearchService::open(*s->db_, *s->settings_, *s->ml_, s->library_->assets(), smart_options);
   if (!smart) return with_context(smart.error(), "Loading smart search");

@@ -80,6 +80,10 @@ Status FocalConfig::validate() const {
     return unprocessable("FOCAL_KEEPALIVE_TIMEOUT_S must be between 1 and 3600");
   if (db_readers < 1 || db_readers > 64) return unprocessable("FOCAL_DB_READERS must be between 1 and 64");
   if (index_sync_ms < 0) return unprocessable("FOCAL_INDEX_SYNC_MS must not be negative");
+  if (vector_index != "memory" && vector_index != "pgvector")
+    return unprocessable("FOCAL_VECTOR_INDEX must be memory or pgvector, not '" + vector_index + "'");
+  if (vector_index == "pgvector" && database_url.empty())
+    return unprocessable("FOCAL_VECTOR_INDEX=pgvector needs a PostgreSQL library (FOCAL_DATABASE_URL)");
   if (!database_url.empty() && !is_postgres_url(database_url)) {
     return unprocessable(
         "FOCAL_DATABASE_URL must be a postgresql:// URL (unset it for the embedded SQLite database)");
@@ -113,6 +117,7 @@ std::string FocalConfig::to_json() const {
                         {"FOCAL_DATABASE_URL", database_url.empty() ? "" : database_location()},
                         {"FOCAL_DB_READERS", db_readers},
                         {"FOCAL_INDEX_SYNC_MS", index_sync_ms},
+                        {"FOCAL_VECTOR_INDEX", vector_index},
                         {"FOCAL_WORKERS", workers},
                         {"FOCAL_JOB_LEASE_MS", job_lease_ms},
                         {"FOCAL_JOB_RETRY_INITIAL_MS", job_retry_initial_ms},
@@ -165,6 +170,7 @@ Expected<FocalConfig> parse_focal_config(const EnvMap& env) {
   if (auto st = int_var("FOCAL_DB_READERS", cfg.db_readers); !st) return st.error();
   if (const auto* v = get("FOCAL_DATABASE_URL")) cfg.database_url = *v;
   if (auto st = int_var("FOCAL_INDEX_SYNC_MS", cfg.index_sync_ms); !st) return st.error();
+  if (const auto* v = get("FOCAL_VECTOR_INDEX"); v && !v->empty()) cfg.vector_index = *v;
   if (auto st = int_var("FOCAL_JOB_LEASE_MS", cfg.job_lease_ms); !st) return st.error();
   if (auto st = int_var("FOCAL_JOB_RETRY_INITIAL_MS", cfg.job_retry_initial_ms); !st) return st.error();
   if (auto st = int_var("FOCAL_JOB_RETRY_MAX_MS", cfg.job_retry_max_ms); !st) return st.error();

@@ -117,6 +117,10 @@ struct SmartSearchOptions {
   // How often the in-memory index catches up with rows other processes wrote or deleted (several focal
   // processes on one PostgreSQL database); 0: never (a single process owns the library).
   std::chrono::milliseconds sync_interval{0};
+  // FOCAL_VECTOR_INDEX=pgvector: the vectors live in PostgreSQL's pgvector extension (HNSW inside the database,
+  // shared by every process) instead of an in-memory index per process; index_dir and sync_interval are then
+  // unused. Opening fails when the database is SQLite or lacks pgvector 0.8.0 or later.
+  bool pgvector = false;
 };
 
 class SmartSearchService {

@@ -20,6 +20,7 @@
 #include "library/library.h"
 #include "ml_client/ml_client.h"
 #include "search/asset_filter_sql.h"
+#include "search/pgvector_index.h"
 #include "search/saved_index.h"
 #include "search/search.h"
 #include "settings/settings.h"
@@ -185,6 +186,7 @@ struct SmartSearchService::Impl {
     IndexOptions index_options = options.index;
     index_options.dimension = static_cast<std::size_t>(*dimension);
     std::lock_guard write_lock(write_mutex);
+    if (options.pgvector) return load_pgvector(model, index_options);
     const auto file = saved_index_file(options.index_dir, model);
 
     std::unique_ptr<VectorIndex> fresh;
@@ -248,6 +250,26 @@ struct SmartSearchService::Impl {
     index = std::move(fresh);
     versions = std::move(fresh_versions);
     dirty = changed;
+    return {};
+  }
+
+  // The database is the index: only embeddings stored without their vector need one.
+  Status load_pgvector(const std::string& model, const IndexOptions& index_options) {
+    if (Status prepared = detail::prepare_pgvector(db, index_options.dimension, index_options.hnsw);
+        !prepared)
+      return prepared;
+    auto fresh = detail::make_pgvector_index(db, model, index_options.dimension, index_options.hnsw);
+    const auto start = std::chrono::steady_clock::now();
+    auto stored = detail::backfill_pgvector(db, *fresh, model);
+    if (!stored) return stored.error();
+    if (*stored > 0)
+      spdlog::info("Smart search: {} embeddings of {} stored in pgvector in {:.2f} s", *stored, model,
+                   seconds_since(start));
+    std::unique_lock lock(index_mutex);
+    active_model = model;
+    index = std::move(fresh);
+    versions.clear();
+    dirty = false;
     return {};
   }
 
@@ -319,14 +341,16 @@ struct SmartSearchService::Impl {
     std::lock_guard write_lock(write_mutex);
     const auto version = static_cast<std::int64_t>(version_source());
     Status written = db.write([&](store::Connection& connection) -> Status {
-      return store::exec(
+      Status stored = store::exec(
           connection,
           "INSERT INTO smart_search (asset_id, model, dim, embedding, version) VALUES (?1, ?2, ?3, ?4, ?5) "
           "ON CONFLICT (asset_id) DO UPDATE SET model = excluded.model, dim = excluded.dim, "
           "embedding = excluded.embedding, version = excluded.version",
           asset_id, model, static_cast<std::int64_t>(embedding.size()), store::Floats{embedding}, version);
+      if (!stored || !options.pgvector) return stored;
+      return detail::store_pgvector(connection, asset_id, embedding);  // the row is the index
     });
-    if (!written) return written;
+    if (!written || options.pgvector) return written;
     std::shared_lock lock(index_mutex);
     dirty = true;
     if (model != active_model) {
@@ -343,7 +367,7 @@ struct SmartSearchService::Impl {
     Status removed = db.write([&](store::Connection& connection) {
       return store::exec(connection, "DELETE FROM smart_search WHERE asset_id = ?1", asset_id);
     });
-    if (!removed) return removed;
+    if (!removed || options.pgvector) return removed;  // pgvector: the vector row went with it (cascade)
     std::shared_lock lock(index_mutex);
     index->remove(asset_id);
     versions.erase(asset_id);
@@ -354,6 +378,7 @@ struct SmartSearchService::Impl {
   Expected<std::size_t> sync_with_store() {
     std::lock_guard write_lock(write_mutex);
     if (!index) return std::size_t{0};
+    if (options.pgvector) return detail::backfill_pgvector(db, *index, active_model);
     RowVersions rows;  // sorted by asset id
     Status read = db.read([&](store::Connection& connection) -> Status {
       auto found = read_versions(connection, active_model, static_cast<std::int64_t>(index->dimension()));
@@ -429,7 +454,7 @@ struct SmartSearchService::Impl {
     std::lock_guard write_lock(write_mutex);
     Status cleared =
         db.write([](store::Connection& connection) { return connection.exec("DELETE FROM smart_search"); });
-    if (!cleared) return cleared;
+    if (!cleared || options.pgvector) return cleared;
     std::shared_lock lock(index_mutex);
     index->clear();
     versions.clear();
@@ -480,7 +505,8 @@ Expected<std::unique_ptr<SmartSearchService>> SmartSearchService::open(store::Da
         if (Status loaded = raw->load(new_model); !loaded)
           spdlog::error("Smart search: cannot load embeddings of {}: {}", new_model, loaded.error().message);
       });
-  if (raw->options.sync_interval.count() > 0) raw->syncer = std::thread([raw] { raw->sync_loop(); });
+  if (raw->options.sync_interval.count() > 0 && !raw->options.pgvector)
+    raw->syncer = std::thread([raw] { raw->sync_loop(); });
   return std::unique_ptr<SmartSearchService>(new SmartSearchService(std::move(impl)));
 }
 

@@ -359,7 +359,8 @@ Expected<std::vector<CopiedTable>> copy_database(Database& from, Database& to, c
       auto foreign_keys = suspend_foreign_keys(destination);
       if (!foreign_keys) return foreign_keys.error();
       std::vector<std::string> emptied = copied;
-      emptied.insert(emptied.end(), options.rebuilt_tables.begin(), options.rebuilt_tables.end());
+      for (const std::string& table : options.rebuilt_tables)
+        if (contains(*destination_tables, table)) emptied.push_back(table);
       for (const std::string& table : emptied) {
         if (Status cleared = destination.exec("DELETE FROM " + sql_identifier(table)); !cleared)
           return in_table(cleared.error(), table);

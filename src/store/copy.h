@@ -21,8 +21,9 @@ namespace focal::store {
 struct CopyOptions {
   // Tables the destination keeps as they are (schema_migrations: both sides are at the same versions).
   std::vector<std::string> kept_tables = {"schema_migrations"};
-  // Tables derived from others by their component (full-text indexes whose layout differs per engine): they
-  // are emptied on the destination and not copied; the caller rebuilds them afterwards.
+  // Tables derived from others by their component (full-text indexes whose layout differs per engine, tables
+  // only some databases have): they are emptied on the destination where it has them, and not copied; the
+  // caller rebuilds them afterwards.
   std::vector<std::string> rebuilt_tables;
   // Tables that must hold no rows in the destination (its own library data), so that a copy never replaces
   // a library by mistake. Every other table's rows in the destination are replaced.

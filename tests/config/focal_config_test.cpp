@@ -20,10 +20,13 @@ TEST(FocalConfig, TheLibraryIsInSqliteUnlessAPostgresqlUrlIsGiven) {
   EXPECT_TRUE(embedded->database_url.empty());
   EXPECT_EQ(embedded->database_location(), "/home/someone/.local/share/focal/focal.db");
   EXPECT_EQ(embedded->index_sync_ms, 10'000);
+  EXPECT_EQ(embedded->vector_index, "memory");
 
   auto shared = parse({{"FOCAL_DATABASE_URL", "postgresql://focal:s3cret@db.lan:5433/photos?sslmode=require"},
-                       {"FOCAL_INDEX_SYNC_MS", "2500"}});
+                       {"FOCAL_INDEX_SYNC_MS", "2500"},
+                       {"FOCAL_VECTOR_INDEX", "pgvector"}});
   ASSERT_TRUE(shared) << shared.error().message;
+  EXPECT_EQ(shared->vector_index, "pgvector");
   EXPECT_EQ(shared->database_url, "postgresql://focal:s3cret@db.lan:5433/photos?sslmode=require");
   EXPECT_EQ(shared->index_sync_ms, 2500);
   // Messages and `focal config env` never show the password.
@@ -41,6 +44,13 @@ TEST(FocalConfig, BadDatabaseSettingsAreRefusedByName) {
   auto negative = parse({{"FOCAL_INDEX_SYNC_MS", "-1"}});
   ASSERT_FALSE(negative);
   EXPECT_NE(negative.error().message.find("FOCAL_INDEX_SYNC_MS"), std::string::npos);
+  auto unknown_index = parse({{"FOCAL_VECTOR_INDEX", "faiss"}});
+  ASSERT_FALSE(unknown_index);
+  EXPECT_NE(unknown_index.error().message.find("FOCAL_VECTOR_INDEX must be memory or pgvector"),
+            std::string::npos);
+  auto pgvector_on_sqlite = parse({{"FOCAL_VECTOR_INDEX", "pgvector"}});
+  ASSERT_FALSE(pgvector_on_sqlite);
+  EXPECT_NE(pgvector_on_sqlite.error().message.find("needs a PostgreSQL library"), std::string::npos);
 }
 
 }  // namespace

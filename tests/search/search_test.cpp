@@ -19,6 +19,7 @@
 #include "ml_client/ml_client.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "store/query.h"
 #include "support/library_test_helpers.h"
 #include "support/test_database.h"
 
@@ -35,6 +36,12 @@ std::vector<float> axis_vector(std::string_view spec) {
   const int axis = std::stoi(std::string(spec.substr(colon + 1)));
   v[static_cast<std::size_t>(axis) % kDim] = 1.0f;
   v[static_cast<std::size_t>(axis + 1) % kDim] = 0.1f;
+  return v;
+}
+
+std::vector<float> random_vector(std::mt19937& rng, std::normal_distribution<float>& normal) {
+  std::vector<float> v(kDim);
+  for (float& x : v) x = normal(rng);
   return v;
 }
 
@@ -78,8 +85,20 @@ struct AssetSpec {
   std::string file_type = "jpeg";
 };
 
-// Runs on both engines.
-class SearchTest : public ::testing::TestWithParam<store::Engine> {
+// Where the library and its vectors live: SQLite or PostgreSQL with the in-memory index, or PostgreSQL with
+// the vectors in pgvector (FOCAL_VECTOR_INDEX=pgvector).
+struct Backend {
+  store::Engine engine;
+  bool pgvector = false;
+};
+
+std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+  if (info.param.pgvector) return "Pgvector";
+  return info.param.engine == store::Engine::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// Runs on both engines, and on PostgreSQL with pgvector.
+class SearchTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     FOCAL_REQUIRE_DATABASE(database_);
@@ -103,9 +122,15 @@ class SearchTest : public ::testing::TestWithParam<store::Engine> {
     db_.reset();
   }
 
+  // `options` for this backend.
+  SmartSearchOptions backend(SmartSearchOptions options = {}) const {
+    options.pgvector = GetParam().pgvector;
+    return options;
+  }
+
   void open_service(SmartSearchOptions options = {}) {
     service_.reset();
-    auto service = SmartSearchService::open(*db_, *settings_, ml_, *assets_, options);
+    auto service = SmartSearchService::open(*db_, *settings_, ml_, *assets_, backend(options));
     ASSERT_TRUE(service.ok()) << service.error().message;
     service_ = std::move(*service);
   }
@@ -162,6 +187,31 @@ class SearchTest : public ::testing::TestWithParam<store::Engine> {
     return n.ok() ? *n : -1;
   }
 
+  // Timeline assets 1..n with these embeddings of the active model, written straight to the store in one
+  // transaction: a library encoded before the service started.
+  void add_encoded(const std::vector<std::vector<float>>& vectors) {
+    Status ok = db_->write([&](store::Connection& c) -> Status {
+      for (std::size_t i = 0; i < vectors.size(); ++i) {
+        const auto id = static_cast<std::int64_t>(i + 1);
+        Status asset = store::exec(
+            c,
+            "INSERT INTO asset (id, type, status, visibility, original_path, original_file_name, checksum, "
+            "file_type, file_created_at, created_at, updated_at) VALUES (?1, 'IMAGE', 'ready', 'timeline', "
+            "?2, "
+            "'x.jpg', ?2, 'jpeg', 0, 0, 0)",
+            id, "/photos/" + std::to_string(id));
+        if (!asset) return asset;
+        Status embedding = store::exec(c,
+                                       "INSERT INTO smart_search (asset_id, model, dim, embedding, version) "
+                                       "VALUES (?1, 'ViT-B-32__openai', ?2, ?3, ?1)",
+                                       id, static_cast<std::int64_t>(kDim), store::Floats{vectors[i]});
+        if (!embedding) return embedding;
+      }
+      return {};
+    });
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+  }
+
   std::vector<std::int64_t> ids(const Expected<SearchPage>& page) {
     std::vector<std::int64_t> out;
     if (!page.ok()) return {-1};
@@ -182,7 +232,9 @@ class SearchTest : public ::testing::TestWithParam<store::Engine> {
     }
   }
 
-  test_support::TestDatabase database_{GetParam()};
+  test_support::TestDatabase database_{GetParam().engine, GetParam().pgvector
+                                                              ? test_support::Server::kPgvector
+                                                              : test_support::Server::kDefault};
   std::filesystem::path dir_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<settings::SettingsStore> settings_;
@@ -391,7 +443,7 @@ TEST_P(SearchTest, AnotherProcessCatchesUpWithTheStore) {
   ASSERT_NE(other_db, nullptr);
   auto other_settings = settings::SettingsStore::open(*other_db, {});
   ASSERT_TRUE(other_settings.ok());
-  auto other = SmartSearchService::open(*other_db, **other_settings, ml_, *assets_);
+  auto other = SmartSearchService::open(*other_db, **other_settings, ml_, *assets_, backend());
   ASSERT_TRUE(other.ok()) << other.error().message;
   const std::vector<float> query = axis_vector("axis:14");
   EXPECT_EQ((*other)->nearest(query, 1, {})->front().id, 5);
@@ -402,16 +454,146 @@ TEST_P(SearchTest, AnotherProcessCatchesUpWithTheStore) {
   ASSERT_TRUE(service_->upsert(1, axis_vector("axis:14")).ok());
   ASSERT_TRUE(service_->remove(5).ok());
   // A single embedding is read from the store when the index lacks it (a duplicate job for an asset
-  // encoded by another process).
-  EXPECT_EQ((*other)->embedding(6)->value(), axis_vector("axis:20"));
+  // encoded by another process); pgvector has it already. Compared by direction: an index holds unit vectors.
+  std::vector<float> taken = (*other)->embedding(6)->value();
+  std::vector<float> expected = axis_vector("axis:20");
+  ASSERT_TRUE(normalize(taken) && normalize(expected));
+  EXPECT_EQ(taken, expected);
   auto synced = (*other)->sync_with_store();
   ASSERT_TRUE(synced.ok()) << synced.error().message;
-  EXPECT_EQ(*synced, 2U);  // asset 6 is already in
+  EXPECT_EQ(*synced, GetParam().pgvector ? 0U : 2U);  // asset 6 is already in; pgvector: all were
   EXPECT_EQ((*other)->nearest(query, 1, {})->front().id, 1);
   EXPECT_EQ((*other)->nearest(axis_vector("axis:20"), 1, {})->front().id, 6);
   EXPECT_EQ((*other)->nearest(query, 10, {})->size(), 5U);
   EXPECT_EQ(*(*other)->sync_with_store(), 0U);  // nothing new
   other->reset();
+}
+
+TEST_P(SearchTest, ManyVectorsAreFoundNearlyExactlyAndFilteredPagesAreFull) {
+  // 2400 embeddings in 48 clusters, stored before the service starts (pgvector: without their vectors, so the
+  // service backfills them). Past the exact threshold the in-memory index is HNSW too.
+  constexpr int kAssets = 2400;
+  constexpr int kClusters = 48;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<float>> centres;
+  for (int c = 0; c < kClusters; ++c) centres.push_back(random_vector(rng, normal));
+  auto near = [&](int cluster) {
+    std::vector<float> v = random_vector(rng, normal);
+    for (std::size_t d = 0; d < kDim; ++d) v[d] = centres[static_cast<std::size_t>(cluster)][d] + 0.7f * v[d];
+    return v;
+  };
+  std::vector<std::vector<float>> vectors;
+  for (int i = 0; i < kAssets; ++i) vectors.push_back(near(i % kClusters));
+  add_encoded(vectors);
+  SmartSearchOptions options;
+  options.index.exact_threshold = 500;
+  options.index.hnsw.ef_construction = 64;
+  open_service(options);
+  if (GetParam().pgvector) {
+    EXPECT_EQ(count("SELECT count(*) FROM smart_search_vector"), kAssets);
+  }
+
+  auto exact = make_exact_index(kDim);
+  for (int i = 0; i < kAssets; ++i) {
+    ASSERT_TRUE(exact->upsert(i + 1, vectors[static_cast<std::size_t>(i)]));
+  }
+  const std::unordered_set<VectorId> few{5, 17, 900, 2399};
+  std::unordered_set<VectorId> most;  // 2058 ids: more than pgvector's index computes one by one
+  for (VectorId id = 1; id <= kAssets; ++id)
+    if (id % 7 != 0) most.insert(id);
+  struct Case {
+    SearchFilter filter;
+    std::size_t k;
+  };
+  std::vector<Case> cases(3);
+  cases[0].k = 10;
+  cases[1].filter.accept = [](VectorId id) { return id % 10 == 0; };  // rejects 9 in 10 found
+  cases[1].k = 50;
+  cases[2].filter.allowed = &most;
+  cases[2].k = 30;
+  SearchFilter few_filter;
+  few_filter.allowed = &few;
+  // Recall@k over 20 queries of `service`, each case checked for full pages of allowed ids.
+  auto check = [&](const SmartSearchService& service) {
+    std::size_t found = 0;
+    std::size_t wanted = 0;
+    for (int q = 0; q < 20; ++q) {
+      const std::vector<float> query = near(q * 5 % kClusters);
+      for (const Case& c : cases) {
+        auto got = service.nearest(query, c.k, c.filter);
+        EXPECT_TRUE(got) << got.error().message;
+        if (!got) return 0.0;
+        EXPECT_EQ(got->size(), c.k);  // never a short page
+        auto truth = exact->search(query, c.k, c.filter);
+        std::set<VectorId> true_ids;
+        for (const Neighbor& n : *truth) true_ids.insert(n.id);
+        for (const Neighbor& n : *got) {
+          EXPECT_TRUE(c.filter.allowed == nullptr || c.filter.allowed->contains(n.id)) << n.id;
+          EXPECT_TRUE(!c.filter.accept || c.filter.accept(n.id)) << n.id;
+          found += true_ids.contains(n.id) ? 1 : 0;
+        }
+        wanted += c.k;
+      }
+      // A small allowed set is searched exactly: the same ids in the same order.
+      auto got = service.nearest(query, 3, few_filter);
+      auto truth = exact->search(query, 3, few_filter);
+      EXPECT_TRUE(got && got->size() == 3u);
+      if (!got || got->size() != 3u) return 0.0;
+      for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ((*got)[i].id, (*truth)[i].id);
+    }
+    return static_cast<double>(found) / static_cast<double>(wanted);
+  };
+  EXPECT_GE(check(*service_), 0.95);
+  EXPECT_EQ(*service_->sync_with_store(), 0u);  // every stored embedding is searched already
+  if (!GetParam().pgvector) return;
+
+  // At this size PostgreSQL's planner prefers computing every distance. Sessions that may not scan the table
+  // walk the HNSW graph instead, the path large libraries take: the same checks on that path.
+  auto name = db_->read(
+      [](store::Connection& c) { return store::query_value<std::string>(c, "SELECT current_database()"); });
+  ASSERT_TRUE(name);
+  ASSERT_TRUE(db_->write([&](store::Connection& c) {
+    return c.exec("ALTER DATABASE \"" + *name + "\" SET enable_seqscan = off");
+  }));
+  auto indexed_db = database_.open();
+  ASSERT_NE(indexed_db, nullptr);
+  auto plan = indexed_db->read([](store::Connection& c) -> Expected<std::string> {
+    auto query = store::query_value<std::string>(
+        c, "SELECT embedding::text FROM smart_search_vector WHERE asset_id = 1");
+    if (!query) return query;
+    auto lines = store::query<std::string>(c,
+                                           "EXPLAIN SELECT asset_id FROM smart_search_vector WHERE model = "
+                                           "'ViT-B-32__openai' AND dim = 512 ORDER BY "
+                                           "embedding::vector(512) <=> '" +
+                                               *query + "'::vector(512) LIMIT 10");
+    if (!lines) return lines.error();
+    std::string text;
+    for (const std::string& line : *lines) text += line + "\n";
+    return text;
+  });
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_NE(plan->find("Index Scan using smart_search_vector_hnsw_512"), std::string::npos) << *plan;
+  auto indexed_settings = settings::SettingsStore::open(*indexed_db, {});
+  ASSERT_TRUE(indexed_settings.ok());
+  auto indexed = SmartSearchService::open(*indexed_db, **indexed_settings, ml_, *assets_, backend(options));
+  ASSERT_TRUE(indexed.ok()) << indexed.error().message;
+  EXPECT_GE(check(**indexed), 0.95);
+}
+
+TEST_P(SearchTest, PgvectorIsRefusedWhereItCannotRun) {
+  if (GetParam().pgvector) GTEST_SKIP() << "this server has pgvector";
+  SmartSearchOptions options;
+  options.pgvector = true;
+  auto refused = SmartSearchService::open(*db_, *settings_, ml_, *assets_, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kUnavailable);
+  // Debian's PostgreSQL 15, which the suites run on, has no pgvector package.
+  EXPECT_NE(refused.error().message.find(GetParam().engine == store::Engine::kSqlite
+                                             ? "needs a PostgreSQL library"
+                                             : "the pgvector extension is not installed"),
+            std::string::npos)
+      << refused.error().message;
 }
 
 // --- saved HNSW index ---
@@ -731,8 +913,15 @@ TEST_P(SearchTest, KeywordIndexFollowsMetadataExtraction) {
   EXPECT_EQ(page->items[0].asset_id, 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, SearchTest, test_support::engines(), test_support::engine_name);
-INSTANTIATE_TEST_SUITE_P(Engines, SavedIndexTest, test_support::engines(), test_support::engine_name);
+// The saved index file belongs to the in-memory index only.
+INSTANTIATE_TEST_SUITE_P(Engines, SearchTest,
+                         ::testing::Values(Backend{store::Engine::kSqlite}, Backend{store::Engine::kPostgres},
+                                           Backend{store::Engine::kPostgres, true}),
+                         backend_name);
+INSTANTIATE_TEST_SUITE_P(Engines, SavedIndexTest,
+                         ::testing::Values(Backend{store::Engine::kSqlite},
+                                           Backend{store::Engine::kPostgres}),
+                         backend_name);
 
 }  // namespace
 }  // namespace focal::search

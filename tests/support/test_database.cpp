@@ -40,7 +40,7 @@ bool ci() {
   return value != nullptr && std::string(value) == "true";
 }
 
-TestDatabase::TestDatabase(store::Engine engine) : engine_(engine) {
+TestDatabase::TestDatabase(store::Engine engine, Server kind) : engine_(engine) {
   const std::string suffix = unique_suffix();
   dir_ = std::filesystem::temp_directory_path() / ("focal-test-" + suffix);
   std::filesystem::create_directories(dir_);
@@ -52,7 +52,12 @@ TestDatabase::TestDatabase(store::Engine engine) : engine_(engine) {
         "fixture sets it";
     return;
   }
-  server_ = std::string("host=") + server + " user=focal";
+  std::string folder = server;
+  if (kind == Server::kPgvector) {
+    const char* pgvector = std::getenv("FOCAL_TEST_PGVECTOR");
+    folder = pgvector != nullptr && *pgvector != '\0' ? pgvector : folder + "-pgvector";
+  }
+  server_ = "host=" + folder + " user=focal";
   name_ = "focal_test_" + suffix;
   unavailable_ = admin(server_, "CREATE DATABASE " + name_);
   if (!unavailable_.empty()) name_.clear();

@@ -29,10 +29,15 @@ inline std::string engine_name(const ::testing::TestParamInfo<store::Engine>& in
   return info.param == store::Engine::kSqlite ? "Sqlite" : "Postgres";
 }
 
+// Which PostgreSQL server a database is made on: the suites' own (FOCAL_TEST_POSTGRES), or one whose
+// PostgreSQL has the pgvector extension (ctest's pgvector fixture): FOCAL_TEST_PGVECTOR, by default the
+// folder FOCAL_TEST_POSTGRES names with "-pgvector" appended (one variable reaches every discovered test).
+enum class Server { kDefault, kPgvector };
+
 // One empty database of one engine, dropped (or deleted) with this object.
 class TestDatabase {
  public:
-  explicit TestDatabase(store::Engine engine);
+  explicit TestDatabase(store::Engine engine, Server server = Server::kDefault);
   ~TestDatabase();
   TestDatabase(const TestDatabase&) = delete;
   TestDatabase& operator=(const TestDatabase&) = delete;
