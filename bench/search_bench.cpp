@@ -14,6 +14,13 @@
 // back (load_index): save and load times, file size, RSS before and after the load, bytes per million
 // vectors, the rebuild/load ratio, and whether the loaded index answers every query exactly as the built
 // one. The file goes to --index-dir (default: the system temporary folder) and is removed afterwards.
+//
+// --pgvector CONNINFO adds FOCAL_VECTOR_INDEX=pgvector's path on that PostgreSQL database (pgvector 0.8 or
+// later): the embeddings are stored as smart search stores them, then given their vectors the way a server's
+// first start does (HNSW index created first, rows inserted into it), then the same queries run through the
+// same VectorIndex, plus one filtered case (9 in 10 rows rejected after the walk) against the exact filtered
+// result. Reports the table and index sizes on the server. The database must hold no focal library: the
+// benchmark replaces its smart_search tables.
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,7 +36,10 @@
 #include <thread>
 #include <vector>
 
+#include "search/pgvector_index.h"
 #include "search/vector_index.h"
+#include "store/database.h"
+#include "store/query.h"
 
 namespace {
 
@@ -94,6 +104,126 @@ Latency percentiles(std::vector<double> ms) {
   return {at(0.50), at(0.99)};
 }
 
+// Creates the benchmark's smart_search table in `db` (refusing a focal library) and stores `n` embeddings.
+focal::Status store_embeddings(focal::store::Database& db, const Data& data, std::size_t n, std::size_t dim) {
+  using focal::store::Connection;
+  focal::Status fresh = db.write([&](Connection& c) -> focal::Status {
+    auto library =
+        focal::store::query_one<std::string>(c, "SELECT tablename FROM pg_tables WHERE tablename = 'asset'");
+    if (!library) return library.error();
+    if (*library)
+      return focal::bad_request("the database holds a focal library; give the benchmark an empty one");
+    return c.exec(
+        "DROP TABLE IF EXISTS smart_search_vector; DROP TABLE IF EXISTS smart_search; "
+        "CREATE TABLE smart_search (asset_id BIGINT PRIMARY KEY, model TEXT NOT NULL, dim INTEGER NOT NULL, "
+        "embedding BYTEA NOT NULL, version BIGINT NOT NULL)");
+  });
+  if (!fresh) return fresh;
+  constexpr std::size_t kRows = 500;
+  for (std::size_t begin = 0; begin < n; begin += kRows) {
+    const std::size_t count = std::min(kRows, n - begin);
+    focal::Status written = db.write([&](Connection& c) -> focal::Status {
+      auto insert = c.prepare("INSERT INTO smart_search (asset_id, model, dim, embedding, version) VALUES " +
+                              focal::store::repeated_rows("(?, 'bench', ?, ?, 1)", count));
+      if (!insert) return insert.error();
+      for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t row = begin + i;
+        insert->bind(static_cast<int>(3 * i + 1), static_cast<std::int64_t>(row + 1));
+        insert->bind(static_cast<int>(3 * i + 2), static_cast<std::int64_t>(dim));
+        insert->bind_floats(static_cast<int>(3 * i + 3), std::span<const float>(&data.rows[row * dim], dim));
+      }
+      return insert->run();
+    });
+    if (!written) return written;
+  }
+  return {};
+}
+
+// FOCAL_VECTOR_INDEX=pgvector on `conninfo`: build, latency, recall (plain and filtered), server-side sizes.
+int run_pgvector(const std::string& conninfo, const Data& data, std::size_t n, std::size_t dim, std::size_t k,
+                 const focal::search::HnswParams& hnsw, const std::vector<std::set<VectorId>>& truth,
+                 focal::search::VectorIndex& exact) {
+  namespace detail = focal::search::detail;
+  auto db = focal::store::Database::open({.path = {}, .reader_connections = 1, .postgres_url = conninfo});
+  if (!db) {
+    std::fprintf(stderr, "pgvector: %s\n", db.error().message.c_str());
+    return 1;
+  }
+  auto start = Clock::now();
+  if (auto ok = store_embeddings(**db, data, n, dim); !ok) {
+    std::fprintf(stderr, "pgvector: storing embeddings: %s\n", ok.error().message.c_str());
+    return 1;
+  }
+  const double store_s = seconds_since(start);
+  start = Clock::now();
+  auto index = detail::make_pgvector_index(**db, "bench", dim, hnsw);
+  if (auto ok = detail::prepare_pgvector(**db); !ok) {
+    std::fprintf(stderr, "pgvector: %s\n", ok.error().message.c_str());
+    return 1;
+  }
+  auto stored = detail::backfill_pgvector(**db, *index, "bench");
+  if (!stored || *stored != n) {
+    std::fprintf(stderr, "pgvector: backfill: %s\n", stored ? "short" : stored.error().message.c_str());
+    return 1;
+  }
+  const double backfill_s = seconds_since(start);
+  if (auto ok = detail::index_pgvector(**db, dim, hnsw); !ok) {
+    std::fprintf(stderr, "pgvector: %s\n", ok.error().message.c_str());
+    return 1;
+  }
+  const double build_s = seconds_since(start);
+  (void)(*db)->write([](focal::store::Connection& c) { return c.exec("ANALYZE smart_search_vector"); });
+
+  focal::search::SearchFilter every_tenth;
+  every_tenth.accept = [](VectorId id) { return id % 10 == 0; };
+  const std::size_t queries = truth.size();
+  for (const bool filtered : {false, true}) {
+    std::vector<double> ms;
+    std::size_t hits = 0;
+    for (std::size_t q = 0; q < queries; ++q) {
+      const std::span<const float> query(&data.queries[q * dim], dim);
+      const focal::search::SearchFilter& filter = filtered ? every_tenth : focal::search::SearchFilter{};
+      start = Clock::now();
+      auto result = index->search(query, k, filter);
+      ms.push_back(seconds_since(start) * 1000);
+      if (!result) {
+        std::fprintf(stderr, "pgvector: search: %s\n", result.error().message.c_str());
+        return 1;
+      }
+      std::set<VectorId> wanted = truth[q];
+      if (filtered) {
+        wanted.clear();
+        auto exact_filtered = exact.search(query, k, filter);
+        if (!exact_filtered) return 1;
+        for (const auto& neighbor : *exact_filtered) wanted.insert(neighbor.id);
+      }
+      for (const auto& neighbor : *result) hits += wanted.count(neighbor.id);
+    }
+    const Latency latency = percentiles(ms);
+    std::printf("%-9zu %-6s %10.2f %10.3f %10.3f %10.3f %9ld%s\n", n, filtered ? "pgv-f" : "pgv", build_s,
+                latency.p50_ms, latency.p99_ms, static_cast<double>(hits) / static_cast<double>(queries * k),
+                rss_mib(), filtered ? "  (1 in 10 rows accepted)" : "");
+  }
+  auto sizes = (*db)->read([&](focal::store::Connection& c) {
+    return focal::store::query_one<std::int64_t, std::int64_t>(
+        c, "SELECT pg_total_relation_size('smart_search_vector') - pg_relation_size('" +
+               std::string("smart_search_vector_hnsw_") + std::to_string(dim) +
+               "'), pg_relation_size('smart_search_vector_hnsw_" + std::to_string(dim) + "')");
+  });
+  if (sizes && *sizes) {
+    const auto [table, graph] = **sizes;
+    std::printf(
+        "%-9zu %-6s store_s=%.2f vectors_s=%.2f index_s=%.2f vector table %.0f MiB, HNSW index %.0f MiB "
+        "(%.0f MiB per 1M vectors), "
+        "on the server\n",
+        n, "pgv", store_s, backfill_s, build_s - backfill_s, static_cast<double>(table) / (1 << 20),
+        static_cast<double>(graph) / (1 << 20),
+        static_cast<double>(table + graph) / (1 << 20) * 1e6 / static_cast<double>(n));
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,6 +235,7 @@ int main(int argc, char** argv) {
   focal::search::HnswParams hnsw;
   double budget_s = 900;
   bool skip_hnsw = false;
+  std::string pgvector;
   std::filesystem::path index_dir = std::filesystem::temp_directory_path();
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -132,6 +263,8 @@ int main(int argc, char** argv) {
       budget_s = std::stod(argv[++i]);
     } else if (arg == "--index-dir" && has_value) {
       index_dir = argv[++i];
+    } else if (arg == "--pgvector" && has_value) {
+      pgvector = argv[++i];
     } else if (arg == "--skip-hnsw") {
       skip_hnsw = true;
     } else {
@@ -140,7 +273,7 @@ int main(int argc, char** argv) {
           "usage: search_bench [--sizes N,N,...] [--dim D] [--queries Q] [-k K] [--data clustered|random]\n"
           "                    [--m M] [--ef-construction E] [--ef-search E] [--hnsw-budget-s S] "
           "[--skip-hnsw]\n"
-          "                    [--index-dir DIR]\n");
+          "                    [--index-dir DIR] [--pgvector CONNINFO]\n");
       return 2;
     }
   }
@@ -179,6 +312,9 @@ int main(int argc, char** argv) {
     std::printf("%-9zu %-6s %10.2f %10.3f %10.3f %10s %9ld\n", n, "exact", exact_build, exact_latency.p50_ms,
                 exact_latency.p99_ms, "1.000", rss_mib());
     std::fflush(stdout);
+    if (!pgvector.empty())
+      if (int failed = run_pgvector(pgvector, data, n, dim, k, hnsw, truth, *exact); failed != 0)
+        return failed;
     if (skip_hnsw) continue;
 
     auto graph = focal::search::make_hnsw_index(dim, hnsw, n);

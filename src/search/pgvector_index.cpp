@@ -265,7 +265,7 @@ class PgvectorIndex final : public VectorIndex {
 
 }  // namespace
 
-Status prepare_pgvector(store::Database& db, std::size_t dimension, const HnswParams& params) {
+Status prepare_pgvector(store::Database& db) {
   if (db.engine() != store::Engine::kPostgres)
     return unavailable("FOCAL_VECTOR_INDEX=pgvector needs a PostgreSQL library (FOCAL_DATABASE_URL)");
   return db.write([&](store::Connection& connection) -> Status {
@@ -298,6 +298,14 @@ Status prepare_pgvector(store::Database& db, std::size_t dimension, const HnswPa
             "NULL)");
         !table)
       return table;
+    return {};
+  });
+}
+
+Status index_pgvector(store::Database& db, std::size_t dimension, const HnswParams& params) {
+  return db.write([&](store::Connection& connection) -> Status {
+    if (Status locked = store::exec(connection, "SELECT pg_advisory_xact_lock(?1)", kSetupLock); !locked)
+      return locked;
     const std::string size = std::to_string(dimension);
     return connection.exec("CREATE INDEX IF NOT EXISTS " + hnsw_index_name(dimension) +
                            " ON smart_search_vector USING hnsw ((embedding::vector(" + size +

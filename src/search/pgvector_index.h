@@ -19,10 +19,14 @@
 namespace focal::search::detail {
 
 // Creates the extension (pgvector 0.8.0 or later: its iterative index scans keep filtered searches from
-// stopping early), the smart_search_vector table and the HNSW index for `dimension` when missing, under an
-// advisory lock so that processes starting together do not collide. kUnavailable naming the reason when `db`
-// is SQLite or the extension is missing or older.
-Status prepare_pgvector(store::Database& db, std::size_t dimension, const HnswParams& params);
+// stopping early) and the smart_search_vector table when missing, under an advisory lock so that processes
+// starting together do not collide. kUnavailable naming the reason when `db` is SQLite or the extension is
+// missing or older.
+Status prepare_pgvector(store::Database& db);
+
+// Creates the HNSW index for `dimension` when missing (same lock). Called after the backfill: pgvector builds
+// an index over existing rows far faster than it inserts the rows one by one into an existing index.
+Status index_pgvector(store::Database& db, std::size_t dimension, const HnswParams& params);
 
 // Stores the vector of asset_id's smart_search row, which must exist, with that row's model, dim and version.
 // Called inside the write transaction that wrote the row, so that both land or neither does.

@@ -255,16 +255,16 @@ struct SmartSearchService::Impl {
 
   // The database is the index: only embeddings stored without their vector need one.
   Status load_pgvector(const std::string& model, const IndexOptions& index_options) {
-    if (Status prepared = detail::prepare_pgvector(db, index_options.dimension, index_options.hnsw);
-        !prepared)
-      return prepared;
+    if (Status prepared = detail::prepare_pgvector(db); !prepared) return prepared;
     auto fresh = detail::make_pgvector_index(db, model, index_options.dimension, index_options.hnsw);
     const auto start = std::chrono::steady_clock::now();
     auto stored = detail::backfill_pgvector(db, *fresh, model);
     if (!stored) return stored.error();
+    if (Status indexed = detail::index_pgvector(db, index_options.dimension, index_options.hnsw); !indexed)
+      return indexed;
     if (*stored > 0)
-      spdlog::info("Smart search: {} embeddings of {} stored in pgvector in {:.2f} s", *stored, model,
-                   seconds_since(start));
+      spdlog::info("Smart search: {} embeddings of {} stored and indexed in pgvector in {:.2f} s", *stored,
+                   model, seconds_since(start));
     std::unique_lock lock(index_mutex);
     active_model = model;
     index = std::move(fresh);
