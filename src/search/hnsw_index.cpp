@@ -105,14 +105,9 @@ class HnswIndexImpl final : public HnswIndex {
   }
 
   Status upsert_many(std::span<const VectorId> ids, std::span<const float> rows) override {
-    if (rows.size() != ids.size() * dim_)
-      return bad_request("upsert_many: " + std::to_string(rows.size()) + " floats for " +
-                         std::to_string(ids.size()) + " vectors of dimension " + std::to_string(dim_));
-    std::vector<float> normalized(rows.begin(), rows.end());
-    for (std::size_t i = 0; i < ids.size(); ++i)
-      if (!normalize(std::span<float>(&normalized[i * dim_], dim_)))
-        return bad_request("vector " + std::to_string(ids[i]) + " is zero or not finite");
-    return insert_many(ids, normalized.data());
+    auto normalized = normalized_rows(ids, rows, dim_);
+    if (!normalized) return normalized.error();
+    return insert_many(ids, normalized->data());
   }
 
   std::optional<std::vector<float>> get(VectorId id) const override {

@@ -109,15 +109,10 @@ class PgvectorIndex final : public VectorIndex {
   }
 
   Status upsert_many(std::span<const VectorId> ids, std::span<const float> rows) override {
-    if (rows.size() != ids.size() * dimension_)
-      return bad_request("upsert_many: " + std::to_string(rows.size()) + " floats for " +
-                         std::to_string(ids.size()) + " vectors of dimension " + std::to_string(dimension_));
-    std::vector<float> normalized(rows.begin(), rows.end());
-    for (std::size_t i = 0; i < ids.size(); ++i)
-      if (!normalize(std::span(normalized).subspan(i * dimension_, dimension_)))
-        return bad_request("vector " + std::to_string(ids[i]) + " is zero or not finite");
+    auto normalized = normalized_rows(ids, rows, dimension_);
+    if (!normalized) return normalized.error();
     return db_.write([&](store::Connection& connection) {
-      return write_vectors(connection, ids, normalized, dimension_);
+      return write_vectors(connection, ids, *normalized, dimension_);
     });
   }
 
@@ -178,20 +173,19 @@ class PgvectorIndex final : public VectorIndex {
     // reached under a selective filter) the same query exactly, so a page is never short. Rows the predicate
     // rejects are made up for by asking for more.
     for (const bool exact : {false, true}) {
-      std::vector<Neighbor> kept;
       for (std::size_t limit = k + (filter.accept ? 16 : 0);; limit *= 4) {
         auto rows = nearest_rows(query_text, limit, exact, allowed_ids);
         if (!rows) return rows.error();
-        kept.clear();
-        for (const Neighbor& row : *rows)
-          if (passes(filter, row.id)) kept.push_back(row);
-        if (kept.size() >= k || rows->size() < limit) {
-          if (kept.size() < k && !exact) break;
-          std::sort(kept.begin(), kept.end(), [](const Neighbor& a, const Neighbor& b) {
-            return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
-          });
-          kept.resize(std::min(kept.size(), k));
-          return kept;
+        TopK best(k);
+        std::size_t kept = 0;
+        for (const Neighbor& row : *rows) {
+          if (!passes(filter, row.id)) continue;
+          best.offer(row.distance, row.id);
+          ++kept;
+        }
+        if (kept >= k || rows->size() < limit) {
+          if (kept < k && !exact) break;
+          return std::move(best).sorted();
         }
       }
     }

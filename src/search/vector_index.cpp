@@ -74,6 +74,18 @@ Expected<std::vector<float>> normalized_copy(std::span<const float> vector, std:
   return copy;
 }
 
+Expected<std::vector<float>> normalized_rows(std::span<const VectorId> ids, std::span<const float> rows,
+                                             std::size_t dimension) {
+  if (rows.size() != ids.size() * dimension)
+    return bad_request("upsert_many: " + std::to_string(rows.size()) + " floats for " +
+                       std::to_string(ids.size()) + " vectors of dimension " + std::to_string(dimension));
+  std::vector<float> normalized(rows.begin(), rows.end());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (!normalize(std::span<float>(&normalized[i * dimension], dimension)))
+      return bad_request("vector " + std::to_string(ids[i]) + " is zero or not finite");
+  return normalized;
+}
+
 }  // namespace detail
 
 namespace {

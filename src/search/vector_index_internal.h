@@ -29,6 +29,11 @@ float dot(const float* a, const float* b, std::size_t n);
 Expected<std::vector<float>> normalized_copy(std::span<const float> vector, std::size_t dimension,
                                              const char* what);
 
+// `rows` (ids.size() vectors of `dimension` back to back) normalized; kBadRequest when the sizes disagree or a
+// vector is zero or not finite (naming its id).
+Expected<std::vector<float>> normalized_rows(std::span<const VectorId> ids, std::span<const float> rows,
+                                             std::size_t dimension);
+
 inline bool passes(const SearchFilter& filter, VectorId id) {
   if (filter.allowed != nullptr && !filter.allowed->contains(id)) return false;
   return !filter.accept || filter.accept(id);
