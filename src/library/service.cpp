@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// LibraryService: import, upload, metadata and preview jobs, the upload job chain, the watcher.
+// LibraryService: libraries, import, upload, asset edits, the watcher (its jobs are in library_jobs.cpp).
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -17,6 +17,7 @@
 #include "library/library.h"
 #include "library/media.h"
 #include "library/repository_detail.h"
+#include "library/service_impl.h"
 #include "library/watcher.h"
 #include "store/database.h"
 #include "store/query.h"
@@ -26,24 +27,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kPageSize = 1000;  // Immich's JOBS_ASSET_PAGINATION_SIZE
-
-std::int64_t mtime_ms(const struct stat& st) {
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
-}
-
 bool hidden_name(const fs::path& path) {
   const std::string name = path.filename().string();
   return !name.empty() && name[0] == '.';
-}
-
-// <data_dir>/thumbs/<lo byte>/<next byte>/<id>-<type>.<ext>, relative to the data dir.
-fs::path rendition_path(std::int64_t asset_id, AssetFileType type) {
-  const auto shard1 = fmt::format("{:02x}", asset_id & 0xFF);
-  const auto shard2 = fmt::format("{:02x}", (asset_id >> 8) & 0xFF);
-  const auto name = type == AssetFileType::kPreview ? fmt::format("{}-preview.jpeg", asset_id)
-                                                    : fmt::format("{}-thumbnail.webp", asset_id);
-  return fs::path("thumbs") / shard1 / shard2 / name;
 }
 
 Status record_issue(store::Connection& conn, const std::string& path, const std::string& reason) {
@@ -61,387 +47,189 @@ Status set_status(store::Connection& conn, std::int64_t asset_id, AssetStatus st
 
 }  // namespace
 
-struct LibraryService::Impl {
-  store::Database& db;
-  jobs::JobQueue& queue;
-  LibraryOptions options;
-  AssetRepository repo;
-  std::mutex watcher_mutex;
-  std::unique_ptr<detail::Watcher> watcher;
+Expected<std::int64_t> LibraryService::Impl::library_owner(std::int64_t library_id) {
+  return db.read([&](store::Connection& conn) -> Expected<std::int64_t> {
+    auto owner =
+        store::query_one<std::int64_t>(conn, "SELECT owner_id FROM library WHERE id = ?", library_id);
+    if (!owner) return std::move(owner).error();
+    if (!*owner) return not_found(fmt::format("Library {} not found", library_id));
+    return **owner;
+  });
+}
 
-  Impl(store::Database& database, jobs::JobQueue& job_queue, LibraryOptions opts)
-      : db(database), queue(job_queue), options(std::move(opts)), repo(database, options.data_dir) {}
+Status LibraryService::Impl::mark(std::int64_t asset_id, AssetStatus status, const std::string& reason) {
+  return db.write([&](store::Connection& conn) { return set_status(conn, asset_id, status, reason); });
+}
 
-  Expected<std::int64_t> library_owner(std::int64_t library_id) {
-    return db.read([&](store::Connection& conn) -> Expected<std::int64_t> {
-      auto owner =
-          store::query_one<std::int64_t>(conn, "SELECT owner_id FROM library WHERE id = ?", library_id);
-      if (!owner) return std::move(owner).error();
-      if (!*owner) return not_found(fmt::format("Library {} not found", library_id));
-      return **owner;
-    });
+Status LibraryService::Impl::import_one(const fs::path& path, std::optional<std::int64_t> library_id,
+                                        std::int64_t owner_id, ScanReport& report,
+                                        const std::string& display_name, std::string checksum) {
+  ++report.files_seen;
+  const std::string path_text = path.string();
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    ++report.errors;
+    return db.write(
+        [&](store::Connection& conn) { return record_issue(conn, path_text, "cannot stat file"); });
   }
+  const std::int64_t size = st.st_size;
+  const std::int64_t modified = detail::mtime_ms(st);
 
-  Status mark(std::int64_t asset_id, AssetStatus status, const std::string& reason) {
-    return db.write([&](store::Connection& conn) { return set_status(conn, asset_id, status, reason); });
+  // Known path: unchanged, changed, or back online.
+  auto known = db.read([&](store::Connection& conn) -> Expected<std::optional<Asset>> {
+    auto asset = detail::find_asset(conn, "original_path", path_text, owner_id);
+    if (!asset || *asset) return asset;
+    auto dup =
+        store::query_one<std::int64_t>(conn, "SELECT 1 FROM asset_duplicate_path WHERE path = ?", path_text);
+    if (!dup) return std::move(dup).error();
+    if (*dup) {
+      Asset marker;  // id 0: a known duplicate path
+      return std::optional<Asset>{marker};
+    }
+    return std::optional<Asset>{};
+  });
+  if (!known) return known.error();
+  if (*known && (*known)->id == 0) {
+    ++report.unchanged;
+    return {};
   }
-
-  // Imports one file: a new asset (+ AssetExtractMetadata), a duplicate path, an issue, or nothing new.
-  // `display_name` overrides the file name (uploads), `checksum` skips hashing when already known.
-  Status import_one(const fs::path& path, std::optional<std::int64_t> library_id, std::int64_t owner_id,
-                    ScanReport& report, const std::string& display_name = {}, std::string checksum = {}) {
-    ++report.files_seen;
-    const std::string path_text = path.string();
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      ++report.errors;
-      return db.write(
-          [&](store::Connection& conn) { return record_issue(conn, path_text, "cannot stat file"); });
-    }
-    const std::int64_t size = st.st_size;
-    const std::int64_t modified = mtime_ms(st);
-
-    // Known path: unchanged, changed, or back online.
-    auto known = db.read([&](store::Connection& conn) -> Expected<std::optional<Asset>> {
-      auto asset = detail::find_asset(conn, "original_path", path_text, owner_id);
-      if (!asset || *asset) return asset;
-      auto dup = store::query_one<std::int64_t>(conn, "SELECT 1 FROM asset_duplicate_path WHERE path = ?",
-                                                path_text);
-      if (!dup) return std::move(dup).error();
-      if (*dup) {
-        Asset marker;  // id 0: a known duplicate path
-        return std::optional<Asset>{marker};
-      }
-      return std::optional<Asset>{};
-    });
-    if (!known) return known.error();
-    if (*known && (*known)->id == 0) {
-      ++report.unchanged;
-      return {};
-    }
-    if (*known && (*known)->file_size == size && (*known)->file_modified_at_ms == modified &&
-        (*known)->status != AssetStatus::kOffline) {
-      ++report.unchanged;
-      return {};
-    }
-
-    const ImageFormat format = detail::sniff_file(path);
-    // An image extension with foreign content is a damaged photo: it becomes a corrupt asset so that it shows
-    // up.
-    const bool damaged_image =
-        format == ImageFormat::kUnknown && size > 0 && detail::is_image_extension(path);
-    if (format == ImageFormat::kUnknown && !damaged_image) {
-      ++report.unsupported;
-      std::string reason = size == 0                          ? "empty file"
-                           : detail::is_video_extension(path) ? "video files are not supported"
-                                                              : "unsupported file type";
-      return db.write([&](store::Connection& conn) { return record_issue(conn, path_text, reason); });
-    }
-    if (checksum.empty()) {
-      auto hashed = detail::sha256_file(path);
-      if (!hashed) {
-        ++report.errors;
-        return db.write(
-            [&](store::Connection& conn) { return record_issue(conn, path_text, hashed.error().message); });
-      }
-      checksum = std::move(*hashed);
-    }
-
-    const std::int64_t now = store::now_ms();
-    std::int64_t new_id = 0;
-    bool duplicate = false;
-    Status written = db.write([&](store::Connection& conn) -> Status {
-      auto same = detail::find_asset(conn, "checksum", checksum, owner_id);
-      if (!same) return same.error();
-      if (*same && (*same)->original_path != path_text) {
-        duplicate = true;
-        return store::exec(conn,
-                           "INSERT INTO asset_duplicate_path (path, asset_id, seen_at) VALUES (?, ?, ?) ON "
-                           "CONFLICT DO NOTHING",
-                           path_text, (*same)->id, now);
-      }
-      if (*known) {
-        // Changed content (or back online) at a known path: refresh and reprocess.
-        Status ran =
-            store::exec(conn,
-                        "UPDATE asset SET checksum = ?, file_type = ?, file_size = ?, file_modified_at = ?, "
-                        "status = 'pending', status_reason = '', updated_at = ? WHERE id = ?",
-                        checksum, detail::file_type_name(format), size, modified, now, (*known)->id);
-        if (!ran) return ran;
-        new_id = (*known)->id;
-      } else {
-        Status ran = store::exec(
-            conn,
-            "INSERT INTO asset (library_id, type, status, status_reason, visibility, original_path, "
-            "original_file_name, checksum, file_type, file_size, file_created_at, file_modified_at, "
-            "created_at, updated_at, owner_id) VALUES (?, 'IMAGE', ?, ?, 'timeline', ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?)",
-            library_id, damaged_image ? "corrupt" : "pending",
-            damaged_image ? "the content is not a recognised image format" : "", path_text,
-            display_name.empty() ? path.filename().string() : display_name, checksum,
-            detail::file_type_name(format), size, modified, modified, now, now, owner_id);
-        if (!ran) return ran;
-        new_id = conn.last_insert_rowid();
-      }
-      if (Status ran = store::exec(conn, "DELETE FROM import_issue WHERE path = ?", path_text); !ran)
-        return ran;
-      if (damaged_image) return {};  // nothing to extract or render
-      auto job = queue.enqueue(conn, jobs::JobRequest(std::string(jobs::job::kAssetExtractMetadata),
-                                                      {{"id", new_id}, {"source", "upload"}}));
-      if (!job) return job.error();
-      return {};
-    });
-    if (!written) return written;
-    if (duplicate) {
-      ++report.duplicates;
-    } else {
-      ++report.imported;
-      report.new_asset_ids.push_back(new_id);
-    }
+  if (*known && (*known)->file_size == size && (*known)->file_modified_at_ms == modified &&
+      (*known)->status != AssetStatus::kOffline) {
+    ++report.unchanged;
     return {};
   }
 
-  Expected<ScanReport> scan_folder(const fs::path& root, std::int64_t library_id, std::int64_t owner_id) {
-    ScanReport report;
-    std::error_code ec;
-    const fs::path data_dir = fs::weakly_canonical(options.data_dir, ec);
-    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
-    if (ec) return bad_request(fmt::format("cannot read {}: {}", root.string(), ec.message()));
-    // Collected and sorted first, so imports (and asset ids) follow path order on every file system.
-    std::vector<fs::path> files;
-    for (fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
-      if (ec) {
-        spdlog::warn("scan: {}", ec.message());
-        ec.clear();
-        continue;
-      }
-      const fs::path& path = it->path();
-      std::error_code type_ec;
-      const bool directory = it->is_directory(type_ec);
-      if (hidden_name(path) || (directory && path == data_dir)) {
-        if (directory) it.disable_recursion_pending();
-        continue;
-      }
-      if (it->is_regular_file(type_ec)) files.push_back(path);
+  const ImageFormat format = detail::sniff_file(path);
+  // An image extension with foreign content is a damaged photo: it becomes a corrupt asset so that it shows
+  // up.
+  const bool damaged_image = format == ImageFormat::kUnknown && size > 0 && detail::is_image_extension(path);
+  if (format == ImageFormat::kUnknown && !damaged_image) {
+    ++report.unsupported;
+    std::string reason = size == 0                          ? "empty file"
+                         : detail::is_video_extension(path) ? "video files are not supported"
+                                                            : "unsupported file type";
+    return db.write([&](store::Connection& conn) { return record_issue(conn, path_text, reason); });
+  }
+  if (checksum.empty()) {
+    auto hashed = detail::sha256_file(path);
+    if (!hashed) {
+      ++report.errors;
+      return db.write(
+          [&](store::Connection& conn) { return record_issue(conn, path_text, hashed.error().message); });
     }
-    std::sort(files.begin(), files.end());
-    std::set<std::string> seen;
-    for (const auto& path : files) {
-      seen.insert(path.string());
-      if (Status one = import_one(path, library_id, owner_id, report); !one) {
-        if (one.error().kind == ErrorKind::kStorageFull)
-          return one.error();  // every further file would fail too
-        ++report.errors;
-        spdlog::warn("import {}: {}", path.string(), one.error().message);
-      }
-    }
-    // Assets of this library whose file is gone become offline.
-    Status offline = db.write([&](store::Connection& conn) -> Status {
-      std::vector<std::int64_t> gone;
-      Status listed = store::for_each_row(
-          conn, "SELECT id, original_path FROM asset WHERE library_id = ? AND status != 'offline'",
-          [&](const store::Statement& row) {
-            const std::string p = row.text(1);
-            std::error_code exists_ec;
-            if (!seen.contains(p) && !fs::exists(p, exists_ec)) gone.push_back(row.int64(0));
-          },
-          library_id);
-      if (!listed) return listed;
-      for (auto id : gone) {
-        if (Status s = set_status(conn, id, AssetStatus::kOffline, "file missing"); !s) return s;
-      }
-      return store::exec(conn, "UPDATE library SET last_scanned_at = ? WHERE id = ?", store::now_ms(),
-                         library_id);
-    });
-    if (!offline) return offline.error();
-    return report;
+    checksum = std::move(*hashed);
   }
 
-  Expected<bool> extract_metadata(std::int64_t asset_id) {
-    auto found = repo.get(asset_id);
-    if (!found) return found.error();
-    if (!*found) return not_found(fmt::format("Asset {} not found", asset_id));
-    const Asset& asset = **found;
-    const fs::path path = asset.original_path;
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) {
-      if (Status s = mark(asset_id, AssetStatus::kOffline, "file missing"); !s) return s.error();
-      return false;
+  const std::int64_t now = store::now_ms();
+  std::int64_t new_id = 0;
+  bool duplicate = false;
+  Status written = db.write([&](store::Connection& conn) -> Status {
+    auto same = detail::find_asset(conn, "checksum", checksum, owner_id);
+    if (!same) return same.error();
+    if (*same && (*same)->original_path != path_text) {
+      duplicate = true;
+      return store::exec(conn,
+                         "INSERT INTO asset_duplicate_path (path, asset_id, seen_at) VALUES (?, ?, ?) ON "
+                         "CONFLICT DO NOTHING",
+                         path_text, (*same)->id, now);
     }
-    auto header = detail::read_header(path, options.max_pixels);
-    if (!header) {
-      if (Status s = mark(asset_id, AssetStatus::kCorrupt, header.error().message); !s) return s.error();
-      return false;
-    }
-    const Exif exif = detail::read_exif(path, st.st_size);
-    const bool swapped = header->orientation >= 5;
-    const int width = swapped ? header->height : header->width;
-    const int height = swapped ? header->width : header->height;
-    std::int64_t taken = mtime_ms(st);
-    if (exif.date_time_original) {
-      if (auto parsed = detail::parse_exif_time(*exif.date_time_original, exif.time_zone)) taken = *parsed;
-    }
-    const std::int64_t now = store::now_ms();
-    Status written = db.write([&](store::Connection& conn) -> Status {
+    if (*known) {
+      // Changed content (or back online) at a known path: refresh and reprocess.
+      Status ran =
+          store::exec(conn,
+                      "UPDATE asset SET checksum = ?, file_type = ?, file_size = ?, file_modified_at = ?, "
+                      "status = 'pending', status_reason = '', updated_at = ? WHERE id = ?",
+                      checksum, detail::file_type_name(format), size, modified, now, (*known)->id);
+      if (!ran) return ran;
+      new_id = (*known)->id;
+    } else {
       Status ran = store::exec(
           conn,
-          "INSERT INTO asset_exif (asset_id, make, model, lens_model, description, rating, orientation, "
-          "latitude, "
-          "longitude, date_time_original, time_zone, exif_image_width, exif_image_height, file_size) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (asset_id) DO UPDATE SET "
-          "make = excluded.make, model = excluded.model, lens_model = excluded.lens_model, "
-          "description = excluded.description, rating = excluded.rating, orientation = excluded.orientation, "
-          "latitude = excluded.latitude, longitude = excluded.longitude, "
-          "date_time_original = excluded.date_time_original, time_zone = excluded.time_zone, "
-          "exif_image_width = excluded.exif_image_width, exif_image_height = excluded.exif_image_height, "
-          "file_size = excluded.file_size",
-          asset_id, exif.make, exif.model, exif.lens_model, exif.description, exif.rating,
-          exif.orientation ? exif.orientation : std::optional<int>(header->orientation), exif.latitude,
-          exif.longitude, exif.date_time_original, exif.time_zone, header->width, header->height,
-          exif.file_size);
+          "INSERT INTO asset (library_id, type, status, status_reason, visibility, original_path, "
+          "original_file_name, checksum, file_type, file_size, file_created_at, file_modified_at, "
+          "created_at, updated_at, owner_id) VALUES (?, 'IMAGE', ?, ?, 'timeline', ?, ?, ?, ?, ?, ?, ?, ?, "
+          "?, ?)",
+          library_id, damaged_image ? "corrupt" : "pending",
+          damaged_image ? "the content is not a recognised image format" : "", path_text,
+          display_name.empty() ? path.filename().string() : display_name, checksum,
+          detail::file_type_name(format), size, modified, modified, now, now, owner_id);
       if (!ran) return ran;
-
-      ran = store::exec(
-          conn,
-          "UPDATE asset SET status = CASE WHEN status = 'corrupt' THEN status ELSE 'ready' END, "
-          "width = ?, height = ?, file_created_at = ?, file_size = ?, updated_at = ? WHERE id = ?",
-          width, height, taken, exif.file_size, now, asset_id);
-      if (!ran) return ran;
-
-      return store::exec(
-          conn,
-          "INSERT INTO asset_job_status (asset_id, metadata_extracted_at) VALUES (?, ?) "
-          "ON CONFLICT (asset_id) DO UPDATE SET metadata_extracted_at = excluded.metadata_extracted_at",
-          asset_id, now);
-    });
-    if (!written) return written.error();
-    return true;
-  }
-
-  Expected<bool> generate_thumbnails(std::int64_t asset_id) {
-    auto found = repo.get(asset_id);
-    if (!found) return found.error();
-    if (!*found) return not_found(fmt::format("Asset {} not found", asset_id));
-    const Asset& asset = **found;
-    if (asset.status == AssetStatus::kUnsupported || asset.status == AssetStatus::kOffline) return false;
-    const fs::path original = asset.original_path;
-    auto header = detail::read_header(original, options.max_pixels);
-    if (!header) {
-      if (Status s = mark(asset_id, AssetStatus::kCorrupt, header.error().message); !s) return s.error();
-      return false;
+      new_id = conn.last_insert_rowid();
     }
-    const fs::path preview = rendition_path(asset_id, AssetFileType::kPreview);
-    const fs::path thumbnail = rendition_path(asset_id, AssetFileType::kThumbnail);
-    auto rendered =
-        detail::render(original, options.data_dir / preview, options.data_dir / thumbnail, options);
-    if (!rendered) {
-      if (rendered.error().kind != ErrorKind::kUnprocessable)
-        return rendered.error();  // disk trouble: retry later
-      if (Status s = mark(asset_id, AssetStatus::kCorrupt, rendered.error().message); !s) return s.error();
-      return false;
+    if (Status ran = store::exec(conn, "DELETE FROM import_issue WHERE path = ?", path_text); !ran)
+      return ran;
+    if (damaged_image) return {};  // nothing to extract or render
+    auto job = queue.enqueue(conn, jobs::JobRequest(std::string(jobs::job::kAssetExtractMetadata),
+                                                    {{"id", new_id}, {"source", "upload"}}));
+    if (!job) return job.error();
+    return {};
+  });
+  if (!written) return written;
+  if (duplicate) {
+    ++report.duplicates;
+  } else {
+    ++report.imported;
+    report.new_asset_ids.push_back(new_id);
+  }
+  return {};
+}
+
+Expected<ScanReport> LibraryService::Impl::scan_folder(const fs::path& root, std::int64_t library_id,
+                                                       std::int64_t owner_id) {
+  ScanReport report;
+  std::error_code ec;
+  const fs::path data_dir = fs::weakly_canonical(options.data_dir, ec);
+  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+  if (ec) return bad_request(fmt::format("cannot read {}: {}", root.string(), ec.message()));
+  // Collected and sorted first, so imports (and asset ids) follow path order on every file system.
+  std::vector<fs::path> files;
+  for (fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) {
+      spdlog::warn("scan: {}", ec.message());
+      ec.clear();
+      continue;
     }
-    Status written = db.write([&](store::Connection& conn) -> Status {
-      auto stmt = conn.prepare(
-          "INSERT INTO asset_file (asset_id, type, path) VALUES (?, ?, ?) "
-          "ON CONFLICT (asset_id, type) DO UPDATE SET path = excluded.path");
-      if (!stmt) return stmt.error();
-      for (auto [type, rel] :
-           {std::pair{AssetFileType::kPreview, preview}, std::pair{AssetFileType::kThumbnail, thumbnail}}) {
-        stmt->reset();
-        store::bind_all(*stmt, asset_id, to_string(type), rel.string());
-        if (Status ran = stmt->run(); !ran) return ran;
-      }
-      // Metadata may not have run (admin "missing thumbnails"): keep a usable displayed size.
-      const bool swapped = header->orientation >= 5;
-      return store::exec(conn, "UPDATE asset SET width = ?, height = ? WHERE id = ? AND width = 0",
-                         swapped ? header->height : header->width, swapped ? header->width : header->height,
-                         asset_id);
-    });
-    if (!written) return written.error();
-    return true;
-  }
-
-  // Queue-all: every asset (force) or those missing the step's result, in pages of 1000.
-  Expected<jobs::JobOutcome> queue_all(const jobs::Job& job, std::string_view per_asset_job,
-                                       std::string_view missing_sql) {
-    const bool force = job.payload().force.value_or(false);
-    std::int64_t after = 0;
-    while (true) {
-      auto page = db.read([&](store::Connection& conn) -> Expected<std::vector<std::int64_t>> {
-        return store::query<std::int64_t>(
-            conn,
-            fmt::format(
-                "SELECT id FROM asset WHERE id > ? AND deleted_at IS NULL AND status IN ('pending', 'ready') "
-                "{} ORDER BY id LIMIT ?",
-                force ? std::string_view() : missing_sql),
-            after, kPageSize);
-      });
-      if (!page) return page.error();
-      if (page->empty()) break;
-      std::vector<jobs::JobRequest> requests;
-      for (auto id : *page) {
-        requests.emplace_back(std::string(per_asset_job), nlohmann::json{{"id", id}});
-      }
-      if (Status queued = queue.enqueue_all(requests); !queued) return queued.error();
-      after = page->back();
+    const fs::path& path = it->path();
+    std::error_code type_ec;
+    const bool directory = it->is_directory(type_ec);
+    if (hidden_name(path) || (directory && path == data_dir)) {
+      if (directory) it.disable_recursion_pending();
+      continue;
     }
-    return jobs::JobOutcome::kSuccess;
+    if (it->is_regular_file(type_ec)) files.push_back(path);
   }
-
-  void register_jobs() {
-    using jobs::Job;
-    using jobs::JobOutcome;
-    auto per_asset = [this](auto body) {
-      return [this, body](const Job& job) -> Expected<JobOutcome> {
-        auto id = job.target_id();
-        if (!id) return id.error();
-        Expected<bool> done = (this->*body)(*id);
-        if (!done) {
-          if (done.error().kind == ErrorKind::kNotFound) return JobOutcome::kFailed;
-          return done.error();
-        }
-        return *done ? JobOutcome::kSuccess : JobOutcome::kFailed;
-      };
-    };
-    queue.register_handler(jobs::job::kAssetExtractMetadata, jobs::queue::kMetadataExtraction,
-                           per_asset(&Impl::extract_metadata));
-    queue.register_handler(jobs::job::kAssetGenerateThumbnails, jobs::queue::kThumbnailGeneration,
-                           per_asset(&Impl::generate_thumbnails));
-    queue.register_handler(
-        jobs::job::kAssetExtractMetadataQueueAll, jobs::queue::kMetadataExtraction, [this](const Job& job) {
-          return queue_all(job, jobs::job::kAssetExtractMetadata,
-                           "AND NOT EXISTS (SELECT 1 FROM asset_job_status s WHERE s.asset_id = "
-                           "asset.id AND s.metadata_extracted_at IS NOT NULL)");
-        });
-    queue.register_handler(jobs::job::kAssetGenerateThumbnailsQueueAll, jobs::queue::kThumbnailGeneration,
-                           [this](const Job& job) {
-                             return queue_all(
-                                 job, jobs::job::kAssetGenerateThumbnails,
-                                 "AND (SELECT count(*) FROM asset_file f WHERE f.asset_id = asset.id) < 2");
-                           });
-
-    // As in Immich (storage template step omitted: it always "succeeds"): uploads and copies go on to
-    // thumbnails with the same payload.
-    queue.on_done(jobs::job::kAssetExtractMetadata, [](const Job& job, JobOutcome) {
-      const std::string source = job.payload().source;
-      std::vector<jobs::JobRequest> next;
-      if (source == "upload" || source == "copy") {
-        next.emplace_back(std::string(jobs::job::kAssetGenerateThumbnails), job.data);
-      }
-      return next;
-    });
-    // Step 4: thumbnails done for an upload (or notify) → smart search, face detection and OCR.
-    queue.on_done(jobs::job::kAssetGenerateThumbnails, [](const Job& job, JobOutcome) {
-      std::vector<jobs::JobRequest> next;
-      if (const jobs::JobPayload payload = job.payload(); payload.source == "upload" || payload.notify) {
-        next.emplace_back(std::string(jobs::job::kSmartSearch), job.data);
-        next.emplace_back(std::string(jobs::job::kAssetDetectFaces), job.data);
-        next.emplace_back(std::string(jobs::job::kOcr), job.data);
-      }
-      return next;
-    });
+  std::sort(files.begin(), files.end());
+  std::set<std::string> seen;
+  for (const auto& path : files) {
+    seen.insert(path.string());
+    if (Status one = import_one(path, library_id, owner_id, report); !one) {
+      if (one.error().kind == ErrorKind::kStorageFull)
+        return one.error();  // every further file would fail too
+      ++report.errors;
+      spdlog::warn("import {}: {}", path.string(), one.error().message);
+    }
   }
-};
+  // Assets of this library whose file is gone become offline.
+  Status offline = db.write([&](store::Connection& conn) -> Status {
+    std::vector<std::int64_t> gone;
+    Status listed = store::for_each_row(
+        conn, "SELECT id, original_path FROM asset WHERE library_id = ? AND status != 'offline'",
+        [&](const store::Statement& row) {
+          const std::string p = row.text(1);
+          std::error_code exists_ec;
+          if (!seen.contains(p) && !fs::exists(p, exists_ec)) gone.push_back(row.int64(0));
+        },
+        library_id);
+    if (!listed) return listed;
+    for (auto id : gone) {
+      if (Status s = set_status(conn, id, AssetStatus::kOffline, "file missing"); !s) return s;
+    }
+    return store::exec(conn, "UPDATE library SET last_scanned_at = ? WHERE id = ?", store::now_ms(),
+                       library_id);
+  });
+  if (!offline) return offline.error();
+  return report;
+}
 
 LibraryService::LibraryService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
