@@ -143,7 +143,7 @@ focal::Status store_embeddings(focal::store::Database& db, const Data& data, std
 int run_pgvector(const std::string& conninfo, const Data& data, std::size_t n, std::size_t dim, std::size_t k,
                  const focal::search::HnswParams& hnsw, const std::vector<std::set<VectorId>>& truth,
                  focal::search::VectorIndex& exact) {
-  namespace detail = focal::search::detail;
+  using focal::search::kSmartSearchVectors;
   auto db = focal::store::Database::open({.path = {}, .reader_connections = 1, .postgres_url = conninfo});
   if (!db) {
     std::fprintf(stderr, "pgvector: %s\n", db.error().message.c_str());
@@ -156,18 +156,18 @@ int run_pgvector(const std::string& conninfo, const Data& data, std::size_t n, s
   }
   const double store_s = seconds_since(start);
   start = Clock::now();
-  auto index = detail::make_pgvector_index(**db, "bench", dim, hnsw);
-  if (auto ok = detail::prepare_pgvector(**db); !ok) {
+  auto index = focal::search::make_pgvector_index(**db, kSmartSearchVectors, "bench", dim, hnsw);
+  if (auto ok = focal::search::prepare_pgvector(**db, kSmartSearchVectors); !ok) {
     std::fprintf(stderr, "pgvector: %s\n", ok.error().message.c_str());
     return 1;
   }
-  auto stored = detail::backfill_pgvector(**db, *index, "bench");
+  auto stored = focal::search::backfill_pgvector(**db, kSmartSearchVectors, *index, "bench");
   if (!stored || *stored != n) {
     std::fprintf(stderr, "pgvector: backfill: %s\n", stored ? "short" : stored.error().message.c_str());
     return 1;
   }
   const double backfill_s = seconds_since(start);
-  if (auto ok = detail::index_pgvector(**db, dim, hnsw); !ok) {
+  if (auto ok = focal::search::index_pgvector(**db, kSmartSearchVectors, dim, hnsw); !ok) {
     std::fprintf(stderr, "pgvector: %s\n", ok.error().message.c_str());
     return 1;
   }

@@ -65,10 +65,11 @@ int print_versions(store::Database& db, const std::string& shown) {
 }
 
 // Tables whose layout differs per engine (SQLite's FTS5 tables, PostgreSQL's tsvector and trigram-indexed
-// tables) or that only some databases have (smart_search_vector, where FOCAL_VECTOR_INDEX=pgvector made it):
-// not copied, but rebuilt on the destination from the copied rows by their components (the pgvector vectors
-// when the next server with FOCAL_VECTOR_INDEX=pgvector starts on it).
-const std::vector<std::string> kRebuiltTables = {"keyword_search", "ocr_search", "smart_search_vector"};
+// tables) or that only some databases have (smart_search_vector and face_search_vector, where
+// FOCAL_VECTOR_INDEX=pgvector made them): not copied, but rebuilt on the destination from the copied rows by
+// their components (the pgvector vectors when the next server with FOCAL_VECTOR_INDEX=pgvector starts on it).
+const std::vector<std::string> kRebuiltTables = {"keyword_search", "ocr_search", "smart_search_vector",
+                                                 "face_search_vector"};
 
 Status rebuild_derived_tables(store::Database& db) {
   if (Status keywords = search::KeywordSearch(db).reindex_all(); !keywords)

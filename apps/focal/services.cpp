@@ -111,6 +111,7 @@ Expected<std::unique_ptr<Services>> Services::open(const FocalConfig& config, co
 
   people::PeopleOptions people_options;
   people_options.data_dir = config.data_dir;
+  people_options.pgvector = smart_options.pgvector;
   auto people_service = people::PeopleService::create(*s->db_, *s->queue_, *s->settings_, *s->ml_,
                                                       s->library_->assets(), people_options);
   if (!people_service) return with_context(people_service.error(), "Starting people");

@@ -33,7 +33,7 @@ struct FocalConfig {
   // FOCAL_INDEX_SYNC_MS: with FOCAL_DATABASE_URL, how often the in-memory smart-search index takes in the
   // embeddings other processes wrote or deleted; 0: never.
   int index_sync_ms = 10'000;
-  // FOCAL_VECTOR_INDEX: where smart search's vectors are searched. "memory" (default): an index in each
+  // FOCAL_VECTOR_INDEX: where smart search's and face recognition's vectors are searched. "memory" (default): an index in each
   // process's memory, rebuilt or read from its saved file at start-up; "pgvector": in the PostgreSQL library
   // by the pgvector extension (0.8.0 or later), one index for every process (needs FOCAL_DATABASE_URL).
   std::string vector_index = "memory";

@@ -2,15 +2,24 @@
 #include "people/face_index.h"
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_map>
 
 #include "core/logging.h"
 #include "people/sql.h"
+#include "search/pgvector_index.h"
 
 namespace focal::people::detail {
 
-FaceIndex::FaceIndex(store::Database& db, std::size_t exact_threshold)
-    : db_(db), exact_threshold_(exact_threshold) {}
+namespace {
+
+// face_search's mirror in pgvector. A face's embedding never changes in place: a new one is a new row with a
+// new seq, so seq versions the vector.
+constexpr search::PgvectorTable kFaceSearchVectors{"face_search_vector", "face_search", "face_id", "seq"};
+
+}  // namespace
+
+FaceIndex::FaceIndex(store::Database& db, FaceIndexOptions options) : db_(db), options_(options) {}
 
 Status FaceIndex::sync(const std::string& model) {
   std::lock_guard lock(mutex_);
@@ -19,7 +28,35 @@ Status FaceIndex::sync(const std::string& model) {
     last_seq_ = 0;
     model_ = model;
   }
+  if (options_.pgvector) return index_ ? Status{} : open_pgvector();
   return load_newer_rows();
+}
+
+Status FaceIndex::open_pgvector() {
+  if (!pgvector_prepared_) {
+    if (Status prepared = search::prepare_pgvector(db_, kFaceSearchVectors); !prepared) return prepared;
+    pgvector_prepared_ = true;
+  }
+  auto dimension = db_.read([&](store::Connection& c) { return stored_face_dimension(c, model_); });
+  if (!dimension) return dimension.error();
+  if (!*dimension) return {};  // no face of this model has an embedding yet
+  const search::HnswParams params;
+  auto fresh = search::make_pgvector_index(db_, kFaceSearchVectors, model_, **dimension, params);
+  const auto start = std::chrono::steady_clock::now();
+  auto stored = search::backfill_pgvector(db_, kFaceSearchVectors, *fresh, model_);
+  if (!stored) return stored.error();
+  if (Status indexed = search::index_pgvector(db_, kFaceSearchVectors, **dimension, params); !indexed)
+    return indexed;
+  if (*stored > 0)
+    spdlog::info("people: {} face embeddings of {} stored and indexed in pgvector in {:.2f} s", *stored,
+                 model_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  index_ = std::move(fresh);
+  return {};
+}
+
+Status FaceIndex::store_vector(store::Connection& c, FaceId face, std::span<const float> embedding) const {
+  if (!options_.pgvector) return {};
+  return search::store_pgvector(c, kFaceSearchVectors, face, embedding);
 }
 
 Status FaceIndex::load_newer_rows() {
@@ -37,7 +74,7 @@ Status FaceIndex::load_newer_rows() {
           last_seq_ = std::max(last_seq_, row.int64(0));
           const auto dim = static_cast<std::size_t>(row.int64(3));
           if (!index_ && dim > 0)
-            index_ = search::make_index(search::IndexOptions{dim, exact_threshold_, {}});
+            index_ = search::make_index(search::IndexOptions{dim, options_.exact_threshold, {}});
           auto embedding = index_ ? store::floats_of_dim(row, 2, index_->dimension())
                                   : Expected<std::vector<float>>(internal_error("empty embedding"));
           if (!embedding) {
@@ -58,7 +95,7 @@ Status FaceIndex::reload() {
   std::lock_guard lock(mutex_);
   index_.reset();
   last_seq_ = 0;
-  return load_newer_rows();
+  return options_.pgvector ? open_pgvector() : load_newer_rows();
 }
 
 std::shared_ptr<search::VectorIndex> FaceIndex::current() const {
@@ -67,6 +104,7 @@ std::shared_ptr<search::VectorIndex> FaceIndex::current() const {
 }
 
 void FaceIndex::remove(FaceId id) {
+  if (options_.pgvector) return;  // the vector row went with its face_search row (cascade)
   if (auto index = current()) index->remove(id);
 }
 

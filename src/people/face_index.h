@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "people/recognition.h"
@@ -14,19 +15,31 @@
 
 namespace focal::people::detail {
 
-// The in-memory index over one face model's face_search rows. It is a cache: rows inserted by any process are
-// picked up by sync() (face_search.seq only grows); rows deleted elsewhere are harmless because every
-// candidate is re-checked in SQL before it is returned. Face models differ in embedding size (buffalo packs
+struct FaceIndexOptions {
+  std::size_t exact_threshold = 20000;  // in memory: exact k-NN below this many faces, HNSW above
+  bool pgvector = false;                // the vectors in PostgreSQL's pgvector instead of in memory
+};
+
+// The index over one face model's face_search rows. Face models differ in embedding size (buffalo packs
 // 512, MobileFaceNet 128) and their embeddings are not comparable, so only the configured model's rows are
-// indexed; the index takes its dimension from the first of them.
+// indexed; the index takes its dimension from the first of them. Rows deleted elsewhere are harmless because
+// every candidate is re-checked in SQL before it is returned.
+//  - In memory (the default) it is a cache: rows inserted by any process are picked up by sync()
+//    (face_search.seq only grows).
+//  - With pgvector the vectors live in face_search_vector, written with their face_search row (store_vector)
+//    and searched there by every process; sync() only backfills rows stored without one, at start or when
+//    the model changes.
 class FaceIndex {
  public:
-  FaceIndex(store::Database& db, std::size_t exact_threshold);
+  FaceIndex(store::Database& db, FaceIndexOptions options);
   // Loads `model`'s face_search rows newer than the last one seen; a different model than last time starts
   // over with that model's rows.
   Status sync(const std::string& model);
   // Forgets everything and reloads the current model's rows (after a detection Reset).
   Status reload();
+  // With pgvector, stores the vector of `face`'s face_search row inside the transaction that wrote the row;
+  // nothing in memory, where sync() picks the row up.
+  Status store_vector(store::Connection& c, FaceId face, std::span<const float> embedding) const;
   void remove(FaceId id);
   std::size_t size() const;
 
@@ -37,15 +50,18 @@ class FaceIndex {
   Expected<std::vector<FaceMatch>> search(const std::string& model, const FaceQuery& query);
 
  private:
-  Status load_newer_rows();  // with mutex_ held
+  // With mutex_ held:
+  Status load_newer_rows();
+  Status open_pgvector();
   std::shared_ptr<search::VectorIndex> current() const;
 
   store::Database& db_;
-  const std::size_t exact_threshold_;
+  const FaceIndexOptions options_;
   mutable std::mutex mutex_;                    // guards the members below
   std::shared_ptr<search::VectorIndex> index_;  // null until the model's first embedding
   std::string model_;
   std::int64_t last_seq_ = 0;
+  bool pgvector_prepared_ = false;
 };
 
 // The embedding size of `model`'s stored faces; nullopt when it has none yet.

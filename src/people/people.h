@@ -135,6 +135,9 @@ struct PeopleOptions {
   int thumbnail_size = 250;        // FACE_THUMBNAIL_SIZE
   int thumbnail_quality = 80;
   std::size_t face_index_exact_threshold = 20000;  // exact face k-NN below this many faces, HNSW above
+  // FOCAL_VECTOR_INDEX=pgvector: face vectors in the PostgreSQL library's pgvector extension, shared by
+  // every process, instead of an index in each process's memory.
+  bool pgvector = false;
 };
 
 // Counts of a FacialRecognitionQueueAll / AssetDetectFacesQueueAll run (for the CLI and tests).

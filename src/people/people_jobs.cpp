@@ -52,13 +52,15 @@ Status PeopleService::Impl::check_embedding_size(store::Connection& c, const std
 }
 
 Status PeopleService::Impl::store_embedding(store::Connection& c, FaceId face, const std::string& model,
-                                            std::span<const float> embedding) {
+                                            std::span<const float> embedding) const {
   Status status = exec(c, "DELETE FROM face_search WHERE face_id = ?1 AND model != ?2", face, model);
   if (!status) return status;
-  return exec(c,
-              "INSERT INTO face_search (face_id, embedding, model, dim) VALUES (?1, ?2, ?3, ?4) "
-              "ON CONFLICT (face_id) DO NOTHING",
-              face, store::Floats{embedding}, model, embedding.size());
+  status = exec(c,
+                "INSERT INTO face_search (face_id, embedding, model, dim) VALUES (?1, ?2, ?3, ?4) "
+                "ON CONFLICT (face_id) DO NOTHING",
+                face, store::Floats{embedding}, model, embedding.size());
+  if (!status || c.changes() == 0) return status;  // an existing row keeps its embedding and vector
+  return index.store_vector(c, face, embedding);
 }
 
 Expected<int> PeopleService::Impl::detect_faces(AssetId asset_id) {

@@ -60,7 +60,7 @@ struct PeopleService::Impl {
         ml(ml_client),
         assets(asset_repository),
         options(std::move(people_options)),
-        index(database, options.face_index_exact_threshold) {}
+        index(database, {options.face_index_exact_threshold, options.pgvector}) {}
 
   RecognitionSettings recognition_settings() const;
 
@@ -102,8 +102,8 @@ struct PeopleService::Impl {
 
   // The face's embedding from `model`, replacing one from another model (never a second
   // embedding row for one face). The replacement is a new row, so other processes' indexes see it.
-  static Status store_embedding(store::Connection& c, FaceId face, const std::string& model,
-                                std::span<const float> embedding);
+  Status store_embedding(store::Connection& c, FaceId face, const std::string& model,
+                         std::span<const float> embedding) const;
 
   Expected<int> detect_faces(AssetId asset_id);
 

@@ -12,8 +12,13 @@
 #include "search/vector_index_internal.h"
 #include "store/query.h"
 
-namespace focal::search::detail {
+namespace focal::search {
 namespace {
+
+using detail::normalized_copy;
+using detail::normalized_rows;
+using detail::passes;
+using detail::TopK;
 
 // pg_advisory_xact_lock key of the set-up below ("focalvec").
 constexpr std::int64_t kSetupLock = 0x666f63616c766563;
@@ -55,24 +60,26 @@ std::optional<std::pair<int, int>> major_minor(std::string_view version) {
 
 Error unavailable(std::string message) { return {ErrorKind::kUnavailable, std::move(message)}; }
 
-std::string hnsw_index_name(std::size_t dimension) {
-  return "smart_search_vector_hnsw_" + std::to_string(dimension);
+std::string hnsw_index_name(const PgvectorTable& table, std::size_t dimension) {
+  return std::string(table.vectors) + "_hnsw_" + std::to_string(dimension);
 }
 
-// Writes `ids.size()` normalized vectors (back to back in `rows`) for existing smart_search rows of that
+// Writes `ids.size()` normalized vectors (back to back in `rows`) for existing source rows of that
 // dimension, copying each row's model and version.
-Status write_vectors(store::Connection& connection, std::span<const std::int64_t> ids,
-                     std::span<const float> rows, std::size_t dimension) {
+Status write_vectors(store::Connection& connection, const PgvectorTable& table,
+                     std::span<const std::int64_t> ids, std::span<const float> rows, std::size_t dimension) {
+  const std::string key(table.key);
   for (std::size_t begin = 0; begin < ids.size(); begin += kVectorsPerInsert) {
     const std::size_t count = std::min(kVectorsPerInsert, ids.size() - begin);
-    auto statement = connection.prepare(
-        "INSERT INTO smart_search_vector (asset_id, model, dim, version, embedding) "
-        "SELECT s.asset_id, s.model, s.dim, s.version, v.embedding::vector FROM (VALUES " +
-        store::repeated_rows("(?, ?)", count) +
-        ") AS v (asset_id, embedding) JOIN smart_search s ON s.asset_id = v.asset_id AND s.dim = " +
-        std::to_string(dimension) +
-        " ON CONFLICT (asset_id) DO UPDATE SET model = excluded.model, dim = excluded.dim, "
-        "version = excluded.version, embedding = excluded.embedding");
+    auto statement =
+        connection.prepare("INSERT INTO " + std::string(table.vectors) + " (" + key +
+                           ", model, dim, version, embedding) SELECT s." + key + ", s.model, s.dim, s." +
+                           std::string(table.source_version) + ", v.embedding::vector FROM (VALUES " +
+                           store::repeated_rows("(?, ?)", count) + ") AS v (" + key + ", embedding) JOIN " +
+                           std::string(table.source) + " s ON s." + key + " = v." + key +
+                           " AND s.dim = " + std::to_string(dimension) + " ON CONFLICT (" + key +
+                           ") DO UPDATE SET model = excluded.model, dim = excluded.dim, "
+                           "version = excluded.version, embedding = excluded.embedding");
     if (!statement) return statement.error();
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t row = begin + i;
@@ -86,15 +93,22 @@ Status write_vectors(store::Connection& connection, std::span<const std::int64_t
 
 class PgvectorIndex final : public VectorIndex {
  public:
-  PgvectorIndex(store::Database& db, std::string model, std::size_t dimension, const HnswParams& params)
-      : db_(db), model_(std::move(model)), dimension_(dimension), params_(params) {}
+  PgvectorIndex(store::Database& db, const PgvectorTable& table, std::string model, std::size_t dimension,
+                const HnswParams& params)
+      : db_(db),
+        table_(table),
+        vectors_(table.vectors),
+        key_(table.key),
+        model_(std::move(model)),
+        dimension_(dimension),
+        params_(params) {}
 
   std::size_t dimension() const override { return dimension_; }
 
   std::size_t size() const override {
     auto rows = db_.read([&](store::Connection& connection) {
-      return store::query_value<std::int64_t>(connection,
-                                              "SELECT count(*) FROM smart_search_vector " + where(), model_);
+      return store::query_value<std::int64_t>(connection, "SELECT count(*) FROM " + vectors_ + " " + where(),
+                                              model_);
     });
     return rows ? static_cast<std::size_t>(*rows) : 0;
   }
@@ -104,7 +118,7 @@ class PgvectorIndex final : public VectorIndex {
     if (!normalized) return normalized.error();
     const VectorId ids[] = {id};
     return db_.write([&](store::Connection& connection) {
-      return write_vectors(connection, ids, *normalized, dimension_);
+      return write_vectors(connection, table_, ids, *normalized, dimension_);
     });
   }
 
@@ -112,14 +126,14 @@ class PgvectorIndex final : public VectorIndex {
     auto normalized = normalized_rows(ids, rows, dimension_);
     if (!normalized) return normalized.error();
     return db_.write([&](store::Connection& connection) {
-      return write_vectors(connection, ids, *normalized, dimension_);
+      return write_vectors(connection, table_, ids, *normalized, dimension_);
     });
   }
 
   bool remove(VectorId id) override {
     auto removed = db_.write([&](store::Connection& connection) {
       return store::query_one<std::int64_t>(
-          connection, "DELETE FROM smart_search_vector " + where() + " AND asset_id = ?2 RETURNING asset_id",
+          connection, "DELETE FROM " + vectors_ + " " + where() + " AND " + key_ + " = ?2 RETURNING " + key_,
           model_, id);
     });
     return removed && removed->has_value();
@@ -128,8 +142,8 @@ class PgvectorIndex final : public VectorIndex {
   bool contains(VectorId id) const override {
     auto found = db_.read([&](store::Connection& connection) {
       return store::query_one<std::int64_t>(
-          connection, "SELECT asset_id FROM smart_search_vector " + where() + " AND asset_id = ?2", model_,
-          id);
+          connection, "SELECT " + key_ + " FROM " + vectors_ + " " + where() + " AND " + key_ + " = ?2",
+          model_, id);
     });
     return found && found->has_value();
   }
@@ -138,9 +152,9 @@ class PgvectorIndex final : public VectorIndex {
     auto stored = db_.read([&](store::Connection& connection) -> Expected<std::optional<std::vector<float>>> {
       auto row = store::query_one<std::vector<float>>(
           connection,
-          "SELECT s.embedding FROM smart_search s JOIN smart_search_vector v ON v.asset_id = s.asset_id AND "
-          "v.version = s.version WHERE v.model = ?1 AND v.dim = " +
-              std::to_string(dimension_) + " AND s.asset_id = ?2",
+          "SELECT s.embedding FROM " + std::string(table_.source) + " s JOIN " + vectors_ + " v ON v." +
+              key_ + " = s." + key_ + " AND v.version = s." + std::string(table_.source_version) +
+              " WHERE v.model = ?1 AND v.dim = " + std::to_string(dimension_) + " AND s." + key_ + " = ?2",
           model_, id);
       if (!row) return std::move(row).error();
       return std::move(*row);
@@ -151,7 +165,7 @@ class PgvectorIndex final : public VectorIndex {
 
   void clear() override {
     (void)db_.write([&](store::Connection& connection) {
-      return store::exec(connection, "DELETE FROM smart_search_vector " + where(), model_);
+      return store::exec(connection, "DELETE FROM " + vectors_ + " " + where(), model_);
     });
   }
 
@@ -209,8 +223,8 @@ class PgvectorIndex final : public VectorIndex {
       TopK best(k);
       Status read = store::for_each_row(
           connection,
-          "SELECT asset_id, " + distance() + " FROM smart_search_vector " + where() + " AND asset_id IN " +
-              store::id_list(connection, "?3"),
+          "SELECT " + key_ + ", " + distance() + " FROM " + vectors_ + " " + where() + " AND " + key_ +
+              " IN " + store::id_list(connection, "?3"),
           [&](const store::Statement& row) {
             if (passes(filter, row.int64(0))) best.offer(static_cast<float>(row.real(1)), row.int64(0));
           },
@@ -234,10 +248,10 @@ class PgvectorIndex final : public VectorIndex {
                                      std::to_string(std::max<std::size_t>(20000, 4 * limit));
         if (Status set = connection.exec(settings); !set) return set.error();
       }
-      std::string sql = "SELECT asset_id, " + distance() + " FROM smart_search_vector " + where();
-      if (allowed_ids) sql += " AND asset_id IN " + store::id_list(connection, "?4");
+      std::string sql = "SELECT " + key_ + ", " + distance() + " FROM " + vectors_ + " " + where();
+      if (allowed_ids) sql += " AND " + key_ + " IN " + store::id_list(connection, "?4");
       // `+ 0` hides the distance from the planner's index matching: a full, exact ordering.
-      sql += exact ? " ORDER BY " + distance() + " + 0, asset_id LIMIT ?3"
+      sql += exact ? " ORDER BY " + distance() + " + 0, " + key_ + " LIMIT ?3"
                    : " ORDER BY " + distance() + " LIMIT ?3";
       auto statement = store::prepare(connection, sql, model_, query_text, static_cast<std::int64_t>(limit));
       if (!statement) return statement.error();
@@ -252,6 +266,9 @@ class PgvectorIndex final : public VectorIndex {
   }
 
   store::Database& db_;
+  PgvectorTable table_;
+  std::string vectors_;  // table_'s names as strings, for building statements
+  std::string key_;
   std::string model_;
   std::size_t dimension_;
   HnswParams params_;
@@ -259,7 +276,7 @@ class PgvectorIndex final : public VectorIndex {
 
 }  // namespace
 
-Status prepare_pgvector(store::Database& db) {
+Status prepare_pgvector(store::Database& db, const PgvectorTable& table) {
   if (db.engine() != store::Engine::kPostgres)
     return unavailable("FOCAL_VECTOR_INDEX=pgvector needs a PostgreSQL library (FOCAL_DATABASE_URL)");
   return db.write([&](store::Connection& connection) -> Status {
@@ -284,54 +301,56 @@ Status prepare_pgvector(store::Database& db) {
     if (!parsed || *parsed < std::pair{0, 8})
       return unavailable("FOCAL_VECTOR_INDEX=pgvector needs pgvector 0.8.0 or later; this database has " +
                          *version + " (ALTER EXTENSION vector UPDATE)");
-    // The vector row follows its smart_search row: deleting an asset's embedding deletes its vector.
-    if (Status table = connection.exec(
-            "CREATE TABLE IF NOT EXISTS smart_search_vector ("
-            " asset_id BIGINT PRIMARY KEY REFERENCES smart_search (asset_id) ON DELETE CASCADE,"
-            " model TEXT NOT NULL, dim INTEGER NOT NULL, version BIGINT NOT NULL, embedding vector NOT "
-            "NULL)");
-        !table)
-      return table;
-    return {};
+    // The vector row follows its source row: deleting an embedding deletes its vector.
+    const std::string key(table.key);
+    return connection.exec("CREATE TABLE IF NOT EXISTS " + std::string(table.vectors) + " (" + key +
+                           " BIGINT PRIMARY KEY REFERENCES " + std::string(table.source) + " (" + key +
+                           ") ON DELETE CASCADE, model TEXT NOT NULL, dim INTEGER NOT NULL, version BIGINT "
+                           "NOT NULL, embedding vector NOT NULL)");
   });
 }
 
-Status index_pgvector(store::Database& db, std::size_t dimension, const HnswParams& params) {
+Status index_pgvector(store::Database& db, const PgvectorTable& table, std::size_t dimension,
+                      const HnswParams& params) {
   return db.write([&](store::Connection& connection) -> Status {
     if (Status locked = store::exec(connection, "SELECT pg_advisory_xact_lock(?1)", kSetupLock); !locked)
       return locked;
     const std::string size = std::to_string(dimension);
-    return connection.exec("CREATE INDEX IF NOT EXISTS " + hnsw_index_name(dimension) +
-                           " ON smart_search_vector USING hnsw ((embedding::vector(" + size +
+    return connection.exec("CREATE INDEX IF NOT EXISTS " + hnsw_index_name(table, dimension) + " ON " +
+                           std::string(table.vectors) + " USING hnsw ((embedding::vector(" + size +
                            ")) vector_cosine_ops) WITH (m = " + std::to_string(params.m) +
                            ", ef_construction = " + std::to_string(params.ef_construction) +
                            ") WHERE dim = " + size);
   });
 }
 
-Status store_pgvector(store::Connection& connection, std::int64_t asset_id,
+Status store_pgvector(store::Connection& connection, const PgvectorTable& table, std::int64_t key,
                       std::span<const float> embedding) {
   auto normalized = normalized_copy(embedding, embedding.size(), "embedding");
   if (!normalized) return normalized.error();
-  const std::int64_t ids[] = {asset_id};
-  return write_vectors(connection, ids, *normalized, embedding.size());
+  const std::int64_t ids[] = {key};
+  return write_vectors(connection, table, ids, *normalized, embedding.size());
 }
 
-std::unique_ptr<VectorIndex> make_pgvector_index(store::Database& db, std::string model,
-                                                 std::size_t dimension, const HnswParams& params) {
-  return std::make_unique<PgvectorIndex>(db, std::move(model), dimension, params);
+std::unique_ptr<VectorIndex> make_pgvector_index(store::Database& db, const PgvectorTable& table,
+                                                 std::string model, std::size_t dimension,
+                                                 const HnswParams& params) {
+  return std::make_unique<PgvectorIndex>(db, table, std::move(model), dimension, params);
 }
 
-Expected<std::size_t> backfill_pgvector(store::Database& db, VectorIndex& index, const std::string& model) {
+Expected<std::size_t> backfill_pgvector(store::Database& db, const PgvectorTable& table, VectorIndex& index,
+                                        const std::string& model) {
   const auto dimension = static_cast<std::int64_t>(index.dimension());
+  const std::string key(table.key);
+  const std::string source(table.source);
   auto stale = db.read([&](store::Connection& connection) {
-    return store::query<std::int64_t>(connection,
-                                      "SELECT s.asset_id FROM smart_search s LEFT JOIN smart_search_vector v "
-                                      "ON v.asset_id = s.asset_id AND "
-                                      "v.model = s.model AND v.version = s.version WHERE s.model = ?1 AND "
-                                      "s.dim = ?2 AND v.asset_id IS NULL "
-                                      "ORDER BY s.asset_id",
-                                      model, dimension);
+    return store::query<std::int64_t>(
+        connection,
+        "SELECT s." + key + " FROM " + source + " s LEFT JOIN " + std::string(table.vectors) + " v ON v." +
+            key + " = s." + key + " AND v.model = s.model AND v.version = s." +
+            std::string(table.source_version) + " WHERE s.model = ?1 AND s.dim = ?2 AND v." + key +
+            " IS NULL ORDER BY s." + key,
+        model, dimension);
   });
   if (!stale) return stale.error();
   std::size_t stored = 0;
@@ -343,8 +362,8 @@ Expected<std::size_t> backfill_pgvector(store::Database& db, VectorIndex& index,
     Status read = db.read([&](store::Connection& connection) -> Status {
       return store::for_each_row(
           connection,
-          "SELECT asset_id, embedding FROM smart_search WHERE model = ?1 AND dim = ?2 AND asset_id IN " +
-              store::id_list(connection, "?3"),
+          "SELECT " + key + ", embedding FROM " + source + " WHERE model = ?1 AND dim = ?2 AND " + key +
+              " IN " + store::id_list(connection, "?3"),
           [&](const store::Statement& row) {
             auto vector = store::floats_of_dim(row, 1, index.dimension());
             if (!vector || !normalize(*vector)) return;  // unusable: never searched, as in memory
@@ -360,4 +379,4 @@ Expected<std::size_t> backfill_pgvector(store::Database& db, VectorIndex& index,
   return stored;
 }
 
-}  // namespace focal::search::detail
+}  // namespace focal::search

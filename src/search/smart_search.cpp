@@ -255,12 +255,14 @@ struct SmartSearchService::Impl {
 
   // The database is the index: only embeddings stored without their vector need one.
   Status load_pgvector(const std::string& model, const IndexOptions& index_options) {
-    if (Status prepared = detail::prepare_pgvector(db); !prepared) return prepared;
-    auto fresh = detail::make_pgvector_index(db, model, index_options.dimension, index_options.hnsw);
+    if (Status prepared = prepare_pgvector(db, kSmartSearchVectors); !prepared) return prepared;
+    auto fresh =
+        make_pgvector_index(db, kSmartSearchVectors, model, index_options.dimension, index_options.hnsw);
     const auto start = std::chrono::steady_clock::now();
-    auto stored = detail::backfill_pgvector(db, *fresh, model);
+    auto stored = backfill_pgvector(db, kSmartSearchVectors, *fresh, model);
     if (!stored) return stored.error();
-    if (Status indexed = detail::index_pgvector(db, index_options.dimension, index_options.hnsw); !indexed)
+    if (Status indexed = index_pgvector(db, kSmartSearchVectors, index_options.dimension, index_options.hnsw);
+        !indexed)
       return indexed;
     if (*stored > 0)
       spdlog::info("Smart search: {} embeddings of {} stored and indexed in pgvector in {:.2f} s", *stored,
@@ -348,7 +350,7 @@ struct SmartSearchService::Impl {
           "embedding = excluded.embedding, version = excluded.version",
           asset_id, model, static_cast<std::int64_t>(embedding.size()), store::Floats{embedding}, version);
       if (!stored || !options.pgvector) return stored;
-      return detail::store_pgvector(connection, asset_id, embedding);  // the row is the index
+      return store_pgvector(connection, kSmartSearchVectors, asset_id, embedding);  // the row is the index
     });
     if (!written || options.pgvector) return written;
     std::shared_lock lock(index_mutex);
@@ -378,7 +380,7 @@ struct SmartSearchService::Impl {
   Expected<std::size_t> sync_with_store() {
     std::lock_guard write_lock(write_mutex);
     if (!index) return std::size_t{0};
-    if (options.pgvector) return detail::backfill_pgvector(db, *index, active_model);
+    if (options.pgvector) return backfill_pgvector(db, kSmartSearchVectors, *index, active_model);
     RowVersions rows;  // sorted by asset id
     Status read = db.read([&](store::Connection& connection) -> Status {
       auto found = read_versions(connection, active_model, static_cast<std::int64_t>(index->dimension()));

@@ -356,9 +356,15 @@ def test_three_ml_nodes_share_the_work_and_one_dies(reference, stack, photos):
     assert rc == 0, serve.log_tail()
 
 
-def psql(database: str, sql: str) -> list[list[str]]:
+def pgvector_server() -> str:
+    """The socket folder of the test PostgreSQL server with pgvector: ctest's pgvector_start starts it beside the
+    first one (FOCAL_TEST_POSTGRES with "-pgvector" appended) unless FOCAL_TEST_PGVECTOR names another."""
+    return os.environ.get("FOCAL_TEST_PGVECTOR") or os.environ["FOCAL_TEST_POSTGRES"] + "-pgvector"
+
+
+def psql(database: str, sql: str, server: str | None = None) -> list[list[str]]:
     """Rows of `sql` on the test PostgreSQL server (ctest's postgres fixture), as text columns."""
-    server = os.environ["FOCAL_TEST_POSTGRES"]
+    server = server or os.environ["FOCAL_TEST_POSTGRES"]
     run = subprocess.run(
         ["psql", "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql,
          f"host={server} user=focal dbname={database}"],
@@ -381,6 +387,23 @@ def postgres_database(reference):
     psql("postgres", f"CREATE DATABASE {database}")
     yield database, f"postgresql://focal@/{database}?host={os.environ['FOCAL_TEST_POSTGRES']}"
     psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+@pytest.fixture
+def pgvector_database(postgres_database):
+    """A fresh database on the test PostgreSQL server with pgvector: (name, FOCAL_DATABASE_URL)."""
+    server = pgvector_server()
+    try:
+        psql("postgres", "SELECT 1", server)
+    except AssertionError as error:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PostgreSQL test server with pgvector at {server}: {error}")
+    database = f"focal_e2e_pgv_{os.getpid()}"
+    psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", server)
+    psql("postgres", f"CREATE DATABASE {database}", server)
+    yield database, f"postgresql://focal@/{database}?host={server}"
+    psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", server)
 
 
 def test_two_servers_share_one_postgresql_database(reference, stack, photos, postgres_database):
@@ -475,11 +498,23 @@ def sqlite_tables(data_dir) -> dict:
     return contents
 
 
-def test_db_copy_to_postgresql_and_back_keeps_everything(reference, stack, postgres_database):
+def face_partition(rows) -> set[frozenset]:
+    """(face id, person id) rows → the faces grouped by person, whatever the person ids."""
+    people: dict = {}
+    for face, person in rows:
+        if person not in (None, ""):
+            people.setdefault(str(person), set()).add(str(face))
+    return {frozenset(faces) for faces in people.values()}
+
+
+def test_db_copy_to_postgresql_and_back_keeps_everything(reference, stack, postgres_database, pgvector_database):
     """`focal db copy`: run A's SQLite library → PostgreSQL → SQLite again. The copy back holds exactly the rows of
     the original; a server on the PostgreSQL copy answers searches, people and duplicates as one on the original
-    does; a copy into a database that already holds a library is refused."""
+    does; a copy into a database that already holds a library is refused. A copy on PostgreSQL with pgvector
+    (FOCAL_VECTOR_INDEX=pgvector) gets its photo and face vectors at its server's first start, answers the same,
+    and clusters its faces into the same People as SQLite does."""
     database, url = postgres_database
+    pgvector_name, pgvector_url = pgvector_database
     # A snapshot of run A (its server stays up for later tests), by the same command from SQLite to SQLite.
     original = stack.workdir / "data-e"
     shutil.copytree(reference["data_dir"], original, ignore=shutil.ignore_patterns("focal.db*"))
@@ -527,6 +562,25 @@ def test_db_copy_to_postgresql_and_back_keeps_everything(reference, stack, postg
     assert [a["originalFileName"] for a in on_sqlite["ocr"]["assets"]["items"]] == ["ocr-en.jpg"]
     for key, answer in on_sqlite.items():
         assert on_postgres[key] == answer, key
+
+    pgvector_env = dict(env, FOCAL_DATABASE_URL=pgvector_url, FOCAL_VECTOR_INDEX="pgvector")
+    stack.cli(env, "db", "copy", "--to", pgvector_url)
+    on_pgvector = answers(pgvector_env, "serve-e-pgv")
+    for key, answer in on_sqlite.items():
+        assert on_pgvector[key] == answer, key
+    faces = db_rows(original, "SELECT count(*) FROM face_search")[0][0]
+    assert faces > 0
+    assert psql(pgvector_name, "SELECT (SELECT count(*) FROM smart_search_vector), "
+                               "(SELECT count(*) FROM face_search_vector)", pgvector_server()) == \
+        [[str(embeddings), str(faces)]]
+    # Facial recognition "All" from scratch: the faces' nearest neighbours come from pgvector's index.
+    for server_env in (env, pgvector_env):
+        stack.cli(server_env, "jobs", "start", "facialRecognition", "--all")
+        stack.cli(server_env, "jobs", "run", timeout=300)
+    on_sqlite_people = face_partition(db_rows(original, "SELECT id, person_id FROM asset_face"))
+    assert on_sqlite_people
+    assert face_partition(psql(pgvector_name, "SELECT id, person_id FROM asset_face", pgvector_server())) == \
+        on_sqlite_people
 
 
 def test_cli_import_wait_without_server(reference, stack, testdata, tmp_path):

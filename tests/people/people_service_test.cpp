@@ -61,8 +61,8 @@ class FakeMl final : public test_support::UnavailableMl {
   double last_min_score = 0;
 };
 
-// Runs on both engines.
-class PeopleServiceTest : public ::testing::TestWithParam<store::Engine> {
+// Runs on both engines, and on PostgreSQL with the face vectors in pgvector.
+class PeopleServiceTest : public ::testing::TestWithParam<test_support::Backend> {
  protected:
   static void SetUpTestSuite() { ASSERT_TRUE(init_image_decoding("focal_people_tests")); }
 
@@ -84,7 +84,15 @@ class PeopleServiceTest : public ::testing::TestWithParam<store::Engine> {
     ASSERT_TRUE(settings) << settings.error().message;
     settings_ = std::move(*settings);
     assets_ = std::make_unique<library::AssetRepository>(*db_, dir_);
-    auto people = PeopleService::create(*db_, *queue_, *settings_, ml_, *assets_, PeopleOptions{dir_});
+    restart_people();
+  }
+
+  // A new PeopleService on the same library, as after a restart; `pgvector` as FOCAL_VECTOR_INDEX=pgvector.
+  void restart_people(bool pgvector = GetParam().pgvector) {
+    people_.reset();
+    PeopleOptions options{dir_};
+    options.pgvector = pgvector;
+    auto people = PeopleService::create(*db_, *queue_, *settings_, ml_, *assets_, options);
     ASSERT_TRUE(people) << people.error().message;
     people_ = std::move(*people);
   }
@@ -435,10 +443,7 @@ TEST_P(PeopleServiceTest, EmbeddingsFromBeforeModelsWereRecordedAreAdoptedByTheC
   EXPECT_EQ(count("SELECT count(*) FROM person"), 0);  // two faces: below minFaces
   // Rows as migration v3 leaves an older library's: no model.
   ASSERT_TRUE(db_->write([](store::Connection& c) { return c.exec("UPDATE face_search SET model = ''"); }));
-  people_.reset();
-  auto people = PeopleService::create(*db_, *queue_, *settings_, ml_, *assets_, PeopleOptions{dir_});
-  ASSERT_TRUE(people) << people.error().message;
-  people_ = std::move(*people);
+  restart_people();
   EXPECT_EQ(count("SELECT count(*) FROM face_search WHERE model = 'buffalo_l'"), 2);
   const AssetId third = add_asset("2021-06-03");
   set_faces(third, {face_at(100, synthetic::at_angle(rng, centre, synthetic::degrees(15)))});
@@ -549,6 +554,47 @@ TEST_P(PeopleServiceTest, ReassignUnassignedCleanupAndReset) {
   drain();
   EXPECT_EQ(count("SELECT count(*) FROM asset_face"), 6);
   EXPECT_EQ(count("SELECT count(*) FROM person"), 1);
+  if (GetParam()
+          .pgvector) {  // each embedding's vector was written with it; the deleted ones went with theirs
+    EXPECT_EQ(count("SELECT count(*) FROM face_search_vector v JOIN face_search s ON s.face_id = v.face_id "
+                    "AND s.seq = v.version"),
+              6);
+    EXPECT_EQ(count("SELECT count(*) FROM face_search_vector"), 6);
+  }
+}
+
+// Faces detected before FOCAL_VECTOR_INDEX=pgvector was set get their vectors, and the HNSW index, when a
+// service with it starts; recognition then runs on them, and new faces' vectors are written with them.
+TEST_P(PeopleServiceTest, FacesStoredBeforePgvectorGetTheirVectorsAtStart) {
+  if (!GetParam().pgvector) GTEST_SKIP() << "pgvector only";
+  restart_people(false);
+  std::mt19937_64 rng(8);
+  const std::vector<float> centre = synthetic::random_unit(rng);
+  for (int p = 0; p < 3; ++p) {
+    const AssetId a = add_asset("2021-06-0" + std::to_string(p + 1));
+    set_faces(a, {face_at(100, synthetic::at_angle(rng, centre, synthetic::degrees(15))),
+                  face_at(800, synthetic::random_unit(rng))});
+  }
+  ASSERT_TRUE(people_->queue_detect_faces(false));
+  drain();
+  ASSERT_EQ(count("SELECT count(*) FROM person"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM face_search_vector"), 0);
+
+  restart_people(true);
+  EXPECT_EQ(count("SELECT count(*) FROM face_search_vector WHERE model = 'buffalo_l' AND dim = 512"), 6);
+  EXPECT_EQ(count("SELECT count(*) FROM pg_indexes WHERE indexname = 'face_search_vector_hnsw_512'"), 1);
+  auto reset = people_->queue_recognition(true, false);
+  ASSERT_TRUE(reset) << reset.error().message;
+  drain();
+  EXPECT_EQ(count("SELECT count(*) FROM person"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face WHERE person_id IS NOT NULL"), 3);
+
+  const AssetId fourth = add_asset("2021-06-04");
+  set_faces(fourth, {face_at(100, synthetic::at_angle(rng, centre, synthetic::degrees(15)))});
+  ASSERT_TRUE(people_->queue_detect_faces(false));
+  drain();
+  EXPECT_EQ(count("SELECT count(*) FROM face_search_vector"), 7);
+  EXPECT_EQ(count("SELECT count(*) FROM asset_face WHERE person_id IS NOT NULL"), 4);
 }
 
 TEST(PersonThumbnailCrop, FollowsSpec) {
@@ -719,8 +765,8 @@ TEST_P(PeopleRoutesTest, ListRenameMergeAndErrors) {
   EXPECT_EQ(unassigned.size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, PeopleServiceTest, test_support::engines(), test_support::engine_name);
-INSTANTIATE_TEST_SUITE_P(Engines, PeopleRoutesTest, test_support::engines(), test_support::engine_name);
+INSTANTIATE_TEST_SUITE_P(Engines, PeopleServiceTest, test_support::backends(), test_support::backend_name);
+INSTANTIATE_TEST_SUITE_P(Engines, PeopleRoutesTest, test_support::backends(), test_support::backend_name);
 
 }  // namespace
 }  // namespace focal::people

@@ -85,17 +85,7 @@ struct AssetSpec {
   std::string file_type = "jpeg";
 };
 
-// Where the library and its vectors live: SQLite or PostgreSQL with the in-memory index, or PostgreSQL with
-// the vectors in pgvector (FOCAL_VECTOR_INDEX=pgvector).
-struct Backend {
-  store::Engine engine;
-  bool pgvector = false;
-};
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  if (info.param.pgvector) return "Pgvector";
-  return info.param.engine == store::Engine::kSqlite ? "Sqlite" : "Postgres";
-}
+using test_support::Backend;
 
 // Runs on both engines, and on PostgreSQL with pgvector.
 class SearchTest : public ::testing::TestWithParam<Backend> {
@@ -232,9 +222,7 @@ class SearchTest : public ::testing::TestWithParam<Backend> {
     }
   }
 
-  test_support::TestDatabase database_{GetParam().engine, GetParam().pgvector
-                                                              ? test_support::Server::kPgvector
-                                                              : test_support::Server::kDefault};
+  test_support::TestDatabase database_{GetParam()};
   std::filesystem::path dir_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<settings::SettingsStore> settings_;
@@ -914,14 +902,11 @@ TEST_P(SearchTest, KeywordIndexFollowsMetadataExtraction) {
 }
 
 // The saved index file belongs to the in-memory index only.
-INSTANTIATE_TEST_SUITE_P(Engines, SearchTest,
-                         ::testing::Values(Backend{store::Engine::kSqlite}, Backend{store::Engine::kPostgres},
-                                           Backend{store::Engine::kPostgres, true}),
-                         backend_name);
+INSTANTIATE_TEST_SUITE_P(Engines, SearchTest, test_support::backends(), test_support::backend_name);
 INSTANTIATE_TEST_SUITE_P(Engines, SavedIndexTest,
                          ::testing::Values(Backend{store::Engine::kSqlite},
                                            Backend{store::Engine::kPostgres}),
-                         backend_name);
+                         test_support::backend_name);
 
 }  // namespace
 }  // namespace focal::search

@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "store/database.h"
@@ -34,10 +35,34 @@ inline std::string engine_name(const ::testing::TestParamInfo<store::Engine>& in
 // folder FOCAL_TEST_POSTGRES names with "-pgvector" appended (one variable reaches every discovered test).
 enum class Server { kDefault, kPgvector };
 
+// Where a library and its vectors live, for the suites that keep vectors: SQLite or PostgreSQL with the
+// in-memory indexes, or PostgreSQL with the vectors in pgvector (FOCAL_VECTOR_INDEX=pgvector).
+struct Backend {
+  store::Engine engine;
+  bool pgvector = false;
+};
+
+inline auto backends() {
+  return ::testing::Values(Backend{store::Engine::kSqlite}, Backend{store::Engine::kPostgres},
+                           Backend{store::Engine::kPostgres, true});
+}
+
+inline std::string to_string(const Backend& backend) {
+  if (backend.pgvector) return "Pgvector";
+  return backend.engine == store::Engine::kSqlite ? "Sqlite" : "Postgres";
+}
+inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+  return to_string(info.param);
+}
+// gtest prints a failing case's parameter with this.
+inline void PrintTo(const Backend& backend, std::ostream* out) { *out << to_string(backend); }
+
 // One empty database of one engine, dropped (or deleted) with this object.
 class TestDatabase {
  public:
   explicit TestDatabase(store::Engine engine, Server server = Server::kDefault);
+  explicit TestDatabase(const Backend& backend)
+      : TestDatabase(backend.engine, backend.pgvector ? Server::kPgvector : Server::kDefault) {}
   ~TestDatabase();
   TestDatabase(const TestDatabase&) = delete;
   TestDatabase& operator=(const TestDatabase&) = delete;
