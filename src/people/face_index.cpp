@@ -26,6 +26,7 @@ Status FaceIndex::sync(const std::string& model) {
   if (model != model_) {
     index_.reset();
     last_seq_ = 0;
+    holes_.clear();
     model_ = model;
   }
   if (options_.pgvector) return index_ ? Status{} : open_pgvector();
@@ -60,41 +61,74 @@ Status FaceIndex::store_vector(store::Connection& c, FaceId face, std::span<cons
 }
 
 Status FaceIndex::load_newer_rows() {
-  // PostgreSQL hands out seq numbers at insert, and two processes' transactions may commit out of that
-  // order: a row numbered below the last one seen can still appear. The last kPostgresLookBack numbers are
-  // read again (upserts are idempotent). SQLite commits one writer at a time, in seq order.
-  constexpr std::int64_t kPostgresLookBack = 64;
-  const std::int64_t after = db_.engine() == store::Engine::kPostgres
-                                 ? std::max<std::int64_t>(last_seq_ - kPostgresLookBack, 0)
-                                 : last_seq_;
-  return db_.read([&](store::Connection& c) -> Status {
+  // PostgreSQL hands out seq numbers at insert, and the transactions of several processes commit out of that
+  // order: a row numbered below the last one seen may still appear. The numbers skipped between the rows
+  // seen (holes) are asked for again at every sync until their row appears or kHoleLifetime passes, far
+  // longer than any write transaction: a hole that stays is a rolled-back insert, a number an ON CONFLICT
+  // used up, or a row deleted before it was seen. A run longer than kMaxHoleRun is deleted rows, not open
+  // transactions (each holds a photo's faces), and a first load records only holes near its end. SQLite
+  // commits one writer at a time, in seq order: no holes.
+  constexpr std::int64_t kMaxHoleRun = 256;
+  constexpr std::int64_t kFirstLoadHoles = 1024;
+  constexpr auto kHoleLifetime = std::chrono::minutes(10);
+  const bool track_holes = db_.engine() == store::Engine::kPostgres;
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(holes_, [&](const auto& hole) { return now - hole.second > kHoleLifetime; });
+  std::vector<std::int64_t> asked;
+  asked.reserve(holes_.size());
+  for (const auto& [seq, since] : holes_) asked.push_back(seq);
+  const bool first_load = last_seq_ == 0;
+  std::vector<std::int64_t> new_holes;
+  // Rows of other models are read for their seq only: they are not holes.
+  Status read = db_.read([&](store::Connection& c) -> Status {
     return store::for_each_row(
-        c, "SELECT seq, face_id, embedding, dim FROM face_search WHERE model = ? AND seq > ? ORDER BY seq",
+        c,
+        "SELECT seq, face_id, CASE WHEN model = ?1 THEN embedding END, dim FROM face_search "
+        "WHERE seq > ?2 OR seq IN " +
+            store::id_list(c, "?3") + " ORDER BY seq",
         [&](const store::Statement& row) -> Status {
-          last_seq_ = std::max(last_seq_, row.int64(0));
-          const auto dim = static_cast<std::size_t>(row.int64(3));
-          if (!index_ && dim > 0)
-            index_ = search::make_index(search::IndexOptions{dim, options_.exact_threshold, {}});
-          auto embedding = index_ ? store::floats_of_dim(row, 2, index_->dimension())
-                                  : Expected<std::vector<float>>(internal_error("empty embedding"));
-          if (!embedding) {
-            spdlog::warn("people: face {} of model {} has an unusable embedding: {}", row.int64(1), model_,
-                         embedding.error().message);
-            return {};
+          const std::int64_t seq = row.int64(0);
+          if (seq <= last_seq_) {
+            holes_.erase(seq);
+          } else {
+            if (track_holes && seq - last_seq_ - 1 <= kMaxHoleRun) {
+              for (std::int64_t missing = last_seq_ + 1; missing < seq; ++missing)
+                new_holes.push_back(missing);
+            }
+            last_seq_ = seq;
           }
-          if (Status added = index_->upsert(row.int64(1), *embedding); !added) {
-            spdlog::warn("people: face {} not indexed: {}", row.int64(1), added.error().message);
-          }
+          if (row.is_null(2)) return {};  // another model's row
+          index_row(row.int64(1), row, static_cast<std::size_t>(row.int64(3)));
           return {};
         },
-        model_, after);
+        model_, last_seq_, json_ids(asked));
   });
+  if (!read) return read;
+  for (const std::int64_t missing : new_holes) {
+    if (!first_load || missing > last_seq_ - kFirstLoadHoles) holes_.emplace(missing, now);
+  }
+  return {};
+}
+
+void FaceIndex::index_row(FaceId face, const store::Statement& row, std::size_t dimension) {
+  if (!index_ && dimension > 0)
+    index_ = search::make_index(search::IndexOptions{dimension, options_.exact_threshold, {}});
+  auto embedding = index_ ? store::floats_of_dim(row, 2, index_->dimension())
+                          : Expected<std::vector<float>>(internal_error("empty embedding"));
+  if (!embedding) {
+    spdlog::warn("people: face {} of model {} has an unusable embedding: {}", face, model_,
+                 embedding.error().message);
+    return;
+  }
+  if (Status added = index_->upsert(face, *embedding); !added)
+    spdlog::warn("people: face {} not indexed: {}", face, added.error().message);
 }
 
 Status FaceIndex::reload() {
   std::lock_guard lock(mutex_);
   index_.reset();
   last_seq_ = 0;
+  holes_.clear();
   return options_.pgvector ? open_pgvector() : load_newer_rows();
 }
 

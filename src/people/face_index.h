@@ -3,6 +3,8 @@
 // to the candidates, and the RecognitionStore the clustering job runs on.
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,8 +26,8 @@ struct FaceIndexOptions {
 // 512, MobileFaceNet 128) and their embeddings are not comparable, so only the configured model's rows are
 // indexed; the index takes its dimension from the first of them. Rows deleted elsewhere are harmless because
 // every candidate is re-checked in SQL before it is returned.
-//  - In memory (the default) it is a cache: rows inserted by any process are picked up by sync()
-//    (face_search.seq only grows).
+//  - In memory (the default) it is a cache: rows inserted by any process are picked up by sync() by their
+//    seq, including rows that commit after higher-numbered ones (PostgreSQL).
 //  - With pgvector the vectors live in face_search_vector, written with their face_search row (store_vector)
 //    and searched there by every process; sync() only backfills rows stored without one, at start or when
 //    the model changes.
@@ -52,6 +54,9 @@ class FaceIndex {
  private:
   // With mutex_ held:
   Status load_newer_rows();
+  // Adds the embedding in column 2 of `row` (from face_search) to the index, which takes its dimension from
+  // the first one.
+  void index_row(FaceId face, const store::Statement& row, std::size_t dimension);
   Status open_pgvector();
   std::shared_ptr<search::VectorIndex> current() const;
 
@@ -61,6 +66,9 @@ class FaceIndex {
   std::shared_ptr<search::VectorIndex> index_;  // null until the model's first embedding
   std::string model_;
   std::int64_t last_seq_ = 0;
+  // PostgreSQL: seq numbers below last_seq_ not seen yet (a transaction may still commit them), and since
+  // when they have been missing.
+  std::map<std::int64_t, std::chrono::steady_clock::time_point> holes_;
   bool pgvector_prepared_ = false;
 };
 

@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <sstream>
+#include <thread>
 #include <vips/vips8>
 
 #include "image/decode.h"
@@ -17,11 +19,13 @@
 #include "library/library.h"
 #include "ml_client/ml_client.h"
 #include "people/detection.h"
+#include "people/face_index.h"
 #include "people/people.h"
 #include "server/api.h"
 #include "server/routes.h"
 #include "settings/settings.h"
 #include "store/database.h"
+#include "store/query.h"
 #include "support/library_test_helpers.h"
 #include "support/test_database.h"
 #include "synthetic_faces.h"
@@ -451,6 +455,54 @@ TEST_P(PeopleServiceTest, EmbeddingsFromBeforeModelsWereRecordedAreAdoptedByTheC
   drain();
   // A person needs minFaces (3) faces within maxDistance: only the adopted faces make up the number.
   EXPECT_EQ(count("SELECT count(*) FROM person"), 1);
+}
+
+// PostgreSQL numbers face_search rows at insert, so a transaction that inserted early may commit after many
+// higher-numbered rows (another process's). The in-memory face index must still take that row in.
+TEST_P(PeopleServiceTest, FaceIndexTakesInARowThatCommitsAfterHigherNumberedOnes) {
+  if (GetParam().engine != store::Engine::kPostgres || GetParam().pgvector)
+    GTEST_SKIP() << "PostgreSQL with the in-memory index only";
+  const AssetId asset = add_asset();
+  std::mt19937_64 rng(21);
+  auto add_face = [&](store::Connection& c) -> Status {
+    auto face = store::query_value<std::int64_t>(c,
+                                                 "INSERT INTO asset_face (asset_id, image_width, "
+                                                 "image_height, x1, y1, x2, y2, created_at, updated_at) "
+                                                 "VALUES (?, 1440, 720, 0, 0, 100, 100, 0, 0) RETURNING id",
+                                                 asset);
+    if (!face) return face.error();
+    return store::exec(
+        c, "INSERT INTO face_search (face_id, embedding, model, dim) VALUES (?, ?, 'buffalo_l', ?)", *face,
+        store::Floats{synthetic::random_unit(rng)}, synthetic::kDim);
+  };
+  ASSERT_TRUE(db_->write(add_face));
+  detail::FaceIndex index(*db_, {});
+  ASSERT_TRUE(index.sync("buffalo_l"));
+  ASSERT_EQ(index.size(), 1u);
+
+  // A second process's transaction takes the next number and stays open while 100 rows after it commit.
+  auto other = database_.open();
+  ASSERT_NE(other, nullptr);
+  std::promise<void> inserted;
+  std::promise<void> release;
+  std::thread slow([&] {
+    Status written = other->write([&](store::Connection& c) -> Status {
+      Status added = add_face(c);
+      inserted.set_value();
+      release.get_future().wait();
+      return added;
+    });
+    EXPECT_TRUE(written) << written.error().message;
+  });
+  inserted.get_future().wait();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(db_->write(add_face));
+  ASSERT_TRUE(index.sync("buffalo_l"));
+  EXPECT_EQ(index.size(), 101u);
+  release.set_value();
+  slow.join();
+  ASSERT_TRUE(index.sync("buffalo_l"));
+  EXPECT_EQ(index.size(), 102u);
+  EXPECT_EQ(count("SELECT count(*) FROM face_search"), 102);
 }
 
 TEST_P(PeopleServiceTest, RemovedFacesLeaveTheirPersonAndItsFeatureFaceMovesOn) {
