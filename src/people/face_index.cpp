@@ -103,11 +103,11 @@ Status FaceIndex::load_newer_rows() {
         },
         model_, last_seq_, json_ids(asked));
   });
-  if (!read) return read;
+  // Also after a failed read: last_seq_ moved past these numbers.
   for (const std::int64_t missing : new_holes) {
     if (!first_load || missing > last_seq_ - kFirstLoadHoles) holes_.emplace(missing, now);
   }
-  return {};
+  return read;
 }
 
 void FaceIndex::index_row(FaceId face, const store::Statement& row, std::size_t dimension) {
