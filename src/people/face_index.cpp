@@ -15,7 +15,7 @@ namespace {
 
 // face_search's mirror in pgvector. A face's embedding never changes in place: a new one is a new row with a
 // new seq, so seq versions the vector.
-constexpr search::PgvectorTable kFaceSearchVectors{"face_search_vector", "face_search", "face_id", "seq"};
+const search::PgvectorTable kFaceSearchVectors{"face_search_vector", "face_search", "face_id", "seq"};
 
 }  // namespace
 

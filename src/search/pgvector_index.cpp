@@ -61,25 +61,24 @@ std::optional<std::pair<int, int>> major_minor(std::string_view version) {
 Error unavailable(std::string message) { return {ErrorKind::kUnavailable, std::move(message)}; }
 
 std::string hnsw_index_name(const PgvectorTable& table, std::size_t dimension) {
-  return std::string(table.vectors) + "_hnsw_" + std::to_string(dimension);
+  return table.vectors + "_hnsw_" + std::to_string(dimension);
 }
 
 // Writes `ids.size()` normalized vectors (back to back in `rows`) for existing source rows of that
 // dimension, copying each row's model and version.
 Status write_vectors(store::Connection& connection, const PgvectorTable& table,
                      std::span<const std::int64_t> ids, std::span<const float> rows, std::size_t dimension) {
-  const std::string key(table.key);
+  const std::string& key = table.key;
   for (std::size_t begin = 0; begin < ids.size(); begin += kVectorsPerInsert) {
     const std::size_t count = std::min(kVectorsPerInsert, ids.size() - begin);
-    auto statement =
-        connection.prepare("INSERT INTO " + std::string(table.vectors) + " (" + key +
-                           ", model, dim, version, embedding) SELECT s." + key + ", s.model, s.dim, s." +
-                           std::string(table.source_version) + ", v.embedding::vector FROM (VALUES " +
-                           store::repeated_rows("(?, ?)", count) + ") AS v (" + key + ", embedding) JOIN " +
-                           std::string(table.source) + " s ON s." + key + " = v." + key +
-                           " AND s.dim = " + std::to_string(dimension) + " ON CONFLICT (" + key +
-                           ") DO UPDATE SET model = excluded.model, dim = excluded.dim, "
-                           "version = excluded.version, embedding = excluded.embedding");
+    auto statement = connection.prepare(
+        "INSERT INTO " + table.vectors + " (" + key + ", model, dim, version, embedding) SELECT s." + key +
+        ", s.model, s.dim, s." + table.source_version + ", v.embedding::vector FROM (VALUES " +
+        store::repeated_rows("(?, ?)", count) + ") AS v (" + key + ", embedding) JOIN " + table.source +
+        " s ON s." + key + " = v." + key + " AND s.dim = " + std::to_string(dimension) + " ON CONFLICT (" +
+        key +
+        ") DO UPDATE SET model = excluded.model, dim = excluded.dim, "
+        "version = excluded.version, embedding = excluded.embedding");
     if (!statement) return statement.error();
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t row = begin + i;
@@ -95,20 +94,14 @@ class PgvectorIndex final : public VectorIndex {
  public:
   PgvectorIndex(store::Database& db, const PgvectorTable& table, std::string model, std::size_t dimension,
                 const HnswParams& params)
-      : db_(db),
-        table_(table),
-        vectors_(table.vectors),
-        key_(table.key),
-        model_(std::move(model)),
-        dimension_(dimension),
-        params_(params) {}
+      : db_(db), table_(table), model_(std::move(model)), dimension_(dimension), params_(params) {}
 
   std::size_t dimension() const override { return dimension_; }
 
   std::size_t size() const override {
     auto rows = db_.read([&](store::Connection& connection) {
-      return store::query_value<std::int64_t>(connection, "SELECT count(*) FROM " + vectors_ + " " + where(),
-                                              model_);
+      return store::query_value<std::int64_t>(
+          connection, "SELECT count(*) FROM " + table_.vectors + " " + where(), model_);
     });
     return rows ? static_cast<std::size_t>(*rows) : 0;
   }
@@ -132,9 +125,10 @@ class PgvectorIndex final : public VectorIndex {
 
   bool remove(VectorId id) override {
     auto removed = db_.write([&](store::Connection& connection) {
-      return store::query_one<std::int64_t>(
-          connection, "DELETE FROM " + vectors_ + " " + where() + " AND " + key_ + " = ?2 RETURNING " + key_,
-          model_, id);
+      return store::query_one<std::int64_t>(connection,
+                                            "DELETE FROM " + table_.vectors + " " + where() + " AND " +
+                                                table_.key + " = ?2 RETURNING " + table_.key,
+                                            model_, id);
     });
     return removed && removed->has_value();
   }
@@ -142,7 +136,8 @@ class PgvectorIndex final : public VectorIndex {
   bool contains(VectorId id) const override {
     auto found = db_.read([&](store::Connection& connection) {
       return store::query_one<std::int64_t>(
-          connection, "SELECT " + key_ + " FROM " + vectors_ + " " + where() + " AND " + key_ + " = ?2",
+          connection,
+          "SELECT " + table_.key + " FROM " + table_.vectors + " " + where() + " AND " + table_.key + " = ?2",
           model_, id);
     });
     return found && found->has_value();
@@ -152,9 +147,10 @@ class PgvectorIndex final : public VectorIndex {
     auto stored = db_.read([&](store::Connection& connection) -> Expected<std::optional<std::vector<float>>> {
       auto row = store::query_one<std::vector<float>>(
           connection,
-          "SELECT s.embedding FROM " + std::string(table_.source) + " s JOIN " + vectors_ + " v ON v." +
-              key_ + " = s." + key_ + " AND v.version = s." + std::string(table_.source_version) +
-              " WHERE v.model = ?1 AND v.dim = " + std::to_string(dimension_) + " AND s." + key_ + " = ?2",
+          "SELECT s.embedding FROM " + table_.source + " s JOIN " + table_.vectors + " v ON v." + table_.key +
+              " = s." + table_.key + " AND v.version = s." + table_.source_version +
+              " WHERE v.model = ?1 AND v.dim = " + std::to_string(dimension_) + " AND s." + table_.key +
+              " = ?2",
           model_, id);
       if (!row) return std::move(row).error();
       return std::move(*row);
@@ -165,7 +161,7 @@ class PgvectorIndex final : public VectorIndex {
 
   void clear() override {
     (void)db_.write([&](store::Connection& connection) {
-      return store::exec(connection, "DELETE FROM " + vectors_ + " " + where(), model_);
+      return store::exec(connection, "DELETE FROM " + table_.vectors + " " + where(), model_);
     });
   }
 
@@ -223,8 +219,8 @@ class PgvectorIndex final : public VectorIndex {
       TopK best(k);
       Status read = store::for_each_row(
           connection,
-          "SELECT " + key_ + ", " + distance() + " FROM " + vectors_ + " " + where() + " AND " + key_ +
-              " IN " + store::id_list(connection, "?3"),
+          "SELECT " + table_.key + ", " + distance() + " FROM " + table_.vectors + " " + where() + " AND " +
+              table_.key + " IN " + store::id_list(connection, "?3"),
           [&](const store::Statement& row) {
             if (passes(filter, row.int64(0))) best.offer(static_cast<float>(row.real(1)), row.int64(0));
           },
@@ -248,10 +244,11 @@ class PgvectorIndex final : public VectorIndex {
                                      std::to_string(std::max<std::size_t>(20000, 4 * limit));
         if (Status set = connection.exec(settings); !set) return set.error();
       }
-      std::string sql = "SELECT " + key_ + ", " + distance() + " FROM " + vectors_ + " " + where();
-      if (allowed_ids) sql += " AND " + key_ + " IN " + store::id_list(connection, "?4");
+      std::string sql =
+          "SELECT " + table_.key + ", " + distance() + " FROM " + table_.vectors + " " + where();
+      if (allowed_ids) sql += " AND " + table_.key + " IN " + store::id_list(connection, "?4");
       // `+ 0` hides the distance from the planner's index matching: a full, exact ordering.
-      sql += exact ? " ORDER BY " + distance() + " + 0, " + key_ + " LIMIT ?3"
+      sql += exact ? " ORDER BY " + distance() + " + 0, " + table_.key + " LIMIT ?3"
                    : " ORDER BY " + distance() + " LIMIT ?3";
       auto statement = store::prepare(connection, sql, model_, query_text, static_cast<std::int64_t>(limit));
       if (!statement) return statement.error();
@@ -267,8 +264,6 @@ class PgvectorIndex final : public VectorIndex {
 
   store::Database& db_;
   PgvectorTable table_;
-  std::string vectors_;  // table_'s names as strings, for building statements
-  std::string key_;
   std::string model_;
   std::size_t dimension_;
   HnswParams params_;
@@ -302,9 +297,9 @@ Status prepare_pgvector(store::Database& db, const PgvectorTable& table) {
       return unavailable("FOCAL_VECTOR_INDEX=pgvector needs pgvector 0.8.0 or later; this database has " +
                          *version + " (ALTER EXTENSION vector UPDATE)");
     // The vector row follows its source row: deleting an embedding deletes its vector.
-    const std::string key(table.key);
-    return connection.exec("CREATE TABLE IF NOT EXISTS " + std::string(table.vectors) + " (" + key +
-                           " BIGINT PRIMARY KEY REFERENCES " + std::string(table.source) + " (" + key +
+    const std::string& key = table.key;
+    return connection.exec("CREATE TABLE IF NOT EXISTS " + table.vectors + " (" + key +
+                           " BIGINT PRIMARY KEY REFERENCES " + table.source + " (" + key +
                            ") ON DELETE CASCADE, model TEXT NOT NULL, dim INTEGER NOT NULL, version BIGINT "
                            "NOT NULL, embedding vector NOT NULL)");
   });
@@ -317,7 +312,7 @@ Status index_pgvector(store::Database& db, const PgvectorTable& table, std::size
       return locked;
     const std::string size = std::to_string(dimension);
     return connection.exec("CREATE INDEX IF NOT EXISTS " + hnsw_index_name(table, dimension) + " ON " +
-                           std::string(table.vectors) + " USING hnsw ((embedding::vector(" + size +
+                           table.vectors + " USING hnsw ((embedding::vector(" + size +
                            ")) vector_cosine_ops) WITH (m = " + std::to_string(params.m) +
                            ", ef_construction = " + std::to_string(params.ef_construction) +
                            ") WHERE dim = " + size);
@@ -341,15 +336,14 @@ std::unique_ptr<VectorIndex> make_pgvector_index(store::Database& db, const Pgve
 Expected<std::size_t> backfill_pgvector(store::Database& db, const PgvectorTable& table, VectorIndex& index,
                                         const std::string& model) {
   const auto dimension = static_cast<std::int64_t>(index.dimension());
-  const std::string key(table.key);
-  const std::string source(table.source);
+  const std::string& key = table.key;
+  const std::string& source = table.source;
   auto stale = db.read([&](store::Connection& connection) {
     return store::query<std::int64_t>(
         connection,
-        "SELECT s." + key + " FROM " + source + " s LEFT JOIN " + std::string(table.vectors) + " v ON v." +
-            key + " = s." + key + " AND v.model = s.model AND v.version = s." +
-            std::string(table.source_version) + " WHERE s.model = ?1 AND s.dim = ?2 AND v." + key +
-            " IS NULL ORDER BY s." + key,
+        "SELECT s." + key + " FROM " + source + " s LEFT JOIN " + table.vectors + " v ON v." + key + " = s." +
+            key + " AND v.model = s.model AND v.version = s." + table.source_version +
+            " WHERE s.model = ?1 AND s.dim = ?2 AND v." + key + " IS NULL ORDER BY s." + key,
         model, dimension);
   });
   if (!stale) return stale.error();

@@ -12,7 +12,6 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <string_view>
 
 #include "core/error.h"
 #include "search/vector_index.h"
@@ -24,14 +23,13 @@ namespace focal::search {
 // unique), model, dim and embedding (float32 bytes), and `source_version`, which changes whenever a key's
 // embedding does: a vector whose version differs from its source row's is stale.
 struct PgvectorTable {
-  std::string_view vectors;  // the mirror, created by prepare_pgvector()
-  std::string_view source;
-  std::string_view key;             // the same name in both tables
-  std::string_view source_version;  // copied into the mirror's `version`
+  std::string vectors;  // the mirror, created by prepare_pgvector()
+  std::string source;
+  std::string key;             // the same name in both tables
+  std::string source_version;  // copied into the mirror's `version`
 };
 
-inline constexpr PgvectorTable kSmartSearchVectors{"smart_search_vector", "smart_search", "asset_id",
-                                                   "version"};
+inline const PgvectorTable kSmartSearchVectors{"smart_search_vector", "smart_search", "asset_id", "version"};
 
 // Creates the extension (pgvector 0.8.0 or later: its iterative index scans keep filtered searches from
 // stopping early) and `table`'s mirror when missing, under an advisory lock so that processes starting
